@@ -1,0 +1,44 @@
+"""Server-rendered admin pages at /admin: session login, CSRF on every form, Chinese UI."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, make_response, redirect, render_template, url_for
+from werkzeug.exceptions import HTTPException
+
+from backend.auth.models import User
+from backend.db import db
+from backend.errors import DomainError, InternalError
+from backend.extensions import login_manager
+
+
+def render_admin_error(error: DomainError | HTTPException) -> Response:
+    if isinstance(error, HTTPException):
+        status = error.code or 500
+        message = {404: "页面不存在", 403: "没有权限访问此页面", 405: "不支持该请求方法", 413: "提交的内容过大"}.get(
+            status, error.description or "请求无法完成"
+        )
+        if status == 400 and "CSRF" in (error.description or ""):
+            message = "页面已过期，请刷新后重新提交"
+    else:
+        status, message = error.status, error.message
+    if isinstance(error, InternalError):
+        message = "服务器内部错误，请稍后重试"
+    return make_response(render_template("error.html", status=status, message=message), status)
+
+
+def init_admin(app: Flask) -> None:
+    from admin_ui import views
+
+    login_manager.login_view = "admin.login"
+    login_manager.login_message = "请先登录"
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> User | None:
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.is_active else None
+
+    app.register_blueprint(views.bp)
+
+    @app.get("/")
+    def _root() -> Response:
+        return redirect(url_for("admin.dashboard"))

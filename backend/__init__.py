@@ -1,0 +1,1 @@
+"""Xiangzhi domain core: models, services and jobs shared by both front ends."""

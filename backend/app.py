@@ -1,0 +1,135 @@
+"""Application factory, the composition root: binds extensions, both front ends, the request
+boundary and the CLI. No I/O at import time; create_app only probes Redis to pick a job mode.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_migrate import Migrate
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from backend.config import load_config
+from backend.crypto import keyring
+from backend.db import begin_write_intent, db, end_write_intent, install_sqlite_pragmas
+from backend.errors import Conflict, DomainError, InternalError
+from backend.extensions import csrf, limiter, login_manager
+from backend.jobs.outbox import discard_pending, dispatch_after_commit
+from backend.jobs.queue import connect_redis, queue, redis_reachable
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+API_PREFIX = "/api/"
+
+migrate = Migrate()
+log = logging.getLogger("xiangzhi")
+
+
+class JobRuntime:
+    """How this process runs background work: RQ on Redis, or in-process on a laptop without Redis."""
+
+    def __init__(self, app: Flask) -> None:
+        url = app.config["REDIS_URL"]
+        timeout = app.config["REDIS_SOCKET_TIMEOUT"]
+        # Production always queues: the outbox keeps jobs until Redis is back.
+        probe = app.config["ENV_NAME"] != "production" and not app.config.get("TESTING")
+        self.inline = not url or (probe and not redis_reachable(url, timeout))
+        self.redis = None if self.inline else connect_redis(url, timeout)
+        self.queue = None if self.redis is None else queue(self.redis)
+        if self.inline:
+            log.warning("no Redis reachable at %r: background jobs run in-process after each commit", url or "(unset)")
+
+
+class _NoQueryStrings(logging.Filter):
+    """Access logs keep paths only: a search box must never put a phone or ID number in a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(a.split("?", 1)[0] if isinstance(a, str) and "?" in a else a for a in record.args)
+        return True
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    settings = load_config(config)
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], static_folder=None)
+    app.config.update(settings)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").addFilter(_NoQueryStrings())
+
+    keyring.install(app.config["DATA_KEY"])
+    db.init_app(app)
+    with app.app_context():
+        install_sqlite_pragmas(db.engine)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    app.extensions["xz_jobs"] = JobRuntime(app)
+
+    import backend.models  # noqa: F401  (every table registered before anything queries)
+    from admin_ui import init_admin, render_admin_error
+    from miniprogram_api import init_api, render_api_error
+
+    init_api(app)
+    init_admin(app)
+
+    def render_error(error: DomainError | HTTPException) -> Response:
+        if request.path.startswith(API_PREFIX):
+            return render_api_error(error)
+        return render_admin_error(error)
+
+    _install_error_handlers(app, render_error)
+    _install_request_boundary(app, render_error)
+
+    from backend.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _install_error_handlers(app: Flask, render_error) -> None:  # type: ignore[no-untyped-def]
+    app.register_error_handler(DomainError, render_error)
+    app.register_error_handler(HTTPException, render_error)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return render_error(InternalError())
+
+
+def _install_request_boundary(app: Flask, render_error) -> None:  # type: ignore[no-untyped-def]
+    """One transaction per request: commit if the response succeeded, roll back otherwise."""
+
+    @app.before_request
+    def _begin() -> None:
+        g.write_intent_token = begin_write_intent(request.method not in SAFE_METHODS)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        session = db.session
+        if response.status_code >= 400:
+            session.rollback()
+            discard_pending(session)
+            return response
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            discard_pending(session)
+            return render_error(Conflict("数据已被其他操作修改，请刷新后重试"))
+        dispatch_after_commit(session)
+        return response
+
+    @app.teardown_request
+    def _teardown(exc: BaseException | None) -> None:
+        if exc is not None:
+            db.session.rollback()
+            discard_pending(db.session)
+        token = g.pop("write_intent_token", None)
+        if token is not None:
+            end_write_intent(token)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, or_
+from sqlalchemy.orm import Session
+
+from backend.auth.models import ApiToken
+from backend.jobs.tasks import task
+from backend.timeutil import now_utc
+
+# Keep revoked/expired tokens a while for audit, then drop them.
+TOKEN_RETENTION = timedelta(days=30)
+
+
+@task("auth.purge_tokens")
+def purge_tokens(session: Session) -> int:
+    cutoff = now_utc() - TOKEN_RETENTION
+    result = session.execute(delete(ApiToken).where(or_(ApiToken.expires_at < cutoff, ApiToken.revoked_at < cutoff)))
+    return result.rowcount

@@ -1,0 +1,155 @@
+"""Login, tokens, household binding and admin password checks. Services flush; the boundary commits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from backend.auth.models import ADMIN_ROLES, ApiToken, Role, User
+from backend.auth.passwords import verify_password
+from backend.auth.wechat import DEV_CODE_PREFIX, WechatGateway
+from backend.crypto import lookup_hash
+from backend.errors import BindingCodeInvalid, Forbidden, Unauthenticated, WechatCodeInvalid
+from backend.org.models import Household
+from backend.timeutil import now_utc
+
+# No 0/O, 1/I/L: codes are read off a printed card by people with poor eyesight.
+BINDING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+BINDING_CODE_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    user: User
+
+
+def _token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, ttl: timedelta) -> IssuedToken:
+    raw = secrets.token_urlsafe(32)
+    expires_at = now_utc() + ttl
+    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(raw), expires_at=expires_at))
+    session.flush()
+    return IssuedToken(raw, expires_at, user)
+
+
+def login_with_wechat_code(
+    session: Session, gateway: WechatGateway, code: str, *, dev_login: bool, ttl: timedelta
+) -> IssuedToken:
+    if code.startswith(DEV_CODE_PREFIX):
+        if not dev_login:
+            raise WechatCodeInvalid()
+        user = session.scalar(select(User).where(User.username == code[len(DEV_CODE_PREFIX) :]))
+        if user is None:
+            raise WechatCodeInvalid("没有这个演示账号")
+    else:
+        wx = gateway.code_to_session(code)
+        user = session.scalar(select(User).where(User.wechat_openid == wx.openid))
+        if user is None:
+            # A first-time WeChat user starts as an unbound villager and binds with the card code.
+            user = User(username=f"wx_{secrets.token_hex(6)}", role=Role.villager, wechat_openid=wx.openid)
+            session.add(user)
+        user.wechat_session_key = wx.session_key
+    if not user.is_active:
+        raise Forbidden("账号已停用")
+    user.last_login_at = now_utc()
+    session.flush()
+    return issue_token(session, user, ttl)
+
+
+def user_for_token(session: Session, raw: str) -> User:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw)))
+    if token is None or token.revoked_at is not None:
+        raise Unauthenticated("登录已失效，请重新登录")
+    if token.expires_at <= now_utc():
+        raise Unauthenticated("登录已过期，请重新登录")
+    if not token.user.is_active:
+        raise Unauthenticated("账号已停用")
+    return token.user
+
+
+def revoke_token(session: Session, raw: str) -> None:
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == _token_hash(raw), ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now_utc())
+    )
+
+
+def new_binding_code() -> str:
+    return "".join(secrets.choice(BINDING_ALPHABET) for _ in range(BINDING_CODE_LENGTH))
+
+
+def issue_binding_code(session: Session, household: Household) -> str:
+    """A new card code replaces any unused one; only its keyed hash is stored."""
+    code = new_binding_code()
+    household.binding_code_hash = lookup_hash(code)
+    household.binding_code_issued_at = now_utc()
+    session.flush()
+    return code
+
+
+def bind_household(session: Session, user: User, binding_code: str) -> Household:
+    if user.role != Role.villager:
+        raise Forbidden("只有村民账号可以绑定户")
+    code_hash = lookup_hash(binding_code.replace(" ", "").replace("-", ""))
+    household = session.scalar(select(Household).where(Household.binding_code_hash == code_hash))
+    if household is None:
+        raise BindingCodeInvalid()
+    # Guarded update: of two phones racing with one code, exactly one wins.
+    consumed = session.execute(
+        update(Household)
+        .where(Household.id == household.id, Household.binding_code_hash == code_hash)
+        .values(binding_code_hash=None)
+        .execution_options(synchronize_session=False)
+    )
+    if consumed.rowcount != 1:
+        raise BindingCodeInvalid()
+    user.household_id = household.id
+    session.flush()
+    session.refresh(household)
+    return household
+
+
+@dataclass(frozen=True)
+class AdminLogin:
+    user: User | None
+    error: str | None = None
+
+
+def authenticate_admin(
+    session: Session, username: str, password: str, *, max_failed: int, lockout: timedelta
+) -> AdminLogin:
+    """Password check with lockout after repeated failures.
+
+    Returns instead of raising so the caller commits the failure count even when login fails.
+    """
+    wrong = "用户名或密码错误"
+    user = session.scalar(select(User).where(User.username == username))
+    now = now_utc()
+    if user is None or user.role not in ADMIN_ROLES or not user.is_active:
+        verify_password(None, password)
+        return AdminLogin(None, wrong)
+    if user.locked_until and user.locked_until > now:
+        return AdminLogin(None, "登录失败次数过多，账号已暂时锁定，请稍后再试")
+    if not verify_password(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= max_failed:
+            user.locked_until = now + lockout
+            user.failed_logins = 0
+        session.flush()
+        return AdminLogin(None, wrong)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    session.flush()
+    return AdminLogin(user)

@@ -1,0 +1,121 @@
+"""Settings from the environment, with embedded defaults for a first run on a laptop.
+
+Production (XZ_ENV=production) fails fast on anything that would be unsafe to default.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "dev-only-secret-do-not-use-in-production"
+
+
+class ConfigError(RuntimeError):
+    """Raised at startup when the environment is unsafe or incomplete."""
+
+
+def _normalize_db_url(url: str) -> str:
+    """Accept the plain `postgresql://` form operators write and use the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    env = os.environ
+    overrides = overrides or {}
+    environment = overrides.get("ENV_NAME") or env.get("XZ_ENV", "development")
+    production = environment == "production"
+    instance = Path(overrides.get("INSTANCE_PATH") or env.get("XZ_INSTANCE_PATH", PROJECT_ROOT / "instance"))
+
+    secret = env.get("SECRET_KEY") or ("" if production else DEV_SECRET)
+    data_key = env.get("XZ_DATA_KEY", "")
+    if not data_key and not production:
+        # Development only: a fixed key derived from the dev secret so a laptop run works unconfigured.
+        data_key = base64.urlsafe_b64encode(hashlib.sha256(b"xiangzhi-dev-data-key").digest()).decode()
+
+    config: dict[str, Any] = {
+        "ENV_NAME": environment,
+        "TESTING": False,
+        "SECRET_KEY": secret,
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": _normalize_db_url(
+            env.get("DATABASE_URL") or f"sqlite:///{instance / 'xiangzhi.sqlite3'}"
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "UPLOAD_DIR": env.get("XZ_UPLOAD_DIR") or str(instance / "uploads"),
+        "REDIS_URL": env.get("REDIS_URL", ""),
+        # Seconds: a dead or hung Redis must cost a request at most ~this, never a minute.
+        "REDIS_SOCKET_TIMEOUT": float(env.get("XZ_REDIS_TIMEOUT", "0.3")),
+        "DEV_LOGIN_ENABLED": _bool(env.get("XZ_DEV_LOGIN"), default=not production),
+        "DATA_KEY": data_key,
+        "TOKEN_TTL_DAYS": int(env.get("XZ_TOKEN_TTL_DAYS", "30")),
+        "WECHAT_APPID": env.get("WECHAT_APPID", ""),
+        "WECHAT_SECRET": env.get("WECHAT_SECRET", ""),
+        "WECHAT_API_BASE": env.get("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+        "WECHAT_TIMEOUT": float(env.get("WECHAT_TIMEOUT", "3")),
+        # Largest request body; JSON endpoints are capped lower per request.
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "API_JSON_MAX_BYTES": 64 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Browsers refuse Secure cookies on plain-http dev servers other than localhost.
+        "SESSION_COOKIE_SECURE": _bool(env.get("XZ_SECURE_COOKIES"), default=production),
+        "REMEMBER_COOKIE_SECURE": _bool(env.get("XZ_SECURE_COOKIES"), default=production),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "ADMIN_MAX_FAILED_LOGINS": 5,
+        "ADMIN_LOCKOUT_MINUTES": 15,
+        "RATELIMIT_STORAGE_URI": env.get("XZ_RATELIMIT_STORAGE", ""),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "BIND_RATE_LIMIT": env.get("XZ_BIND_RATE_LIMIT", "5 per minute;30 per day"),
+        "LOGIN_RATE_LIMIT": env.get("XZ_LOGIN_RATE_LIMIT", "30 per minute"),
+        # flask-smorest / OpenAPI
+        "API_TITLE": "乡治 Xiangzhi mini-program API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/mp/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/mp/v1/static/swagger-ui/",
+    }
+    config.update(overrides)
+    config["SQLALCHEMY_DATABASE_URI"] = _normalize_db_url(config["SQLALCHEMY_DATABASE_URI"])
+    if not config["RATELIMIT_STORAGE_URI"]:
+        config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
+    if config["RATELIMIT_STORAGE_URI"].startswith("redis"):
+        timeout = config["REDIS_SOCKET_TIMEOUT"]
+        config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": timeout, "socket_connect_timeout": timeout})
+    check_config(config)
+    return config
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Refuse to start production with dev conveniences or missing secrets."""
+    if config["ENV_NAME"] != "production":
+        return
+    problems = []
+    if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET:
+        problems.append("SECRET_KEY must be set")
+    if config.get("DEV_LOGIN_ENABLED"):
+        problems.append("dev login (XZ_DEV_LOGIN) must be off")
+    if not config.get("DATA_KEY"):
+        problems.append("XZ_DATA_KEY (base64 32-byte key for personal data) must be set")
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        problems.append("DATABASE_URL must point to PostgreSQL")
+    if problems:
+        raise ConfigError("refusing to start in production: " + "; ".join(problems))

@@ -1,0 +1,108 @@
+"""Declarative base, the transaction boundary, and write locking that works on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; store UTC-aware datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+# Set by the transaction boundary: the next transaction will write, so SQLite takes the
+# write lock up front (BEGIN IMMEDIATE) instead of failing to upgrade a read lock later.
+_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+
+def install_sqlite_pragmas(engine: Engine) -> None:
+    """WAL, foreign keys, a busy timeout and explicit BEGIN so concurrent writers queue instead of erroring."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+def begin_write_intent(enabled: bool) -> contextvars.Token[bool]:
+    return _write_intent.set(enabled)
+
+
+def end_write_intent(token: contextvars.Token[bool]) -> None:
+    _write_intent.reset(token)
+
+
+@contextmanager
+def write_intent(enabled: bool = True) -> Iterator[None]:
+    token = begin_write_intent(enabled)
+    try:
+        yield
+    finally:
+        end_write_intent(token)
+
+
+@contextmanager
+def unit_of_work(session: Session | None = None, *, write: bool = True) -> Iterator[Session]:
+    """The one transaction boundary for jobs and CLI commands: commit on success, roll back on error.
+
+    Requests use the same rule through the hooks in backend.app; services only flush.
+    """
+    from backend.jobs.outbox import dispatch_after_commit
+
+    session = session or db.session
+    with write_intent(write):
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    dispatch_after_commit(session)

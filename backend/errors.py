@@ -1,0 +1,48 @@
+"""Domain errors with stable machine codes; the API turns them into its error envelope.
+
+No Flask here: services raise these, front ends render them.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "error"
+    status = 400
+    message = "请求无法完成"
+
+    def __init__(self, message: str | None = None, *, errors: dict | None = None) -> None:
+        super().__init__(message or self.message)
+        if message:
+            self.message = message
+        self.errors = errors
+
+    def to_dict(self) -> dict:
+        body: dict = {"code": self.code, "message": self.message}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+def _error(name: str, code: str, status: int, message: str) -> type[DomainError]:
+    return type(name, (DomainError,), {"code": code, "status": status, "message": message})
+
+
+InvalidRequest = _error("InvalidRequest", "invalid_request", 422, "请求参数有误")
+Unauthenticated = _error("Unauthenticated", "unauthenticated", 401, "请先登录")
+Forbidden = _error("Forbidden", "forbidden", 403, "没有权限执行此操作")
+NotInScope = _error("NotInScope", "not_in_scope", 403, "无权访问该范围的数据")
+NotFound = _error("NotFound", "not_found", 404, "记录不存在")
+Conflict = _error("Conflict", "conflict", 409, "操作与当前状态冲突")
+InsufficientPoints = _error("InsufficientPoints", "insufficient_points", 409, "积分不足")
+OutOfStock = _error("OutOfStock", "out_of_stock", 409, "库存不足")
+RedemptionClosed = _error("RedemptionClosed", "redemption_closed", 409, "当前不在兑换时间内")
+IdempotencyMismatch = _error("IdempotencyMismatch", "idempotency_mismatch", 409, "重复请求的内容与首次不一致")
+PayloadTooLarge = _error("PayloadTooLarge", "payload_too_large", 413, "提交的内容过大")
+UnsupportedImage = _error("UnsupportedImage", "unsupported_image", 415, "不支持的图片格式或图片已损坏")
+RateLimited = _error("RateLimited", "rate_limited", 429, "操作过于频繁，请稍后再试")
+WechatCodeInvalid = _error("WechatCodeInvalid", "wechat_code_invalid", 401, "微信登录凭证无效或已使用，请重新登录")
+WechatUnavailable = _error("WechatUnavailable", "wechat_unavailable", 503, "微信服务暂时不可用，请稍后重试")
+BindingCodeInvalid = _error("BindingCodeInvalid", "binding_code_invalid", 422, "绑定码无效或已被使用")
+InternalError = _error("InternalError", "internal_error", 500, "服务器内部错误，请稍后重试")
+MethodNotAllowed = _error("MethodNotAllowed", "method_not_allowed", 405, "不支持该请求方法")

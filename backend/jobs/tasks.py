@@ -1,0 +1,23 @@
+"""The registry of background tasks by name. Tasks take ids and values, never objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+TASKS: dict[str, Callable[..., Any]] = {}
+
+
+def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        if name in TASKS:
+            raise ValueError(f"task {name} registered twice")
+        TASKS[name] = func
+        return func
+
+    return register
+
+
+def load_all_tasks() -> None:
+    """Import every domain's jobs module so their tasks register."""
+    import backend.auth.jobs  # noqa: F401

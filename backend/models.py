@@ -1,0 +1,5 @@
+"""Import every domain's tables so metadata is complete for migrations and queries."""
+
+from backend.auth.models import ApiToken, User  # noqa: F401
+from backend.jobs.models import OutboxJob  # noqa: F401
+from backend.org.models import Cadre, County, Grid, Household, Pairing, Posting, Resident, Town, Village  # noqa: F401

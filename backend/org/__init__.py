@@ -1,0 +1,1 @@
+"""Region tree (county → town → village → grid → household), residents, cadres, postings, pairings."""

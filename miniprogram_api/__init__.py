@@ -1,0 +1,94 @@
+"""JSON API for the WeChat mini program at /api/mp/v1: one module per domain, schemas beside views."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from backend.errors import (
+    DomainError,
+    Forbidden,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthenticated,
+)
+from backend.extensions import csrf
+
+BASE = "/api/mp/v1"
+
+# HTTP errors raised below our code (routing, body size, webargs) mapped onto the contract's codes.
+_HTTP_ERRORS: dict[int, type[DomainError]] = {
+    400: InvalidRequest,
+    401: Unauthenticated,
+    403: Forbidden,
+    404: NotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    415: InvalidRequest,
+    422: InvalidRequest,
+    429: RateLimited,
+}
+
+
+def _as_domain_error(error: DomainError | HTTPException) -> DomainError:
+    if isinstance(error, DomainError):
+        return error
+    domain = _HTTP_ERRORS.get(error.code or 500, InternalError)()
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages") or data.get("errors")
+    if messages:
+        # webargs nests field errors under the location ("json", "query", "files"); the phone wants fields.
+        domain.errors = messages[next(iter(messages))] if len(messages) == 1 else messages
+    if error.code == 400 and not messages:
+        domain.message = "请求体不是有效的 JSON"
+    return domain
+
+
+def render_api_error(error: DomainError | HTTPException) -> Response:
+    domain = _as_domain_error(error)
+    response = jsonify(domain.to_dict())
+    response.status_code = domain.status
+    if isinstance(error, HTTPException) and error.code == 429:
+        retry_after = error.get_headers()
+        response.headers.extend([(k, v) for k, v in retry_after if k.lower() == "retry-after"])
+    return response
+
+
+class XiangzhiApi(Api):
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        return render_api_error(error)
+
+    def _register_error_handlers(self) -> None:
+        """The app factory installs one handler for API and admin errors alike."""
+
+
+def init_api(app: Flask) -> None:
+    from miniprogram_api import auth, households
+
+    api = XiangzhiApi(
+        app,
+        spec_kwargs={
+            "info": {"description": "乡治小程序接口。错误统一返回 {code, message, errors?}。"},
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+    for blueprint in (auth.blp, households.blp):
+        api.register_blueprint(blueprint)
+        csrf.exempt(blueprint)
+
+    from flask import Blueprint
+
+    static = Blueprint("mp_static", __name__, static_folder="static", static_url_path=f"{BASE}/static")
+    app.register_blueprint(static)
+
+    @app.before_request
+    def _cap_json_bodies() -> None:
+        """Phones send small JSON; only uploads may be large. Checked before the body is read."""
+        if request.path.startswith(BASE) and not request.path.startswith(f"{BASE}/uploads"):
+            request.max_content_length = app.config["API_JSON_MAX_BYTES"]

@@ -1,0 +1,107 @@
+"""Login with a wx.login code, household binding, logout, and who am I."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app, g
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from backend.auth import service
+from backend.auth.models import Role
+from backend.auth.wechat import DevWechatGateway, HttpWechatGateway, WechatGateway
+from backend.db import db
+from backend.extensions import limiter
+from miniprogram_api import BASE
+from miniprogram_api.policy import ALL_ROLES, allow, bearer_token, current_user, public
+from miniprogram_api.schemas import ApiSchema
+
+blp = Blueprint("mp_auth", __name__, url_prefix=BASE, description="登录与身份")
+
+
+class LoginArgs(ApiSchema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class BindArgs(ApiSchema):
+    binding_code = fields.String(required=True, validate=validate.Length(min=4, max=32))
+
+
+class UserSchema(ApiSchema):
+    id = fields.Integer()
+    role = fields.String()
+    name = fields.String()
+    household_id = fields.Integer(allow_none=True)
+    village_id = fields.Integer(allow_none=True)
+
+
+class LoginResult(ApiSchema):
+    token = fields.String()
+    expires_at = fields.DateTime()
+    user = fields.Nested(UserSchema)
+
+
+def wechat_gateway() -> WechatGateway:
+    gateway = current_app.extensions.get("xz_wechat_gateway")
+    if gateway is not None:
+        return gateway
+    cfg = current_app.config
+    if not cfg["WECHAT_APPID"]:
+        return DevWechatGateway()
+    return HttpWechatGateway(cfg["WECHAT_API_BASE"], cfg["WECHAT_APPID"], cfg["WECHAT_SECRET"], cfg["WECHAT_TIMEOUT"])
+
+
+def user_view(user) -> dict:  # type: ignore[no-untyped-def]
+    village_id = user.village_id
+    if user.role == Role.villager and user.household is not None:
+        village_id = user.household.village_id
+    elif user.role == Role.cadre:
+        village_id = min(g.scope.village_ids) if getattr(g, "scope", None) and g.scope.village_ids else None
+    return {
+        "id": user.id,
+        "role": user.role.value,
+        "name": user.display_name,
+        "household_id": user.household_id,
+        "village_id": village_id,
+    }
+
+
+@blp.route("/auth/login", methods=["POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@blp.arguments(LoginArgs)
+@blp.response(200, LoginResult)
+def login(args: dict) -> dict:
+    issued = service.login_with_wechat_code(
+        db.session,
+        wechat_gateway(),
+        args["code"],
+        dev_login=current_app.config["DEV_LOGIN_ENABLED"],
+        ttl=timedelta(days=current_app.config["TOKEN_TTL_DAYS"]),
+    )
+    return {"token": issued.token, "expires_at": issued.expires_at, "user": user_view(issued.user)}
+
+
+@blp.route("/auth/bind", methods=["POST"])
+@allow(Role.villager)
+@limiter.limit(lambda: current_app.config["BIND_RATE_LIMIT"])
+@blp.arguments(BindArgs)
+@blp.response(200, UserSchema)
+def bind(args: dict) -> dict:
+    service.bind_household(db.session, current_user(), args["binding_code"])
+    return user_view(current_user())
+
+
+@blp.route("/auth/logout", methods=["POST"])
+@allow(*ALL_ROLES)
+@blp.response(204)
+def logout() -> None:
+    service.revoke_token(db.session, bearer_token())
+
+
+@blp.route("/me", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.response(200, UserSchema)
+def me() -> dict:
+    return user_view(current_user())

@@ -1,0 +1,58 @@
+"""Households in the caller's scope: a villager sees their own, cadres and admins their villages."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from backend.auth.models import Role
+from backend.db import db
+from backend.org import service
+from backend.org.service import HOUSEHOLD_FLAGS
+from miniprogram_api import BASE
+from miniprogram_api.policy import ALL_ROLES, allow, current_scope
+from miniprogram_api.schemas import ApiSchema, ListArgs, MaskedIdNumber, MaskedName, MaskedPhone, Page, page
+
+blp = Blueprint("mp_households", __name__, url_prefix=BASE, description="户与成员")
+
+
+class ResidentSchema(ApiSchema):
+    id = fields.Integer()
+    name = MaskedName()
+    relation = fields.String()
+    is_head = fields.Boolean()
+    gender = fields.String()
+    phone = MaskedPhone()
+    id_number = MaskedIdNumber()
+
+
+class HouseholdSchema(ApiSchema):
+    id = fields.Integer()
+    village_id = fields.Integer()
+    grid_id = fields.Integer()
+    number = fields.String()
+    address = fields.String()
+    flags = fields.Function(service.household_flags)
+    residents = fields.List(fields.Nested(ResidentSchema))
+
+
+class HouseholdListArgs(ListArgs):
+    village_id = fields.Integer(load_default=None)
+    flag = fields.String(load_default=None, validate=validate.OneOf(list(HOUSEHOLD_FLAGS)))
+    q = fields.String(load_default=None, validate=validate.Length(max=40))
+
+
+@blp.route("/households", methods=["GET"])
+@allow(Role.cadre, Role.reviewer, Role.town_admin, Role.county_admin)
+@blp.arguments(HouseholdListArgs, location="query")
+@blp.response(200, Page(HouseholdSchema))
+def list_households(args: dict) -> dict:
+    stmt = service.households_query(current_scope(), village_id=args["village_id"], flag=args["flag"], search=args["q"])
+    return page(db.session, stmt, service.Household.id, args)
+
+
+@blp.route("/households/<int:household_id>", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.response(200, HouseholdSchema)
+def get_household(household_id: int):  # type: ignore[no-untyped-def]
+    return service.household_detail(db.session, current_scope(), household_id)

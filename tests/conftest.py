@@ -1,0 +1,133 @@
+"""Layered fixtures: app → clean database per test → a small two-county world → API clients.
+
+TEST_DATABASE_URL picks the database (default: a SQLite file); REDIS_URL enables the tests
+that need a real Redis and RQ worker (XZ_REQUIRE_REDIS=1 makes their absence a failure).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from backend.app import create_app
+from backend.db import db
+from tests.factories import World, build_world
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def _database_url(tmp: Path) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp / 'test.sqlite3'}"
+
+
+def make_test_app(tmp: Path, **overrides: object) -> Flask:
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": _database_url(tmp),
+        "INSTANCE_PATH": str(tmp / "instance"),
+        "UPLOAD_DIR": str(tmp / "uploads"),
+        "REDIS_URL": "",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SERVER_NAME": "localhost",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    app = make_test_app(tmp_path_factory.mktemp("xz"))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+def wipe(app: Flask) -> None:
+    with app.app_context():
+        tables = db.metadata.sorted_tables
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in reversed(tables):
+                    conn.execute(table.delete())
+        db.session.remove()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "app" in request.fixturenames:
+        wipe(request.getfixturevalue("app"))
+
+
+@pytest.fixture
+def session(app: Flask):  # type: ignore[no-untyped-def]
+    with app.app_context():
+        yield db.session
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    with app.app_context():
+        built = build_world(db.session)
+        db.session.commit()
+        return built
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class ApiClient:
+    """A phone: JSON in and out against /api/mp/v1, with the bearer token of one user."""
+
+    def __init__(self, client: FlaskClient, token: str | None) -> None:
+        self.client = client
+        self.token = token
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers.update(extra or {})
+        return headers
+
+    def get(self, path: str, **kwargs):  # type: ignore[no-untyped-def]
+        return self.client.get(f"/api/mp/v1{path}", headers=self._headers(kwargs.pop("headers", None)), **kwargs)
+
+    def post(self, path: str, json: object = None, **kwargs):  # type: ignore[no-untyped-def]
+        return self.client.post(
+            f"/api/mp/v1{path}", json=json, headers=self._headers(kwargs.pop("headers", None)), **kwargs
+        )
+
+
+@pytest.fixture
+def api(app: Flask, world: World):  # type: ignore[no-untyped-def]
+    """api("villager") → an ApiClient logged in as that world user (see tests.factories)."""
+
+    def for_user(name: str | None) -> ApiClient:
+        return ApiClient(app.test_client(), world.tokens[name] if name else None)
+
+    return for_user
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if REDIS_URL:
+        return
+    required = os.environ.get("XZ_REQUIRE_REDIS") == "1"
+    for item in items:
+        if "redis" in item.keywords:
+            if required:
+                raise pytest.UsageError("XZ_REQUIRE_REDIS=1 but REDIS_URL is not set")
+            item.add_marker(pytest.mark.skip(reason="needs REDIS_URL (a real Redis server)"))

@@ -1,0 +1,139 @@
+"""A small two-county world for scope tests, built through the same models the app uses.
+
+County 青山县: town 青石镇 (villages 青石村 V1, 白杨村 V2) and town 河口镇 (village 河口村 V3).
+County 远山县: town 远山镇 (village 远山村 V4). Users are named by what they are to V1's household H1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from itertools import count
+
+from sqlalchemy.orm import Session
+
+from backend.auth.models import Role, User
+from backend.auth.service import issue_binding_code, issue_token
+from backend.org.identity import make_id_number
+from backend.org.models import Cadre, County, Grid, Household, Pairing, Post, Posting, Resident, Town, Village
+
+_seq = count(1)
+
+
+@dataclass
+class World:
+    ids: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    binding_codes: dict[str, str] = field(default_factory=dict)
+
+
+def make_household(session: Session, village: Village, grid: Grid, number: str, *, poor: bool = False) -> Household:
+    n = next(_seq)
+    household = Household(
+        village_id=village.id, grid_id=grid.id, number=number, address=f"{village.name}{n}号", is_poor=poor
+    )
+    session.add(household)
+    session.flush()
+    session.add_all(
+        [
+            Resident(
+                household_id=household.id,
+                relation="户主",
+                is_head=True,
+                gender="男",
+                birth_year=1968,
+                name=f"王建{'国军民华'[n % 4]}",
+                phone=f"139{n:08d}",
+                id_number=make_id_number("612322", date(1968, 5, 1 + n % 27), n),
+            ),
+            Resident(
+                household_id=household.id,
+                relation="配偶",
+                gender="女",
+                birth_year=1970,
+                name="李秀英",
+                phone=f"138{n:08d}",
+                id_number=make_id_number("612322", date(1970, 7, 1 + n % 27), n + 500),
+            ),
+        ]
+    )
+    session.flush()
+    return household
+
+
+def make_cadre(session: Session, county: County, name: str, village: Village, post: Post) -> Cadre:
+    n = next(_seq)
+    cadre = Cadre(county_id=county.id, work_unit="县农业农村局", name=name, phone=f"137{n:08d}")
+    session.add(cadre)
+    session.flush()
+    session.add(
+        Posting(cadre_id=cadre.id, village_id=village.id, post=post, start_on=date.today() - timedelta(days=200))
+    )
+    session.flush()
+    return cadre
+
+
+def build_world(session: Session) -> World:
+    world = World()
+    c1 = County(name="青山县", code="610999")
+    c2 = County(name="远山县", code="610998")
+    session.add_all([c1, c2])
+    session.flush()
+    t1 = Town(county_id=c1.id, name="青石镇", code="610999101")
+    t2 = Town(county_id=c1.id, name="河口镇", code="610999102")
+    t3 = Town(county_id=c2.id, name="远山镇", code="610998101")
+    session.add_all([t1, t2, t3])
+    session.flush()
+    villages = {}
+    for key, town, name, code in [
+        ("V1", t1, "青石村", "610999101001"),
+        ("V2", t1, "白杨村", "610999101002"),
+        ("V3", t2, "河口村", "610999102001"),
+        ("V4", t3, "远山村", "610998101001"),
+    ]:
+        villages[key] = Village(
+            town_id=town.id, name=name, code=code, center_lat=33.15, center_lng=107.33, fence_radius_m=1500
+        )
+    session.add_all(villages.values())
+    session.flush()
+    grids = {key: Grid(village_id=v.id, name="第一网格") for key, v in villages.items()}
+    session.add_all(grids.values())
+    session.flush()
+    households = {
+        "H1": make_household(session, villages["V1"], grids["V1"], "001", poor=True),
+        "H2": make_household(session, villages["V1"], grids["V1"], "002"),
+        "H3": make_household(session, villages["V2"], grids["V2"], "001"),
+        "H4": make_household(session, villages["V3"], grids["V3"], "001"),
+        "H5": make_household(session, villages["V4"], grids["V4"], "001"),
+        "H6": make_household(session, villages["V1"], grids["V1"], "003"),
+    }
+    cadre = make_cadre(session, c1, "赵第一", villages["V1"], Post.first_secretary)
+    cadre_far = make_cadre(session, c1, "钱驻村", villages["V3"], Post.team_member)
+    session.add(
+        Pairing(cadre_id=cadre.id, household_id=households["H1"].id, start_on=date.today() - timedelta(days=100))
+    )
+
+    users = {
+        "villager": User(username="t_villager", role=Role.villager, household_id=households["H1"].id),
+        "villager_neighbour": User(username="t_neighbour", role=Role.villager, household_id=households["H2"].id),
+        "villager_far": User(username="t_villager_far", role=Role.villager, household_id=households["H4"].id),
+        "villager_unbound": User(username="t_unbound", role=Role.villager),
+        "cadre": User(username="t_cadre", role=Role.cadre, cadre_id=cadre.id),
+        "cadre_far": User(username="t_cadre_far", role=Role.cadre, cadre_id=cadre_far.id),
+        "reviewer": User(username="t_reviewer", role=Role.reviewer, village_id=villages["V1"].id),
+        "reviewer_other": User(username="t_reviewer_v2", role=Role.reviewer, village_id=villages["V2"].id),
+        "town_admin": User(username="t_town", role=Role.town_admin, town_id=t1.id),
+        "town_admin_other": User(username="t_town2", role=Role.town_admin, town_id=t2.id),
+        "county_admin": User(username="t_county", role=Role.county_admin, county_id=c1.id),
+        "county_admin_other": User(username="t_county2", role=Role.county_admin, county_id=c2.id),
+    }
+    session.add_all(users.values())
+    session.flush()
+    for name, user in users.items():
+        world.ids[f"user:{name}"] = user.id
+        world.tokens[name] = issue_token(session, user, timedelta(days=1)).token
+    world.binding_codes["H6"] = issue_binding_code(session, households["H6"])
+    world.ids.update({k: v.id for k, v in villages.items()})
+    world.ids.update({k: v.id for k, v in households.items()})
+    world.ids.update({"C1": c1.id, "C2": c2.id, "T1": t1.id, "T2": t2.id, "T3": t3.id, "cadre": cadre.id})
+    return world
