@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from backend.app import create_app
 from backend.db import db
+from backend.extensions import limiter
 from tests.factories import World, build_world
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -63,6 +64,8 @@ def wipe(app: Flask) -> None:
                 for table in reversed(tables):
                     conn.execute(table.delete())
         db.session.remove()
+    # Rate-limit counters are keyed by user id, and ids are reused after a wipe.
+    limiter.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,80 @@
+"""Bad input gets the one error envelope with a clear code, never a 500, and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def assert_envelope(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    body = response.json
+    assert body["code"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    return body
+
+
+def test_malformed_json_is_invalid_request(client) -> None:
+    response = client.post("/api/mp/v1/auth/login", data="{not json", content_type="application/json")
+    assert_envelope(response, 422, "invalid_request")
+
+
+def test_wrong_types_name_the_field(client) -> None:
+    body = assert_envelope(client.post("/api/mp/v1/auth/login", json={"code": 123}), 422, "invalid_request")
+    assert "code" in body["errors"]
+
+
+def test_missing_required_field_names_the_field(client) -> None:
+    body = assert_envelope(client.post("/api/mp/v1/auth/login", json={}), 422, "invalid_request")
+    assert "code" in body["errors"]
+
+
+def test_unknown_fields_are_refused(client) -> None:
+    response = client.post("/api/mp/v1/auth/login", json={"code": "dev:x", "role": "county_admin"})
+    body = assert_envelope(response, 422, "invalid_request")
+    assert "role" in body["errors"]
+
+
+def test_a_json_array_instead_of_an_object_is_refused(client) -> None:
+    assert_envelope(client.post("/api/mp/v1/auth/login", json=["dev:x"]), 422, "invalid_request")
+
+
+@pytest.mark.parametrize("size", [70 * 1024, 20 * 1024 * 1024])
+def test_huge_bodies_get_payload_too_large(client, size: int) -> None:
+    payload = '{"code": "' + "a" * size + '"}'
+    response = client.post("/api/mp/v1/auth/login", data=payload, content_type="application/json")
+    assert_envelope(response, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("query", ["limit=abc", "limit=0", "limit=1000", "cursor=%%%", "flag=rich"])
+def test_bad_list_parameters_are_invalid_request(api, world, query: str) -> None:
+    assert_envelope(api("county_admin").get(f"/households?{query}"), 422, "invalid_request")
+
+
+def test_cursor_pagination_walks_every_household_once(api, world) -> None:
+    phone = api("county_admin")
+    seen: list[int] = []
+    url = "/households?limit=2"
+    while url:
+        body = phone.get(url).json
+        seen += [item["id"] for item in body["items"]]
+        url = f"/households?limit=2&cursor={body['next_cursor']}" if body["next_cursor"] else ""
+    assert len(seen) == len(set(seen)) == 5
+
+
+def test_unknown_api_path_is_not_found_json(client) -> None:
+    assert_envelope(client.get("/api/mp/v1/no-such-thing"), 404, "not_found")
+
+
+def test_wrong_method_is_method_not_allowed_json(client) -> None:
+    assert_envelope(client.get("/api/mp/v1/auth/login"), 405, "method_not_allowed")
+
+
+def test_unknown_household_is_not_found(api, world) -> None:
+    assert_envelope(api("county_admin").get("/households/999999"), 404, "not_found")
+
+
+def test_admin_pages_answer_html_errors_not_json(client) -> None:
+    response = client.get("/admin/no-such-page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "页面不存在" in response.get_data(as_text=True)

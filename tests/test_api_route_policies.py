@@ -1,0 +1,149 @@
+"""Every /api/ route × every role, in and out of scope. Denied calls change nothing.
+
+A new route fails `test_every_api_route_has_a_policy_and_a_matrix_case` until it declares a
+policy (miniprogram_api.policy.allow / public) and gets a case here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from backend.db import db
+from backend.org.models import Household
+from miniprogram_api.policy import PUBLIC, policy_of
+from tests.factories import World
+
+ROLES = ["villager", "cadre", "reviewer", "town_admin", "county_admin"]
+# The users of tests.factories whose scope does NOT include household H1 / village V1, per role.
+OUTSIDERS = {
+    "villager": "villager_neighbour",
+    "cadre": "cadre_far",
+    "reviewer": "reviewer_other",
+    "town_admin": "town_admin_other",
+    "county_admin": "county_admin_other",
+}
+# flask-smorest's own documentation endpoints and the vendored static files.
+LIBRARY_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "mp_static.static"}
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: Callable[[World], str]
+    body: Callable[[World], dict] | None = None
+    # Routes that name one household or village: the outsider of each role must be refused.
+    names_a_resource: bool = False
+
+
+CASES: dict[str, Case] = {
+    "mp_auth.login": Case("POST", lambda w: "/auth/login", lambda w: {"code": "dev:t_villager"}),
+    "mp_auth.bind": Case("POST", lambda w: "/auth/bind", lambda w: {"binding_code": w.binding_codes["H6"]}),
+    "mp_auth.logout": Case("POST", lambda w: "/auth/logout"),
+    "mp_auth.me": Case("GET", lambda w: "/me"),
+    "mp_households.list_households": Case("GET", lambda w: "/households"),
+    "mp_households.get_household": Case("GET", lambda w: f"/households/{w.ids['H1']}", names_a_resource=True),
+}
+
+
+def api_endpoints(app: Flask) -> set[str]:
+    return {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.endpoint not in LIBRARY_ENDPOINTS
+    }
+
+
+def fingerprint(app: Flask) -> str:
+    """A hash of every row of every table: equal before and after means nothing changed."""
+    digest = hashlib.sha256()
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
+            digest.update(f"{table.name}:{[tuple(map(repr, row)) for row in rows]}".encode())
+        db.session.remove()
+    return digest.hexdigest()
+
+
+def call(api, user: str | None, case: Case, world: World):  # type: ignore[no-untyped-def]
+    client = api(user)
+    if case.method == "GET":
+        return client.get(case.path(world))
+    return client.post(case.path(world), json=case.body(world) if case.body else None)
+
+
+def test_every_api_route_has_a_policy_and_a_matrix_case(app: Flask) -> None:
+    endpoints = api_endpoints(app)
+    with app.app_context():
+        missing_policy = sorted(e for e in endpoints if policy_of(e) is None)
+    assert missing_policy == [], f"API routes without a policy: {missing_policy}"
+    assert sorted(endpoints - CASES.keys()) == [], "add a Case for each new route"
+    assert sorted(CASES.keys() - endpoints) == [], "stale Case for a removed route"
+
+
+@pytest.mark.parametrize("endpoint", sorted(CASES))
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_is_allowed_or_refused_by_the_route_policy(app, api, world, endpoint, role) -> None:
+    case = CASES[endpoint]
+    with app.app_context():
+        policy = policy_of(endpoint)
+    before = fingerprint(app)
+    response = call(api, role, case, world)
+    assert response.status_code < 500
+    if policy == PUBLIC or role in policy:
+        assert response.status_code < 400, (endpoint, role, response.json)
+    else:
+        assert response.status_code == 403, (endpoint, role, response.status_code)
+        assert response.json["code"] == "forbidden"
+        assert fingerprint(app) == before, "a refused call changed data"
+
+
+@pytest.mark.parametrize("endpoint", sorted(e for e, c in CASES.items() if c.names_a_resource))
+@pytest.mark.parametrize("role", ROLES)
+def test_a_user_outside_the_resource_scope_is_refused_and_nothing_changes(app, api, world, endpoint, role) -> None:
+    case = CASES[endpoint]
+    with app.app_context():
+        policy = policy_of(endpoint)
+    if policy != PUBLIC and role not in policy:
+        pytest.skip("role refused by policy; covered above")
+    before = fingerprint(app)
+    response = call(api, OUTSIDERS[role], case, world)
+    assert response.status_code == 403, (endpoint, role, response.json)
+    assert response.json["code"] == "not_in_scope"
+    assert fingerprint(app) == before
+
+
+@pytest.mark.parametrize("endpoint", sorted(e for e in CASES if e != "mp_auth.login"))
+def test_calls_without_a_token_get_unauthenticated_and_change_nothing(app, api, world, endpoint) -> None:
+    before = fingerprint(app)
+    response = call(api, None, CASES[endpoint], world)
+    assert response.status_code == 401
+    assert response.json["code"] == "unauthenticated"
+    assert fingerprint(app) == before
+
+
+@pytest.mark.parametrize(
+    ("role", "visible"),
+    [
+        ("cadre", {"V1"}),
+        ("reviewer", {"V1"}),
+        ("town_admin", {"V1", "V2"}),
+        ("county_admin", {"V1", "V2", "V3"}),
+        ("county_admin_other", {"V4"}),
+    ],
+)
+def test_household_list_holds_only_households_of_the_callers_villages(app, api, world, role, visible) -> None:
+    response = api(role).get("/households?limit=100")
+    assert response.status_code == 200
+    villages = {item["village_id"] for item in response.json["items"]}
+    assert villages == {world.ids[v] for v in visible}
+    with app.app_context():
+        expected = db.session.scalar(
+            select(db.func.count()).where(Household.village_id.in_([world.ids[v] for v in visible]))
+        )
+    assert len(response.json["items"]) == expected

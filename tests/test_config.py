@@ -1,0 +1,54 @@
+"""Production refuses unsafe settings; the embedded default runs unconfigured."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+
+from backend.config import ConfigError, load_config
+
+GOOD_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+@pytest.fixture
+def production_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XZ_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "a-real-secret")
+    monkeypatch.setenv("XZ_DATA_KEY", GOOD_KEY)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://xz@db.internal/xiangzhi")
+    monkeypatch.delenv("XZ_DEV_LOGIN", raising=False)
+
+
+def test_production_starts_with_secrets_and_postgresql(production_env) -> None:
+    config = load_config()
+    assert config["DEV_LOGIN_ENABLED"] is False
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "complaint"),
+    [
+        ("SECRET_KEY", "", "SECRET_KEY"),
+        ("XZ_DEV_LOGIN", "1", "dev login"),
+        ("XZ_DATA_KEY", "", "XZ_DATA_KEY"),
+        ("DATABASE_URL", "sqlite:////tmp/x.db", "PostgreSQL"),
+    ],
+)
+def test_production_refuses_to_start_unsafely(production_env, monkeypatch, variable, value, complaint) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=complaint):
+        load_config()
+
+
+def test_development_defaults_need_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("XZ_ENV", "SECRET_KEY", "XZ_DATA_KEY", "DATABASE_URL", "XZ_DEV_LOGIN", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    config = load_config()
+    assert config["DEV_LOGIN_ENABLED"] is True
+    assert config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert config["SQLALCHEMY_DATABASE_URI"].endswith("instance/xiangzhi.sqlite3")
+    assert config["UPLOAD_DIR"].endswith("instance/uploads")
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
