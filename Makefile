@@ -1,0 +1,56 @@
+# Xiangzhi 乡治 — developer commands. The two you need: `make run` and `make test`.
+#
+#   make run      migrate, seed the demo county, start Redis/worker/web, print URLs and logins
+#   make test     the test suite (SQLite; set TEST_DATABASE_URL / REDIS_URL for PostgreSQL / Redis)
+#   make lint     ruff check + ruff format --check
+#   make worker   one RQ worker (needs REDIS_URL)
+#   make migrate  flask db upgrade
+#
+# Each target first makes sure .venv exists and holds requirements.txt (re-installed when
+# requirements.txt is newer than .venv/.installed).
+
+# Recorded when make starts, so `make run` can report the time to first page incl. venv setup.
+XZ_DEV_T0 := $(shell date +%s.%N)
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+export FLASK_APP := backend.app:create_app
+
+.PHONY: run test lint worker migrate venv format clean-venv
+
+run: $(STAMP)
+	XZ_DEV_T0=$(XZ_DEV_T0) $(BIN)/python scripts/dev.py
+
+test: $(STAMP)
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+worker: $(STAMP)
+	$(BIN)/flask worker
+
+migrate: $(STAMP)
+	$(BIN)/flask db upgrade
+
+venv: $(STAMP)
+
+$(BIN)/python:
+	@echo "creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet -r requirements.txt
+	@touch $(STAMP)
+
+clean-venv:
+	rm -rf $(VENV)
