@@ -22,8 +22,10 @@ export FLASK_APP := backend.app:create_app
 
 .PHONY: run test lint worker migrate venv format clean-venv
 
+# A plain command line (no shell in between), so make's SIGTERM reaches the supervisor directly.
+run: export XZ_DEV_T0 := $(XZ_DEV_T0)
 run: $(STAMP)
-	XZ_DEV_T0=$(XZ_DEV_T0) $(BIN)/python scripts/dev.py
+	$(BIN)/python scripts/dev.py
 
 test: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)

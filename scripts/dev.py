@@ -43,14 +43,18 @@ def elapsed() -> float:
 # ---------------------------------------------------------------- children
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: own process group, and SIGTERM if the supervisor dies hard."""
-    os.setsid()
+def _sigterm_when_parent_dies() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             import ctypes
 
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: own process group, and SIGTERM if the supervisor dies hard."""
+    os.setsid()
+    _sigterm_when_parent_dies()
 
 
 class Supervisor:
@@ -284,6 +288,12 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    if os.environ.get("MAKELEVEL"):
+        # Under `make run`: if make is killed, shut down too rather than linger as an orphan.
+        parent = os.getppid()
+        _sigterm_when_parent_dies()
+        if os.getppid() != parent:
+            sup.stopping = True
 
     port = int(os.environ.get("PORT", "5000"))
     instance = Path(os.environ.get("XZ_INSTANCE_PATH") or ROOT / "instance")
