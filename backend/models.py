@@ -1,5 +1,14 @@
 """Import every domain's tables so metadata is complete for migrations and queries."""
 
 from backend.auth.models import ApiToken, User  # noqa: F401
+from backend.idempotency import IdempotencyRecord  # noqa: F401
 from backend.jobs.models import OutboxJob  # noqa: F401
 from backend.org.models import Cadre, County, Grid, Household, Pairing, Posting, Resident, Town, Village  # noqa: F401
+from backend.points.models import (  # noqa: F401
+    Claim,
+    ClaimReview,
+    LedgerEntry,
+    PointsAccount,
+    RuleBook,
+    RuleItem,
+)

@@ -9,13 +9,15 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, make_response, request
+from sqlalchemy.exc import IntegrityError
 
+from backend import idempotency
 from backend.auth.models import Role, User
 from backend.auth.scope import Scope, scope_for
 from backend.auth.service import user_for_token
 from backend.db import db
-from backend.errors import Forbidden, Unauthenticated
+from backend.errors import Conflict, Forbidden, InvalidRequest, Unauthenticated
 
 ALL_ROLES = frozenset(Role)
 ADMINS = frozenset({Role.reviewer, Role.town_admin, Role.county_admin})
@@ -66,3 +68,47 @@ def current_user() -> User:
 
 def policy_of(endpoint: str) -> frozenset[Role] | str | None:
     return getattr(current_app.view_functions[endpoint], POLICY_ATTR, None)
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def _replay(stored: idempotency.StoredResponse) -> Response:
+    response = Response(stored.body, status=stored.status, mimetype="application/json")
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Honour `Idempotency-Key`: a replay gets the first answer; the same key with another body is a 409.
+
+    Goes below `allow` (needs the user) and above the schema decorators (stores the final response).
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+        if not key:
+            return view(*args, **kwargs)
+        if len(key) > 80:
+            raise InvalidRequest(errors={IDEMPOTENCY_HEADER: ["幂等键过长"]})
+        user_id = g.user.id
+        fingerprint = idempotency.request_fingerprint(request.method, request.path, request.get_data())
+        stored = idempotency.find(db.session, user_id, key, fingerprint)
+        if stored is not None:
+            return _replay(stored)
+        try:
+            record = idempotency.claim_key(db.session, user_id, key, fingerprint)
+        except IntegrityError:
+            # A concurrent request with the same key committed first: answer as it did.
+            db.session.rollback()
+            stored = idempotency.find(db.session, user_id, key, fingerprint)
+            if stored is None:
+                raise Conflict("相同的请求正在处理中，请稍后重试") from None
+            return _replay(stored)
+        response = make_response(view(*args, **kwargs))
+        if response.status_code < 400:
+            idempotency.remember(db.session, record, response.status_code, response.get_data(as_text=True))
+        return response
+
+    return wrapper

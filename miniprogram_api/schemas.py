@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
@@ -34,17 +35,27 @@ def _decode_cursor(cursor: str) -> int:
         raise InvalidRequest(errors={"cursor": ["无效的分页游标"]}) from exc
 
 
-def page(session: Session, stmt: Select, id_column: InstrumentedAttribute[int], args: dict[str, Any]) -> dict:
+def page(
+    session: Session,
+    stmt: Select,
+    id_column: InstrumentedAttribute[int],
+    args: dict[str, Any],
+    *,
+    newest_first: bool = False,
+) -> dict:
     """Keyset pagination by id: stable under inserts, cheap on big tables, opaque to the phone."""
     limit = args["limit"]
     if args.get("cursor"):
-        stmt = stmt.where(id_column > _decode_cursor(args["cursor"]))
-    rows = list(session.scalars(stmt.order_by(id_column).limit(limit + 1)))
+        last = _decode_cursor(args["cursor"])
+        stmt = stmt.where(id_column < last if newest_first else id_column > last)
+    order = id_column.desc() if newest_first else id_column
+    rows = list(session.scalars(stmt.order_by(order).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return {"items": rows, "next_cursor": _encode_cursor(rows[-1].id) if more and rows else None}
 
 
+@functools.cache
 def Page(item_schema: type[Schema]) -> type[Schema]:  # noqa: N802  (a schema factory reads like a class)
     return type(
         f"{item_schema.__name__.removesuffix('Schema')}PageSchema",

@@ -16,6 +16,8 @@ from backend.auth.models import Role, User
 from backend.auth.service import issue_binding_code, issue_token
 from backend.org.identity import make_id_number
 from backend.org.models import Cadre, County, Grid, Household, Pairing, Post, Posting, Resident, Town, Village
+from backend.points.models import Claim, ClaimSource
+from backend.points.rules import active_rule_book, install_preset
 
 _seq = count(1)
 
@@ -133,6 +135,22 @@ def build_world(session: Session) -> World:
         world.ids[f"user:{name}"] = user.id
         world.tokens[name] = issue_token(session, user, timedelta(days=1)).token
     world.binding_codes["H6"] = issue_binding_code(session, households["H6"])
+    for county in (c1, c2):
+        install_preset(session, county, "gaoyang", effective_from=date(2020, 1, 1))
+    book = active_rule_book(session, villages["V1"].id, date.today())
+    world.ids.update({f"item:{item.code}": item.id for item in book.items})
+    claim = Claim(
+        household_id=households["H1"].id,
+        village_id=villages["V1"].id,
+        rule_item_id=world.ids["item:P09"],
+        occurred_on=date.today(),
+        note="救起落水儿童",
+        source=ClaimSource.self_declared,
+        submitted_by_id=users["villager"].id,
+    )
+    session.add(claim)
+    session.flush()
+    world.ids["claim"] = claim.id
     world.ids.update({k: v.id for k, v in villages.items()})
     world.ids.update({k: v.id for k, v in households.items()})
     world.ids.update({"C1": c1.id, "C2": c2.id, "T1": t1.id, "T2": t2.id, "T3": t3.id, "cadre": cadre.id})

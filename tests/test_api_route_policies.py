@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 from flask import Flask
@@ -39,6 +40,8 @@ class Case:
     body: Callable[[World], dict] | None = None
     # Routes that name one household or village: the outsider of each role must be refused.
     names_a_resource: bool = False
+    # Per-role outsider where the default one (OUTSIDERS) would legitimately see the resource.
+    outsiders: dict[str, str] | None = None
 
 
 CASES: dict[str, Case] = {
@@ -48,6 +51,36 @@ CASES: dict[str, Case] = {
     "mp_auth.me": Case("GET", lambda w: "/me"),
     "mp_households.list_households": Case("GET", lambda w: "/households"),
     "mp_households.get_household": Case("GET", lambda w: f"/households/{w.ids['H1']}", names_a_resource=True),
+    "mp_points.summary": Case("GET", lambda w: "/points/summary"),
+    "mp_points.ledger_entries": Case("GET", lambda w: "/points/ledger"),
+    "mp_points.rules": Case(
+        "GET",
+        lambda w: f"/rules?village_id={w.ids['V1']}",
+        names_a_resource=True,
+        outsiders={"villager": "villager_far"},
+    ),
+    "mp_points.submit": Case(
+        "POST",
+        lambda w: "/claims",
+        lambda w: {
+            "rule_item_id": w.ids["item:P01"],
+            "occurred_on": date.today().isoformat(),
+            "household_id": w.ids["H1"],
+        },
+        names_a_resource=True,
+    ),
+    "mp_points.list_claims": Case("GET", lambda w: "/claims"),
+    "mp_review.pending_claims": Case("GET", lambda w: "/review/claims"),
+    "mp_review.approve": Case("POST", lambda w: f"/review/claims/{w.ids['claim']}/approve", names_a_resource=True),
+    "mp_review.reject": Case(
+        "POST",
+        lambda w: f"/review/claims/{w.ids['claim']}/reject",
+        lambda w: {"reason": "证据不足"},
+        names_a_resource=True,
+    ),
+    "mp_review.batch": Case(
+        "POST", lambda w: "/review/claims/batch", lambda w: {"claim_ids": [w.ids["claim"]], "approve": True}
+    ),
 }
 
 
@@ -112,7 +145,7 @@ def test_a_user_outside_the_resource_scope_is_refused_and_nothing_changes(app, a
     if policy != PUBLIC and role not in policy:
         pytest.skip("role refused by policy; covered above")
     before = fingerprint(app)
-    response = call(api, OUTSIDERS[role], case, world)
+    response = call(api, (case.outsiders or {}).get(role, OUTSIDERS[role]), case, world)
     assert response.status_code == 403, (endpoint, role, response.json)
     assert response.json["code"] == "not_in_scope"
     assert fingerprint(app) == before

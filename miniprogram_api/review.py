@@ -1,0 +1,79 @@
+"""The village review panel (评议小组) on the phone: pending claims, approve, reject, batch."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from backend.db import db
+from backend.points import claims
+from backend.points.models import Claim, ClaimStatus
+from miniprogram_api import BASE
+from miniprogram_api.points import ClaimSchema
+from miniprogram_api.policy import ADMINS, allow, current_scope, current_user
+from miniprogram_api.schemas import ApiSchema, ListArgs, Page, page
+
+blp = Blueprint("mp_review", __name__, url_prefix=f"{BASE}/review", description="评议审核")
+
+
+class ReviewListArgs(ListArgs):
+    status = fields.Enum(ClaimStatus, load_default=ClaimStatus.pending)
+
+
+class RejectArgs(ApiSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=300))
+
+
+class BatchArgs(ApiSchema):
+    claim_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=100))
+    approve = fields.Boolean(required=True)
+    reason = fields.String(load_default=None, validate=validate.Length(min=2, max=300))
+
+    @validates_schema
+    def _rejections_need_a_reason(self, data: dict, **_kwargs: object) -> None:
+        if not data["approve"] and not data.get("reason"):
+            raise ValidationError("驳回必须填写理由", "reason")
+
+
+class BatchOutcomeSchema(ApiSchema):
+    claim_id = fields.Integer()
+    status = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class BatchResultSchema(ApiSchema):
+    results = fields.List(fields.Nested(BatchOutcomeSchema))
+
+
+@blp.route("/claims", methods=["GET"])
+@allow(*ADMINS)
+@blp.arguments(ReviewListArgs, location="query")
+@blp.response(200, Page(ClaimSchema))
+def pending_claims(args: dict) -> dict:
+    return page(db.session, claims.claims_query(current_scope(), args["status"]), Claim.id, args)
+
+
+@blp.route("/claims/<int:claim_id>/approve", methods=["POST"])
+@allow(*ADMINS)
+@blp.response(200, ClaimSchema)
+def approve(claim_id: int):  # type: ignore[no-untyped-def]
+    return claims.approve_claim(db.session, current_scope(), current_user(), claim_id)
+
+
+@blp.route("/claims/<int:claim_id>/reject", methods=["POST"])
+@allow(*ADMINS)
+@blp.arguments(RejectArgs)
+@blp.response(200, ClaimSchema)
+def reject(args: dict, claim_id: int):  # type: ignore[no-untyped-def]
+    return claims.reject_claim(db.session, current_scope(), current_user(), claim_id, args["reason"])
+
+
+@blp.route("/claims/batch", methods=["POST"])
+@allow(*ADMINS)
+@blp.arguments(BatchArgs)
+@blp.response(200, BatchResultSchema)
+def batch(args: dict) -> dict:
+    outcomes = claims.review_claims(
+        db.session, current_scope(), current_user(), args["claim_ids"], approve=args["approve"], reason=args["reason"]
+    )
+    return {"results": outcomes}
