@@ -253,10 +253,18 @@ def print_banner(base: str, instance: Path, redis_note: str, worker: bool) -> No
             lines.append(f"    … {len(with_password) - len(admins)} more admin logins in the file below")
         lines += ["", f'  mini-program dev logins: POST {base}/api/mp/v1/auth/login {{"code": "dev:<username>"}}']
         for role, label in (("cadre", "驻村干部 cadres"), ("villager", "村民 villagers")):
-            names = [str(a["username"]) for a in accounts if a.get("role") == role and a.get("username")]
+            of_role = [a for a in accounts if a.get("role") == role and a.get("username")]
+            # The first of each village make the examples, so they show several villages.
+            names, villages = [], set()
+            for a in of_role:
+                village = str(a.get("scope", "")).split("/")[:3]
+                if str(village) not in villages:
+                    villages.add(str(village))
+                    names.append(str(a["username"]))
+            names += [str(a["username"]) for a in of_role if str(a["username"]) not in names]
             if names:
                 more = f" … ({len(names)} in all)" if len(names) > 4 else ""
-                lines.append(f"    {label + ':':<16} {', '.join(names[:4])}{more}")
+                lines.append(f"    {label}: {', '.join(names[:4])}{more}")
         codes = (data or {}).get("binding_codes") or []
         if codes:
             lines.append(f"    {len(codes)} household binding codes (POST /api/mp/v1/auth/bind) are in the file too")
