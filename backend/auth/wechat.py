@@ -56,16 +56,35 @@ class HttpWechatGateway:
         except (requests.RequestException, ValueError) as exc:
             log.warning("jscode2session failed: %s", type(exc).__name__)
             raise WechatUnavailable() from exc
-        errcode = int(body.get("errcode") or 0)
+        if not isinstance(body, dict):
+            log.warning("jscode2session answered %s, not an object", type(body).__name__)
+            raise WechatUnavailable()
+        errcode = _errcode(body.get("errcode"))
         if errcode:
             log.info("jscode2session errcode=%s", errcode)
             error = _ERRCODES.get(errcode, WechatUnavailable)
             if error is Forbidden:
                 raise Forbidden("微信判定该账号存在风险，已拦截登录")
             raise error()
-        if not body.get("openid") or not body.get("session_key"):
+        openid, session_key, unionid = body.get("openid"), body.get("session_key"), body.get("unionid")
+        if not (openid and isinstance(openid, str) and session_key and isinstance(session_key, str)):
+            log.warning("jscode2session answered without openid/session_key")
             raise WechatUnavailable()
-        return WechatSession(openid=body["openid"], session_key=body["session_key"], unionid=body.get("unionid"))
+        if not isinstance(unionid, str) or not unionid:
+            unionid = None
+        return WechatSession(openid=openid, session_key=session_key, unionid=unionid)
+
+
+def _errcode(value: object) -> int:
+    """WeChat omits errcode on success, sends 0, or (rarely) a numeric string; anything else is a failure."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        return -1
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return -1
 
 
 class DevWechatGateway:

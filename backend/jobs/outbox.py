@@ -7,7 +7,9 @@ runs them in-process. Rows that could not be pushed are picked up by `sweep_outb
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -23,10 +25,28 @@ from backend.timeutil import now_utc
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "xz_outbox_pending"
+# RQ 3 refuses job ids with anything but letters, digits, "_" and "-" (ValueError on enqueue).
+_JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_JOB_ID_MAX = 120  # OutboxJob.job_id
+
+
+def rq_job_id(job_id: str) -> str:
+    """A job id RQ accepts. Valid ids pass unchanged; others (e.g. "points.compile:2026-05:v7") are
+    rewritten deterministically, with a hash of the original so distinct ids stay distinct."""
+    if _JOB_ID_UNSAFE.search(job_id) is None and 0 < len(job_id) <= _JOB_ID_MAX:
+        return job_id
+    safe = _JOB_ID_UNSAFE.sub("-", job_id).strip("-")[:100] or "job"
+    return f"{safe}-{hashlib.sha256(job_id.encode()).hexdigest()[:12]}"
 
 
 def enqueue(session: Session, task: str, *, job_id: str | None = None, **kwargs: Any) -> OutboxJob:
-    row = OutboxJob(task=task, kwargs=kwargs, job_id=job_id or f"{task}:{uuid.uuid4().hex}")
+    """Write the job in the caller's transaction; it is pushed (or run in-process) after commit.
+
+    `job_id` makes the job deterministic (idempotent re-enqueue); without one a unique id is made.
+    """
+    if job_id is None:
+        job_id = f"{_JOB_ID_UNSAFE.sub('_', task)}-{uuid.uuid4().hex}"
+    row = OutboxJob(task=task, kwargs=kwargs, job_id=rq_job_id(job_id))
     session.add(row)
     session.flush()
     session.info.setdefault(_PENDING_KEY, []).append(row.id)
@@ -44,30 +64,48 @@ def discard_pending(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
 
 
-def dispatch(session: Session, ids: list[int]) -> None:
+def dispatch(session: Session, ids: list[int]) -> int:
+    """Push (or, without Redis, run) the given undispatched rows; returns how many went through.
+
+    A dead Redis or a job RQ refuses never raises here: this runs after the commit, and the caller's
+    answer must not depend on Redis.
+    """
     jobs = current_app.extensions["xz_jobs"]
     rows = session.scalars(select(OutboxJob).where(OutboxJob.id.in_(ids), OutboxJob.dispatched_at.is_(None))).all()
+    done = 0
     for row in rows:
         if jobs.inline:
-            _run_inline(session, row)
-        else:
-            _push(session, jobs, row)
+            done += _run_inline(session, row)
+            continue
+        pushed = _push(session, jobs, row)
+        if pushed is None:
+            # Redis is down or hung: each further try would cost another socket timeout. The sweep retries.
+            break
+        done += pushed
+    return done
 
 
-def _push(session: Session, jobs: Any, row: OutboxJob) -> None:
+def _push(session: Session, jobs: Any, row: OutboxJob) -> bool | None:
+    """True if queued, False if this job could not be queued, None if Redis itself failed."""
     from backend.jobs.runner import run_task
 
+    job_id = row.job_id
     try:
-        jobs.queue.enqueue(run_task, row.task, row.kwargs, job_id=row.job_id, outbox_id=row.id)
+        jobs.queue.enqueue(run_task, row.task, row.kwargs, job_id=job_id, outbox_id=row.id)
     except redis.RedisError as exc:
-        log.warning("redis unavailable, job %s stays in the outbox: %s", row.job_id, type(exc).__name__)
+        log.warning("redis unavailable, job %s stays in the outbox: %s", job_id, type(exc).__name__)
         session.rollback()
-        return
+        return None
+    except Exception:
+        log.exception("could not queue job %s; it stays in the outbox", job_id)
+        session.rollback()
+        return False
     session.execute(update(OutboxJob).where(OutboxJob.id == row.id).values(dispatched_at=now_utc()))
     session.commit()
+    return True
 
 
-def _run_inline(session: Session, row: OutboxJob) -> None:
+def _run_inline(session: Session, row: OutboxJob) -> bool:
     from backend.jobs.runner import execute
 
     task, kwargs, row_id = row.task, dict(row.kwargs), row.id
@@ -76,15 +114,16 @@ def _run_inline(session: Session, row: OutboxJob) -> None:
         execute(task, kwargs, outbox_id=row_id)
     except Exception:
         log.exception("in-process job %s failed; it stays in the outbox for the next sweep", task)
+        return False
+    return True
 
 
 def sweep_outbox(session: Session, older_than: timedelta = timedelta(seconds=30)) -> int:
-    """Push rows that missed their after-commit dispatch (Redis was down, process died)."""
+    """Push rows that missed their after-commit dispatch (Redis was down, process died); returns how many
+    went through. Rows younger than `older_than` may still be on their way from the request that wrote them."""
     cutoff = now_utc() - older_than
     ids = list(
         session.scalars(select(OutboxJob.id).where(OutboxJob.dispatched_at.is_(None), OutboxJob.created_at <= cutoff))
     )
     session.commit()
-    if ids:
-        dispatch(session, ids)
-    return len(ids)
+    return dispatch(session, ids) if ids else 0

@@ -1,0 +1,392 @@
+"""Background jobs: outbox row in the caller's transaction → RQ after commit → a real worker process;
+the in-process fallback without Redis; and a dead or hung Redis that must never hold up a request."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+from rq import Queue
+from rq.job import Job, JobStatus
+from sqlalchemy import func, select
+
+from backend.auth.models import ApiToken, Role, User
+from backend.db import db, unit_of_work
+from backend.jobs.models import OutboxJob
+from backend.jobs.outbox import enqueue, sweep_outbox
+from backend.jobs.tasks import TASKS
+from backend.timeutil import now_utc
+from tests.conftest import REDIS_URL, make_test_app
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PURGE = "auth.purge_tokens"
+
+
+# --- helpers and fixtures ------------------------------------------------------------------------
+
+
+def seed_tokens(session) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """A token that expired long ago (purge deletes it) and a live one (purge keeps it)."""
+    user = User(username=f"u_{uuid.uuid4().hex[:8]}", role=Role.villager, is_active=True)
+    session.add(user)
+    session.flush()
+    stale = ApiToken(user_id=user.id, token_hash=uuid.uuid4().hex, expires_at=now_utc() - timedelta(days=90))
+    live = ApiToken(user_id=user.id, token_hash=uuid.uuid4().hex, expires_at=now_utc() + timedelta(days=1))
+    session.add_all([stale, live])
+    session.commit()
+    return stale.id, live.id
+
+
+def token_ids(app: Flask) -> set[int]:
+    with app.app_context():
+        ids = set(db.session.scalars(select(ApiToken.id)))
+        db.session.remove()
+    return ids
+
+
+def outbox_rows(app: Flask) -> list[OutboxJob]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(OutboxJob).order_by(OutboxJob.id)))
+        db.session.expunge_all()
+        db.session.remove()
+    return rows
+
+
+@pytest.fixture
+def make_app(app: Flask, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Another app on the session app's database, so it shares the schema and the per-test wipe."""
+    made: list[Flask] = []
+
+    def build(**overrides: object) -> Flask:
+        overrides.setdefault("SQLALCHEMY_DATABASE_URI", app.config["SQLALCHEMY_DATABASE_URI"])
+        built = make_test_app(tmp_path / f"app{len(made)}", **overrides)
+        made.append(built)
+        return built
+
+    yield build
+    for built in made:
+        with built.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def silent_redis() -> Iterator[str]:
+    """A port that accepts connections (kernel backlog) but never answers a byte: a hung Redis."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    try:
+        yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    finally:
+        sock.close()
+
+
+@pytest.fixture
+def closed_redis() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture
+def queue_name() -> Iterator[str]:
+    """A queue of our own, so a worker here never takes (or leaves) anyone else's jobs; its keys go afterwards."""
+    name = f"xz-test-{uuid.uuid4().hex[:12]}"
+    yield name
+    if REDIS_URL:
+        conn = redis.Redis.from_url(REDIS_URL)
+        keys = list(conn.scan_iter(match=f"*{name}*", count=1000))
+        if keys:
+            conn.delete(*keys)
+        conn.srem("rq:queues", f"rq:queue:{name}")
+        conn.close()
+
+
+@pytest.fixture
+def redis_app(make_app: Callable[..., Flask], queue_name: str) -> Flask:
+    """An app that queues on the real Redis from REDIS_URL, into this test's own queue."""
+    built = make_app(REDIS_URL=REDIS_URL)
+    runtime = built.extensions["xz_jobs"]
+    assert not runtime.inline
+    runtime.queue = Queue(queue_name, connection=runtime.redis)
+    return built
+
+
+def run_worker_process(app: Flask, queue_name: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`flask worker --burst` in a separate process, on the test app's database and Redis."""
+    env = {
+        **os.environ,
+        "FLASK_APP": "backend.app:create_app",
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": REDIS_URL,
+        "XZ_INSTANCE_PATH": str(tmp_path / "worker-instance"),
+        "XZ_RATELIMIT_STORAGE": "memory://",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "worker", "--burst", "--queue", queue_name],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def enqueue_route(app: Flask) -> None:
+    """A view that writes a row and enqueues jobs, like any real endpoint with background work."""
+    from backend.extensions import csrf
+
+    def view() -> dict:
+        from flask import request
+
+        user = User(username=f"r_{uuid.uuid4().hex[:8]}", role=Role.villager, is_active=True)
+        db.session.add(user)
+        for _ in range(int(request.args.get("jobs", "1"))):
+            enqueue(db.session, PURGE)
+        db.session.flush()
+        return {"user_id": user.id}
+
+    app.add_url_rule("/_test/enqueue", "test_enqueue", csrf.exempt(view), methods=["POST"])
+
+
+# --- job ids ---------------------------------------------------------------------------------------
+
+
+def test_job_ids_are_ones_rq_accepts_and_stay_deterministic() -> None:
+    from rq.job import JOB_ID_PATTERN
+
+    from backend.jobs.outbox import rq_job_id
+
+    assert rq_job_id("ratings-compile-2026-05-v7") == "ratings-compile-2026-05-v7"
+    odd = ["points.compile:2026-05:v7", "points.compile:2026-05-v7", "村:7", "x" * 300, ":"]
+    rewritten = [rq_job_id(raw) for raw in odd]
+    assert all(JOB_ID_PATTERN.fullmatch(job_id) and len(job_id) <= 120 for job_id in rewritten)
+    assert len(set(rewritten)) == len(odd)
+    assert rewritten == [rq_job_id(raw) for raw in odd]
+
+
+def test_enqueued_rows_carry_job_ids_rq_accepts(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rq.job import JOB_ID_PATTERN
+
+    monkeypatch.setitem(TASKS, "tests.noop", lambda session: None)
+
+    with app.app_context():
+        with unit_of_work(db.session) as session:
+            made = enqueue(session, "tests.noop").job_id
+            given = enqueue(session, "tests.noop", job_id="tests.noop:2026-05").job_id
+        db.session.remove()
+
+    assert JOB_ID_PATTERN.fullmatch(made) and JOB_ID_PATTERN.fullmatch(given)
+    assert given.startswith("tests-noop-2026-05-")
+
+
+# --- in-process mode (no Redis) ------------------------------------------------------------------
+
+
+def test_without_redis_job_runs_in_process_after_commit_and_outbox_is_marked(app: Flask) -> None:
+    assert app.extensions["xz_jobs"].inline
+    with app.app_context():
+        stale, live = seed_tokens(db.session)
+        with unit_of_work(db.session) as session:
+            enqueue(session, PURGE)
+            # Nothing runs before the commit.
+            assert session.get(ApiToken, stale) is not None
+        db.session.remove()
+
+    assert token_ids(app) == {live}
+    [row] = outbox_rows(app)
+    assert (row.task, row.kwargs) == (PURGE, {})
+    assert row.dispatched_at is not None
+
+
+def test_rolled_back_transaction_runs_no_job_and_leaves_no_outbox_row(app: Flask) -> None:
+    with app.app_context():
+        stale, live = seed_tokens(db.session)
+        with pytest.raises(RuntimeError, match="boom"), unit_of_work(db.session) as session:
+            enqueue(session, PURGE)
+            raise RuntimeError("boom")
+        # The next commit on this session must not dispatch the forgotten job either.
+        with unit_of_work(db.session):
+            pass
+        db.session.remove()
+
+    assert token_ids(app) == {stale, live}
+    assert outbox_rows(app) == []
+
+
+def test_without_redis_failing_job_keeps_the_write_and_stays_in_outbox(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(session) -> None:  # type: ignore[no-untyped-def]
+        raise ValueError("task failed")
+
+    monkeypatch.setitem(TASKS, "tests.boom", boom)
+    with app.app_context():
+        with unit_of_work(db.session) as session:
+            session.add(User(username="kept", role=Role.villager, is_active=True))
+            enqueue(session, "tests.boom")
+        assert db.session.scalar(select(func.count()).select_from(User).where(User.username == "kept")) == 1
+        db.session.remove()
+
+    [row] = outbox_rows(app)
+    assert row.dispatched_at is None
+
+
+def test_without_redis_request_that_enqueues_runs_the_job_before_answering(make_app: Callable[..., Flask]) -> None:
+    plain = make_app()
+    enqueue_route(plain)
+    with plain.app_context():
+        _stale, live = seed_tokens(db.session)
+        db.session.remove()
+
+    response = plain.test_client().post("/_test/enqueue")
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert token_ids(plain) == {live}
+    assert all(row.dispatched_at is not None for row in outbox_rows(plain))
+
+
+# --- a real Redis and a real worker process ------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_committed_job_waits_in_redis_until_a_worker_process_runs_it(
+    redis_app: Flask, queue_name: str, tmp_path: Path
+) -> None:
+    with redis_app.app_context():
+        stale, live = seed_tokens(db.session)
+        with unit_of_work(db.session) as session:
+            job_id = enqueue(session, PURGE, job_id=f"{queue_name}:purge:{PURGE}").job_id
+        db.session.remove()
+
+    queue = redis_app.extensions["xz_jobs"].queue
+    assert queue.job_ids == [job_id]
+    assert token_ids(redis_app) == {stale, live}, "the job must not run in the web process"
+    [row] = outbox_rows(redis_app)
+    assert row.dispatched_at is not None
+
+    done = run_worker_process(redis_app, queue_name, tmp_path)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert token_ids(redis_app) == {live}
+    assert Job.fetch(job_id, connection=queue.connection).get_status() == JobStatus.FINISHED
+    assert queue.count == 0
+
+
+@pytest.mark.redis
+def test_burst_worker_with_scheduler_runs_a_job_whose_time_has_come(
+    redis_app: Flask, queue_name: str, tmp_path: Path
+) -> None:
+    from backend.jobs.runner import run_task
+
+    with redis_app.app_context():
+        _stale, live = seed_tokens(db.session)
+        db.session.remove()
+    queue = redis_app.extensions["xz_jobs"].queue
+    job = queue.enqueue_at(now_utc() - timedelta(seconds=5), run_task, PURGE, {}, job_id=f"{queue_name}-scheduled")
+    assert queue.count == 0
+    assert job.get_status() == JobStatus.SCHEDULED
+
+    done = run_worker_process(redis_app, queue_name, tmp_path)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert token_ids(redis_app) == {live}
+    assert job.get_status(refresh=True) == JobStatus.FINISHED
+
+
+# --- dead Redis: the write commits, the request is fast, the outbox keeps the job -----------------
+
+
+def timed_request(app: Flask, jobs: int = 1) -> tuple[float, int]:
+    client = app.test_client()
+    started = time.perf_counter()
+    response = client.post(f"/_test/enqueue?jobs={jobs}")
+    return time.perf_counter() - started, response.status_code
+
+
+@pytest.mark.parametrize("dead", ["silent_redis", "closed_redis"])
+@pytest.mark.parametrize("jobs", [1, 5])
+def test_request_that_enqueues_commits_quickly_when_redis_is_dead(
+    make_app: Callable[..., Flask], request: pytest.FixtureRequest, dead: str, jobs: int
+) -> None:
+    dead_app = make_app(REDIS_URL=request.getfixturevalue(dead), REDIS_SOCKET_TIMEOUT=0.3)
+    assert not dead_app.extensions["xz_jobs"].inline
+    enqueue_route(dead_app)
+
+    elapsed, status = timed_request(dead_app, jobs)
+    again, status_again = timed_request(dead_app, jobs)
+
+    print(f"dead redis ({dead}, {jobs} job(s)): {elapsed * 1000:.0f} ms, then {again * 1000:.0f} ms")
+    assert (status, status_again) == (200, 200)
+    assert elapsed < 1.0 and again < 1.0, f"{elapsed:.2f}s / {again:.2f}s"
+    with dead_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 2
+        db.session.remove()
+    rows = outbox_rows(dead_app)
+    assert len(rows) == 2 * jobs
+    assert all(row.dispatched_at is None for row in rows)
+
+
+def test_unit_of_work_that_enqueues_commits_quickly_when_redis_hangs(
+    make_app: Callable[..., Flask], silent_redis: str
+) -> None:
+    dead_app = make_app(REDIS_URL=silent_redis, REDIS_SOCKET_TIMEOUT=0.3)
+    with dead_app.app_context():
+        started = time.perf_counter()
+        with unit_of_work(db.session) as session:
+            session.add(User(username="committed", role=Role.villager, is_active=True))
+            enqueue(session, PURGE)
+        elapsed = time.perf_counter() - started
+        db.session.remove()
+
+    print(f"unit_of_work with hung redis: {elapsed * 1000:.0f} ms")
+    assert elapsed < 1.0
+    with dead_app.app_context():
+        assert db.session.scalar(select(User.username).where(User.username == "committed")) == "committed"
+        db.session.remove()
+    [row] = outbox_rows(dead_app)
+    assert row.dispatched_at is None
+
+
+@pytest.mark.redis
+def test_job_left_by_dead_redis_is_pushed_by_the_sweep_once_redis_is_back(
+    make_app: Callable[..., Flask], silent_redis: str, redis_app: Flask, queue_name: str, tmp_path: Path
+) -> None:
+    dead_app = make_app(REDIS_URL=silent_redis, REDIS_SOCKET_TIMEOUT=0.3)
+    with dead_app.app_context():
+        stale, live = seed_tokens(db.session)
+        with unit_of_work(db.session) as session:
+            row = enqueue(session, PURGE, job_id=f"{queue_name}-swept")
+            row_id, job_id = row.id, row.job_id
+        db.session.remove()
+    assert [row.dispatched_at for row in outbox_rows(dead_app)] == [None]
+
+    with redis_app.app_context():
+        # A fresh row may still be on its way to Redis from the request that wrote it: the default sweep waits.
+        assert sweep_outbox(db.session) == 0
+        assert sweep_outbox(db.session, older_than=timedelta(0)) == 1
+        assert sweep_outbox(db.session, older_than=timedelta(0)) == 0
+        db.session.remove()
+
+    queue = redis_app.extensions["xz_jobs"].queue
+    assert queue.job_ids == [job_id]
+    [row] = outbox_rows(redis_app)
+    assert (row.id, row.dispatched_at is not None) == (row_id, True)
+    assert token_ids(redis_app) == {stale, live}
+
+    done = run_worker_process(redis_app, queue_name, tmp_path)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert token_ids(redis_app) == {live}
