@@ -27,7 +27,8 @@ def render_admin_error(error: DomainError | HTTPException) -> Response:
 
 
 def init_admin(app: Flask) -> None:
-    from admin_ui import views
+    from admin_ui import org, views  # noqa: F401  (each module adds its routes to the one blueprint)
+    from admin_ui.access import bp
 
     login_manager.login_view = "admin.login"
     login_manager.login_message = "请先登录"
@@ -37,7 +38,7 @@ def init_admin(app: Flask) -> None:
         user = db.session.get(User, int(user_id))
         return user if user is not None and user.is_active else None
 
-    app.register_blueprint(views.bp)
+    app.register_blueprint(bp)
 
     @app.get("/")
     def _root() -> Response:

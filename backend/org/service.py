@@ -1,13 +1,44 @@
-"""Reading the region tree and households within a user's scope."""
+"""Reading the region tree and households within a user's scope.
+
+Every query here starts from backend.auth.scope (filter_villages / filter_households /
+load_household), so no list or detail can reach outside the caller's subtree. The admin
+read models below carry personal data already masked: a template cannot leak what it never gets.
+"""
 
 from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from math import ceil
+from typing import Generic, TypeVar
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from backend.auth.scope import Scope, filter_households, filter_villages, load_household
-from backend.crypto import lookup_hash
-from backend.org.models import Cadre, Household, Posting, Resident, Village
+from backend.auth.models import Role, User
+from backend.auth.scope import (
+    Scope,
+    active_posting_filter,
+    filter_households,
+    filter_villages,
+    load_household,
+    load_village,
+)
+from backend.crypto import lookup_hash, mask_id_number, mask_name, mask_phone
+from backend.org.models import (
+    POST_LABELS,
+    Cadre,
+    County,
+    Grid,
+    Household,
+    Pairing,
+    Posting,
+    Resident,
+    Town,
+    Village,
+)
+from backend.timeutil import today_local
 
 HOUSEHOLD_FLAGS = {
     "poor": (Household.is_poor, "脱贫户"),
@@ -18,9 +49,18 @@ HOUSEHOLD_FLAGS = {
     "serious_illness": (Household.has_serious_illness, "大病户"),
 }
 
+PER_PAGE = 20
+
+T = TypeVar("T")
+
 
 def household_flags(household: Household) -> list[str]:
     return [key for key, (column, _label) in HOUSEHOLD_FLAGS.items() if getattr(household, column.key)]
+
+
+def flag_labels(household: Household) -> list[tuple[str, str]]:
+    """(key, 中文标签) for each flag the household carries, in HOUSEHOLD_FLAGS order."""
+    return [(key, HOUSEHOLD_FLAGS[key][1]) for key in household_flags(household)]
 
 
 def households_query(
@@ -32,7 +72,7 @@ def households_query(
         stmt = stmt.where(Household.village_id == village_id)
     if flag in HOUSEHOLD_FLAGS:
         stmt = stmt.where(HOUSEHOLD_FLAGS[flag][0].is_(True))
-    if search:
+    if search and search.strip():
         term = search.strip()
         by_name = select(Resident.household_id).where(Resident.name_hash == lookup_hash(term))
         stmt = stmt.where(or_(Household.number.contains(term, autoescape=True), Household.id.in_(by_name)))
@@ -45,20 +85,352 @@ def household_detail(session: Session, scope: Scope, household_id: int) -> House
 
 def villages_query(scope: Scope, search: str | None = None) -> Select[tuple[Village]]:
     stmt = filter_villages(select(Village), scope, Village.id)
-    if search:
+    if search and search.strip():
         term = search.strip()
-        stmt = stmt.where(or_(Village.name.contains(term, autoescape=True), Village.code.startswith(term)))
+        stmt = stmt.where(
+            or_(Village.name.contains(term, autoescape=True), Village.code.startswith(term, autoescape=True))
+        )
+    return stmt
+
+
+def _cadres_in_scope(scope: Scope, search: str | None) -> Select[tuple[Cadre]]:
+    posted = filter_villages(select(Posting.cadre_id), scope, Posting.village_id)
+    stmt = select(Cadre).where(Cadre.id.in_(posted))
+    if search and search.strip():
+        term = lookup_hash(search.strip())
+        stmt = stmt.where(or_(Cadre.name_hash == term, Cadre.phone_hash == term))
     return stmt
 
 
 def cadres_query(scope: Scope, search: str | None = None) -> Select[tuple[Cadre]]:
-    """Cadres with a posting (any time) in a village of the scope."""
-    posted = filter_villages(select(Posting.cadre_id), scope, Posting.village_id)
-    stmt = select(Cadre).where(Cadre.id.in_(posted)).options(selectinload(Cadre.postings).selectinload(Posting.village))
-    if search:
-        stmt = stmt.where(Cadre.name_hash == lookup_hash(search.strip()))
-    return stmt
+    """Cadres with a posting (any time) in a village of the scope; `search` is an exact name or phone."""
+    return _cadres_in_scope(scope, search).options(selectinload(Cadre.postings).selectinload(Posting.village))
 
 
 def count(session: Session, stmt: Select) -> int:
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+# --- Pagination (offset: fine for admin lists of a county's villages, households, cadres) ---
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def first(self) -> int:
+        """1-based position of the first item on this page (0 when empty)."""
+        return (self.page - 1) * self.per_page + 1 if self.items else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.items) - 1 if self.items else 0
+
+    def window(self, radius: int = 2) -> list[int | None]:
+        """Page numbers to link: first, last and `radius` around the current one; None marks a gap."""
+        keep = {1, self.pages, *range(self.page - radius, self.page + radius + 1)}
+        numbers = sorted(n for n in keep if 1 <= n <= self.pages)
+        out: list[int | None] = []
+        for n in numbers:
+            previous = out[-1] if out else None
+            if previous is not None and n - previous == 2:
+                out.append(previous + 1)  # a gap of one page shows the page, not "…"
+            elif previous is not None and n - previous > 2:
+                out.append(None)
+            out.append(n)
+        return out
+
+
+def _page_bounds(session: Session, stmt: Select, page: int, per_page: int) -> tuple[int, int]:
+    """Total rows and the requested page clamped to 1..last."""
+    total = count(session, stmt)
+    last = max(1, ceil(total / per_page))
+    return total, min(max(page, 1), last)
+
+
+# --- Scope naming and choices ---
+
+
+def scope_name(session: Session, user: User) -> str:
+    """The region an admin's scope covers, as shown in the top bar: 青石村 / 青石镇 / 青山县."""
+    anchor: County | Town | Village | None = None
+    if user.role == Role.reviewer and user.village_id is not None:
+        anchor = session.get(Village, user.village_id)
+    elif user.role == Role.town_admin and user.town_id is not None:
+        anchor = session.get(Town, user.town_id)
+    elif user.role == Role.county_admin and user.county_id is not None:
+        anchor = session.get(County, user.county_id)
+    return anchor.name if anchor is not None else ""
+
+
+def village_choices(session: Session, scope: Scope) -> list[tuple[int, str]]:
+    """In-scope villages for a filter drop-down, labelled 镇·村 when the scope spans several towns."""
+    rows = session.execute(
+        filter_villages(select(Village.id, Village.name, Town.name).join(Town), scope, Village.id).order_by(
+            Village.code
+        )
+    ).all()
+    towns = {town for _id, _name, town in rows}
+    if len(towns) > 1:
+        return [(vid, f"{town} · {name}") for vid, name, town in rows]
+    return [(vid, name) for vid, name, _town in rows]
+
+
+# --- 行政村 list ---
+
+
+@dataclass(frozen=True)
+class VillageRow:
+    id: int
+    name: str
+    code: str
+    town_name: str
+    grid_count: int
+    household_count: int
+    cadres_on_post: int
+
+
+def village_page(
+    session: Session, scope: Scope, *, search: str | None = None, page: int = 1, per_page: int = PER_PAGE
+) -> Page[VillageRow]:
+    """Villages in scope with their grid, household and on-post cadre counts, in one query per page."""
+    base = villages_query(scope, search)
+    total, page = _page_bounds(session, base, page, per_page)
+    grids = select(func.count(Grid.id)).where(Grid.village_id == Village.id).scalar_subquery()
+    households = select(func.count(Household.id)).where(Household.village_id == Village.id).scalar_subquery()
+    cadres = (
+        select(func.count(func.distinct(Posting.cadre_id)))
+        .where(Posting.village_id == Village.id, active_posting_filter(today_local()))
+        .scalar_subquery()
+    )
+    stmt = (
+        base.join(Town, Town.id == Village.town_id)
+        .add_columns(Town.name, grids, households, cadres)
+        .order_by(Village.code)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    items = [
+        VillageRow(v.id, v.name, v.code, town_name, n_grids or 0, n_households or 0, n_cadres or 0)
+        for v, town_name, n_grids, n_households, n_cadres in session.execute(stmt)
+    ]
+    return Page(items, page, per_page, total)
+
+
+# --- 农户 list and detail ---
+
+
+@dataclass(frozen=True)
+class HouseholdRow:
+    id: int
+    number: str
+    village_name: str
+    grid_name: str
+    head_name: str  # masked
+    member_count: int
+    flags: list[tuple[str, str]]
+
+
+def household_page(
+    session: Session,
+    scope: Scope,
+    *,
+    village_id: int | None = None,
+    flag: str | None = None,
+    search: str | None = None,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> Page[HouseholdRow]:
+    """Households in scope, filtered; raises not_in_scope for a village outside the scope."""
+    if village_id is not None:
+        load_village(session, scope, village_id)
+    base = households_query(scope, village_id=village_id, flag=flag, search=search)
+    total, page = _page_bounds(session, base, page, per_page)
+    stmt = (
+        base.join(Village, Village.id == Household.village_id)
+        .options(selectinload(Household.village), selectinload(Household.grid))
+        .order_by(Village.code, Household.number, Household.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    items = []
+    for household in session.scalars(stmt):
+        head = next((r for r in household.residents if r.is_head), None)
+        items.append(
+            HouseholdRow(
+                id=household.id,
+                number=household.number,
+                village_name=household.village.name,
+                grid_name=household.grid.name,
+                head_name=mask_name(head.name) if head else "",
+                member_count=len(household.residents),
+                flags=flag_labels(household),
+            )
+        )
+    return Page(items, page, per_page, total)
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    name: str  # masked
+    relation: str
+    is_head: bool
+    gender: str
+    birth_year: int | None
+    phone: str  # masked
+    id_number: str  # masked
+
+
+@dataclass(frozen=True)
+class HelperInfo:
+    name: str  # masked
+    work_unit: str
+    phone: str  # masked
+    since: date
+
+
+@dataclass(frozen=True)
+class HouseholdView:
+    id: int
+    number: str
+    address: str
+    village_name: str
+    town_name: str
+    grid_name: str
+    flags: list[tuple[str, str]]
+    members: list[MemberRow] = field(default_factory=list)
+    helper: HelperInfo | None = None
+
+
+def current_pairing(session: Session, household_id: int, on: date | None = None) -> Pairing | None:
+    on = on or today_local()
+    return session.scalar(
+        select(Pairing)
+        .where(
+            Pairing.household_id == household_id,
+            Pairing.start_on <= on,
+            or_(Pairing.end_on.is_(None), Pairing.end_on >= on),
+        )
+        .options(selectinload(Pairing.cadre))
+        .order_by(Pairing.start_on.desc(), Pairing.id.desc())
+        .limit(1)
+    )
+
+
+def household_view(session: Session, scope: Scope, household_id: int) -> HouseholdView:
+    """One household for the admin detail page: masked members and the current 帮扶责任人."""
+    household = load_household(session, scope, household_id)
+    pairing = current_pairing(session, household.id)
+    helper = (
+        HelperInfo(
+            mask_name(pairing.cadre.name), pairing.cadre.work_unit, mask_phone(pairing.cadre.phone), pairing.start_on
+        )
+        if pairing is not None
+        else None
+    )
+    return HouseholdView(
+        id=household.id,
+        number=household.number,
+        address=household.address,
+        village_name=household.village.name,
+        town_name=household.village.town.name,
+        grid_name=household.grid.name,
+        flags=flag_labels(household),
+        members=[
+            MemberRow(
+                name=mask_name(r.name),
+                relation=r.relation,
+                is_head=r.is_head,
+                gender=r.gender,
+                birth_year=r.birth_year,
+                phone=mask_phone(r.phone),
+                id_number=mask_id_number(r.id_number),
+            )
+            for r in household.residents
+        ],
+        helper=helper,
+    )
+
+
+# --- 驻村干部 list ---
+
+
+@dataclass(frozen=True)
+class PostingRow:
+    post_label: str
+    village_name: str
+    start_on: date
+    end_on: date | None
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class CadreRow:
+    id: int
+    name: str  # masked
+    work_unit: str
+    postings: list[PostingRow]
+    paired_households: int
+
+
+def cadre_page(
+    session: Session, scope: Scope, *, search: str | None = None, page: int = 1, per_page: int = PER_PAGE
+) -> Page[CadreRow]:
+    """Cadres posted in scope, with their in-scope postings and current in-scope pairings; three queries a page."""
+    today = today_local()
+    base = _cadres_in_scope(scope, search)
+    total, page = _page_bounds(session, base, page, per_page)
+    paired = (
+        filter_households(
+            select(func.count(Pairing.id))
+            .join(Household, Household.id == Pairing.household_id)
+            .where(
+                Pairing.cadre_id == Cadre.id,
+                Pairing.start_on <= today,
+                or_(Pairing.end_on.is_(None), Pairing.end_on >= today),
+            ),
+            scope,
+            Household.id,
+            Household.village_id,
+        )
+        .correlate(Cadre)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        base.add_columns(paired).order_by(Cadre.id).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    postings: dict[int, list[PostingRow]] = defaultdict(list)
+    if rows:
+        posting_stmt = filter_villages(
+            select(Posting, Village.name)
+            .join(Village, Village.id == Posting.village_id)
+            .where(Posting.cadre_id.in_([cadre.id for cadre, _n in rows])),
+            scope,
+            Posting.village_id,
+        ).order_by(Posting.start_on, Posting.id)
+        for posting, village_name in session.execute(posting_stmt):
+            active = posting.start_on <= today and (posting.end_on is None or posting.end_on >= today)
+            postings[posting.cadre_id].append(
+                PostingRow(POST_LABELS[posting.post], village_name, posting.start_on, posting.end_on, active)
+            )
+    items = [
+        CadreRow(cadre.id, mask_name(cadre.name), cadre.work_unit, postings[cadre.id], n_paired or 0)
+        for cadre, n_paired in rows
+    ]
+    return Page(items, page, per_page, total)

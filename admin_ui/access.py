@@ -1,0 +1,104 @@
+"""The admin blueprint and its one guard: every admin view needs a signed-in user with an admin role.
+
+`admin_required` is the guard; `public` marks the few views that must work signed out (login).
+A blueprint hook refuses any view carrying neither mark, so a forgotten decorator fails closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, current_app, g, request
+from flask_login import current_user
+
+from backend.auth.models import ADMIN_ROLES, ROLE_LABELS
+from backend.auth.scope import Scope, scope_for
+from backend.db import db
+from backend.errors import Forbidden
+from backend.extensions import login_manager
+from backend.org.service import scope_name
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Endpoints Flask adds for the blueprint itself (stylesheet etc.): public by nature.
+_STATIC_ENDPOINTS = frozenset({"admin.static"})
+
+
+@dataclass(frozen=True)
+class AdminContext:
+    """What the top bar shows and every view filters by, computed once per request."""
+
+    scope: Scope
+    role_label: str
+    scope_name: str
+
+
+def public(view: F) -> F:
+    view.admin_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def admin_required(view: F) -> F:
+    """Signed in AND reviewer/town_admin/county_admin; sets g.admin (scope, role label, scope name)."""
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if current_user.role not in ADMIN_ROLES or not current_user.is_active:
+            raise Forbidden("只有管理员可以进入管理后台")
+        g.admin = AdminContext(
+            scope=scope_for(db.session, current_user),
+            role_label=ROLE_LABELS[current_user.role],
+            scope_name=scope_name(db.session, current_user),
+        )
+        return view(*args, **kwargs)
+
+    guarded.admin_guarded = True  # type: ignore[attr-defined]
+    return guarded  # type: ignore[return-value]
+
+
+@bp.before_request
+def _refuse_unguarded_views() -> None:
+    if request.endpoint is None or request.endpoint in _STATIC_ENDPOINTS:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    if not (getattr(view, "admin_guarded", False) or getattr(view, "admin_public", False)):
+        raise Forbidden("该页面未配置访问控制")
+
+
+def current_scope() -> Scope:
+    return g.admin.scope
+
+
+# --- Query-string parsing shared by the list pages ---
+
+
+def page_arg() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", "1")), 100_000))
+    except ValueError:
+        return 1
+
+
+def text_arg(name: str, max_length: int = 40) -> str | None:
+    value = (request.args.get(name) or "").strip()
+    return value[:max_length] or None
+
+
+def int_arg(name: str) -> int | None:
+    try:
+        value = int(request.args.get(name) or "")
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def choice_arg(name: str, choices: Any) -> str | None:
+    value = request.args.get(name) or None
+    return value if value in choices else None

@@ -1,0 +1,490 @@
+"""The admin web UI: login with lockout and CSRF, the admin-only guard, scope on every page, masking, paging."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import date, timedelta
+
+import pytest
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from backend.auth.models import User
+from backend.auth.passwords import hash_password
+from backend.crypto import mask_id_number, mask_name, mask_phone
+from backend.db import db
+from backend.org.models import Cadre, County, Grid, Household, Post, Posting, Resident, Village
+from backend.timeutil import now_utc
+from tests.factories import World, make_cadre, make_household
+
+PASSWORD = "correct horse battery"
+CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+HOUSEHOLD_LINK = re.compile(r'href="/admin/households/(\d+)"')
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def database(app: Flask) -> Callable[[], AbstractContextManager[Session]]:
+    """`with database() as s:` seeds or reads in a short app context, committed on exit.
+
+    Deliberately not the conftest `session` fixture: that keeps an app context pushed for the whole
+    test, so every request would share its `g` (and Flask-Login's cached user) with the requests
+    before it, whichever client sent them.
+    """
+
+    @contextmanager
+    def open_session() -> Iterator[Session]:
+        with app.app_context():
+            yield db.session
+            db.session.commit()
+
+    return open_session
+
+
+@pytest.fixture
+def with_password(database, world: World) -> Callable[..., str]:  # type: ignore[no-untyped-def]
+    """with_password("town_admin") → gives that world user a password and returns their username."""
+
+    def give(name: str, password: str = PASSWORD) -> str:
+        with database() as s:
+            user = s.get(User, world.ids[f"user:{name}"])
+            user.password_hash = hash_password(password)
+            return user.username
+
+    return give
+
+
+def csrf_token(client: FlaskClient, path: str = "/admin/login") -> str:
+    page = client.get(path)
+    match = CSRF_INPUT.search(page.get_data(as_text=True))
+    assert match, "login form carries a CSRF token"
+    return match.group(1)
+
+
+def post_login(client: FlaskClient, username: str, password: str, next_url: str | None = None):  # type: ignore[no-untyped-def]
+    token = csrf_token(client)
+    url = "/admin/login" + (f"?next={next_url}" if next_url else "")
+    return client.post(url, data={"username": username, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def admin(app: Flask, with_password) -> Callable[[str], FlaskClient]:  # type: ignore[no-untyped-def]
+    """admin("reviewer") → a browser signed in to the admin UI as that world user."""
+
+    def sign_in(name: str) -> FlaskClient:
+        client = app.test_client()
+        response = post_login(client, with_password(name), PASSWORD)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return sign_in
+
+
+def html(response) -> str:  # type: ignore[no-untyped-def]
+    return response.get_data(as_text=True)
+
+
+def stat(page: str, label: str) -> int:
+    match = re.search(rf"<b>(\d+)</b><span>{label}</span>", page)
+    assert match, f"dashboard shows {label}"
+    return int(match.group(1))
+
+
+def household_ids(page: str) -> set[int]:
+    return {int(i) for i in HOUSEHOLD_LINK.findall(page)}
+
+
+@contextmanager
+def count_queries(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+# --- login, lockout, CSRF, who may enter -----------------------------------------------------
+
+
+def test_town_admin_logs_in_and_lands_on_dashboard_with_counts_for_their_town(app, world, with_password):
+    client = app.test_client()
+    response = post_login(client, with_password("town_admin"), PASSWORD)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/admin/")
+
+    page = html(client.get("/admin/"))
+    # 青石镇: villages V1+V2, one grid each, households H1 H2 H6 (V1) + H3 (V2), two members each.
+    assert stat(page, "行政村") == 2
+    assert stat(page, "网格") == 2
+    assert stat(page, "户") == 4
+    assert stat(page, "人") == 8
+    assert stat(page, "脱贫户/监测户") == 1
+    assert stat(page, "在岗驻村干部") == 1
+    assert "青石镇" in page and "镇管理员" in page
+
+
+def test_county_admin_dashboard_counts_the_whole_county_only(admin):
+    page = html(admin("county_admin").get("/admin/"))
+    # 青山县: V1 V2 V3, households H1 H2 H3 H4 H6; 远山县's V4/H5 are not counted.
+    assert stat(page, "行政村") == 3
+    assert stat(page, "网格") == 3
+    assert stat(page, "户") == 5
+    assert stat(page, "人") == 10
+    assert stat(page, "在岗驻村干部") == 2
+    assert "青山县" in page and "县管理员" in page
+
+
+def test_top_bar_shows_navigation_role_and_scope_and_logs_out_by_post(admin):
+    client = admin("reviewer")
+    page = html(client.get("/admin/villages"))
+    for item in ("首页", "行政村", "农户", "驻村干部"):
+        assert f">{item}</a>" in page
+    assert "村评议小组" in page and "青石村" in page
+    assert 'action="/admin/logout"' in page
+
+    assert client.get("/admin/logout").status_code == 405  # never a link a crawler or <img> can follow
+    token = CSRF_INPUT.search(page).group(1)
+    response = client.post("/admin/logout", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/login")
+    assert client.get("/admin/").status_code == 302
+
+
+def test_anonymous_visitor_is_sent_to_login_and_comes_back_after(app, world, with_password):
+    client = app.test_client()
+    response = client.get("/admin/households")
+    assert response.status_code == 302
+    assert "/admin/login?next=" in response.headers["Location"]
+
+    response = post_login(client, with_password("reviewer"), PASSWORD, next_url="/admin/households")
+    assert response.headers["Location"].endswith("/admin/households")
+
+
+def test_login_never_redirects_to_another_site(app, world, with_password):
+    response = post_login(app.test_client(), with_password("reviewer"), PASSWORD, next_url="//evil.example/admin")
+    assert response.headers["Location"].endswith("/admin/")
+
+
+def test_wrong_password_five_times_locks_the_account_until_the_lockout_passes(app, world, with_password):
+    username = with_password("town_admin")
+    client = app.test_client()
+    for _ in range(5):
+        response = post_login(client, username, "wrong password!")
+        assert response.status_code == 200
+        assert "用户名或密码错误" in html(response)
+
+    refused = post_login(client, username, PASSWORD)
+    assert refused.status_code == 200
+    assert "账号已暂时锁定" in html(refused)
+    assert client.get("/admin/").status_code == 302
+
+    with time_machine.travel(now_utc() + timedelta(minutes=16), tick=False):
+        assert post_login(client, username, PASSWORD).status_code == 302
+        assert client.get("/admin/").status_code == 200
+
+
+def test_post_without_csrf_token_is_refused_with_an_error_page(app, world, with_password):
+    username = with_password("reviewer")
+    client = app.test_client()
+    client.get("/admin/login")
+    response = client.post("/admin/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "页面已过期" in html(response)
+    assert client.get("/admin/").status_code == 302  # not signed in
+
+
+def test_logout_without_csrf_token_keeps_the_admin_signed_in(admin):
+    client = admin("reviewer")
+    assert client.post("/admin/logout").status_code == 400
+    assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize("name", ["villager", "cadre"])
+def test_villager_or_cadre_with_a_password_cannot_log_in(app, world, with_password, name):
+    client = app.test_client()
+    response = post_login(client, with_password(name), PASSWORD)
+    assert response.status_code == 200
+    assert "用户名或密码错误" in html(response)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_non_admin_session_is_refused_on_every_admin_page(app, world):
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = str(world.ids["user:cadre"])
+    for path in ("/admin/", "/admin/villages", "/admin/households", f"/admin/households/{world.ids['H1']}"):
+        response = client.get(path)
+        assert response.status_code == 403, path
+        assert "只有管理员" in html(response)
+
+
+def test_every_admin_page_requires_an_admin(app, world, admin):
+    """Walks every /admin route: anonymous → login, cadre session → 403, reviewer → the page."""
+    reviewer = admin("reviewer")
+    cadre = app.test_client()
+    with cadre.session_transaction() as sess:
+        sess["_user_id"] = str(world.ids["user:cadre"])
+    values = {"household_id": world.ids["H1"]}
+    open_endpoints = {"admin.login", "admin.logout", "admin.static"}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("admin.") or rule.endpoint in open_endpoints or "GET" not in rule.methods:
+            continue
+        with app.test_request_context():
+            from flask import url_for
+
+            path = url_for(rule.endpoint, **{arg: values[arg] for arg in rule.arguments})
+        anonymous = app.test_client().get(path)
+        assert anonymous.status_code == 302 and "/admin/login" in anonymous.headers["Location"], path
+        assert cadre.get(path).status_code == 403, path
+        assert reviewer.get(path).status_code == 200, path
+        checked += 1
+    assert checked >= 5
+
+
+# --- scope ---------------------------------------------------------------------------------------
+
+
+def test_reviewer_of_v1_sees_only_v1_households(admin, world):
+    page = html(admin("reviewer").get("/admin/households"))
+    assert household_ids(page) == {world.ids["H1"], world.ids["H2"], world.ids["H6"]}
+    assert "白杨村" not in page and "河口村" not in page
+
+
+def test_town_admin_sees_both_villages_of_the_town_but_not_the_other_town(admin, world):
+    page = html(admin("town_admin").get("/admin/households"))
+    assert household_ids(page) == {world.ids[h] for h in ("H1", "H2", "H3", "H6")}
+    assert "青石村" in page and "白杨村" in page
+    assert "河口村" not in page  # neither in the table nor in the village filter
+
+
+def test_village_filter_offers_only_villages_in_scope_and_refuses_others(admin, world):
+    client = admin("town_admin")
+    page = html(client.get("/admin/households"))
+    offered = {int(v) for v in re.findall(r'<option value="(\d+)"', page)}
+    assert offered == {world.ids["V1"], world.ids["V2"]}
+
+    only_v2 = html(client.get(f"/admin/households?village={world.ids['V2']}"))
+    assert household_ids(only_v2) == {world.ids["H3"]}
+    assert client.get(f"/admin/households?village={world.ids['V3']}").status_code == 403
+
+
+def test_flag_filter_shows_only_households_with_that_flag_as_chinese_badge(admin, world):
+    page = html(admin("reviewer").get("/admin/households?flag=poor"))
+    assert household_ids(page) == {world.ids["H1"]}
+    assert 'class="badge flag-poor">脱贫户</span>' in page
+
+
+def test_county_admin_of_the_other_county_gets_403_on_h1_detail(admin, world):
+    response = admin("county_admin_other").get(f"/admin/households/{world.ids['H1']}")
+    assert response.status_code == 403
+    assert "无权访问" in html(response)
+    assert "王建" not in html(response)
+
+
+def test_missing_household_is_a_404_page(admin):
+    response = admin("county_admin").get("/admin/households/999999")
+    assert response.status_code == 404
+    assert "<html" in html(response)
+
+
+def test_villages_list_shows_counts_for_villages_in_scope(admin, world):
+    page = html(admin("town_admin").get("/admin/villages"))
+    assert "610999101001" in page and "610999101002" in page
+    assert "河口村" not in page and "远山村" not in page
+    v1_row = re.search(r"<tr>\s*<td>青石村</td>(.*?)</tr>", page, re.S).group(1)
+    numbers = [int(n) for n in re.findall(r'<td class="num">(?:<a [^>]*>)?(\d+)', v1_row)]
+    assert numbers == [1, 3, 1]  # grids, households, cadres on post
+
+
+def test_villages_search_by_name_or_code(admin):
+    client = admin("county_admin")
+    by_name = html(client.get("/admin/villages?q=白杨"))
+    assert "白杨村" in by_name and "青石村" not in by_name
+    by_code = html(client.get("/admin/villages?q=610999102"))
+    assert "河口村" in by_code and "白杨村" not in by_code
+
+
+def test_cadres_list_shows_posts_in_chinese_villages_and_paired_households(admin, database, world):
+    with database() as s:
+        name = s.get(Cadre, world.ids["cadre"]).name
+    page = html(admin("town_admin").get("/admin/cadres"))
+    assert mask_name(name) in page and name not in page
+    assert "县农业农村局" in page and "第一书记" in page and "青石村" in page
+    row = re.search(rf"<td>{re.escape(mask_name(name))}</td>(.*?)</tr>", page, re.S).group(1)
+    assert re.search(r'<td class="num">1</td>', row)  # paired with H1
+    assert "钱*" not in page  # posted in 河口镇, outside the town
+
+
+def test_cadres_search_by_exact_name(admin):
+    client = admin("county_admin")
+    found = html(client.get("/admin/cadres?q=钱驻村"))
+    assert "钱*" in found and "赵*" not in found
+    assert "赵*" not in html(client.get("/admin/cadres?q=赵"))  # exact name only
+
+
+# --- personal data ----------------------------------------------------------------------------------
+
+
+def test_members_are_masked_in_households_list_and_detail(admin, database, world):
+    with database() as s:
+        residents = [
+            (r.name, r.phone, r.id_number, r.is_head)
+            for r in s.scalars(select(Resident).where(Resident.household_id == world.ids["H1"]))
+        ]
+    client = admin("reviewer")
+    listing = html(client.get("/admin/households"))
+    detail = html(client.get(f"/admin/households/{world.ids['H1']}"))
+    assert len(residents) == 2
+    for name, phone, id_number, is_head in residents:
+        for page in (listing, detail):
+            assert name not in page
+            assert phone not in page
+            assert id_number not in page
+        assert mask_name(name) in detail
+        assert mask_phone(phone) in detail
+        assert mask_id_number(id_number) in detail
+        if is_head:
+            assert mask_name(name) in listing
+
+
+def test_household_detail_shows_address_grid_flags_members_and_helper(admin, database, world):
+    with database() as s:
+        address = s.get(Household, world.ids["H1"]).address
+        cadre = s.get(Cadre, world.ids["cadre"])
+        helper_name, helper_phone = cadre.name, cadre.phone
+    page = html(admin("reviewer").get(f"/admin/households/{world.ids['H1']}"))
+    assert address in page
+    assert "第一网格" in page and "脱贫户" in page
+    assert "户主" in page and "配偶" in page and "1968" in page
+    assert "帮扶责任人" in page and mask_name(helper_name) in page and helper_name not in page
+    assert helper_phone not in page and mask_phone(helper_phone) in page
+
+
+def test_household_without_helper_says_not_paired(admin, world):
+    assert "未结对" in html(admin("reviewer").get(f"/admin/households/{world.ids['H2']}"))
+
+
+def _add_member(database, household_id: int, name: str) -> None:  # type: ignore[no-untyped-def]
+    with database() as s:
+        s.add(Resident(household_id=household_id, relation="子女", gender="女", birth_year=1995, name=name))
+
+
+def test_search_by_exact_full_name_finds_the_household(admin, database, world):
+    _add_member(database, world.ids["H2"], "欧阳明月")
+    client = admin("town_admin")
+    assert household_ids(html(client.get("/admin/households?q=欧阳明月"))) == {world.ids["H2"]}
+    assert household_ids(html(client.get("/admin/households?q=欧阳"))) == set()  # names match exactly only
+    assert household_ids(html(client.get("/admin/households?q=002"))) == {world.ids["H2"]}  # 户号 substring
+
+
+def test_search_by_name_stays_within_scope(admin, database, world):
+    _add_member(database, world.ids["H4"], "司马远志")
+    assert household_ids(html(admin("town_admin").get("/admin/households?q=司马远志"))) == set()
+    assert household_ids(html(admin("county_admin").get("/admin/households?q=司马远志"))) == {world.ids["H4"]}
+
+
+# --- pagination and query counts ------------------------------------------------------------------------
+
+
+def _more_households(database, world: World, village_key: str, n: int, start: int = 100) -> None:  # type: ignore[no-untyped-def]
+    with database() as s:
+        village = s.get(Village, world.ids[village_key])
+        grid = s.scalar(select(Grid).where(Grid.village_id == village.id))
+        for i in range(n):
+            make_household(s, village, grid, f"{start + i:03d}")
+
+
+def test_households_are_paged_twenty_at_a_time_with_page_links(admin, database, world):
+    _more_households(database, world, "V1", 45)  # 青山县 now has 50 households
+    client = admin("county_admin")
+    first = html(client.get("/admin/households"))
+    assert len(household_ids(first)) == 20
+    assert "共 50 条" in first
+    assert 'href="/admin/households?page=2"' in first and 'href="/admin/households?page=3"' in first
+
+    second = household_ids(html(client.get("/admin/households?page=2")))
+    third_page = html(client.get("/admin/households?page=3"))
+    third = household_ids(third_page)
+    assert len(second) == 20 and len(third) == 10
+    assert not (household_ids(first) & second) and not (second & third)
+    assert "第 41–50 条" in third_page
+
+    beyond = html(client.get("/admin/households?page=99"))
+    assert household_ids(beyond) == third  # clamped to the last page
+    assert household_ids(html(client.get("/admin/households?page=abc"))) == household_ids(first)
+
+
+def test_page_links_keep_the_filters(admin, database, world):
+    _more_households(database, world, "V1", 25)
+    page = html(admin("town_admin").get(f"/admin/households?village={world.ids['V1']}&flag="))
+    assert f"/admin/households?village={world.ids['V1']}&amp;flag=&amp;page=2" in page
+
+
+def test_villages_and_cadres_are_paged(admin, database, world):
+    with database() as s:
+        county = s.get(County, world.ids["C1"])
+        villages = [
+            Village(
+                town_id=world.ids["T1"],
+                name=f"新村{i:02d}",
+                code=f"610999101{100 + i:03d}",
+                center_lat=33.1,
+                center_lng=107.3,
+            )
+            for i in range(25)
+        ]
+        s.add_all(villages)
+        s.flush()
+        for village in villages[:22]:
+            make_cadre(s, county, "孙新来", village, Post.team_member)
+    client = admin("town_admin")
+    assert "共 27 条" in html(client.get("/admin/villages"))
+    assert html(client.get("/admin/villages?page=2")).count("<td>新村") == 7
+    cadres = html(client.get("/admin/cadres?page=2"))
+    assert "共 23 条" in cadres and cadres.count("<td>孙*来</td>") == 3
+
+
+def test_list_pages_do_not_query_per_row(app, admin, database, world):
+    client = admin("county_admin")
+    paths = ("/admin/villages", "/admin/households", "/admin/cadres")
+
+    def queries_per_page() -> dict[str, int]:
+        counts = {}
+        for path in paths:
+            with count_queries(app) as statements:
+                assert client.get(path).status_code == 200
+            counts[path] = len(statements)
+        return counts
+
+    small = queries_per_page()
+    _more_households(database, world, "V1", 30)
+    with database() as s:
+        county = s.get(County, world.ids["C1"])
+        for i, key in enumerate(["V1", "V2", "V3"] * 7):
+            cadre = make_cadre(s, county, f"周{i}", s.get(Village, world.ids[key]), Post.helper)
+            s.add(
+                Posting(cadre_id=cadre.id, village_id=world.ids["V2"], post=Post.grid_worker, start_on=date(2020, 1, 1))
+            )
+    assert queries_per_page() == small
+
+
+def test_page_links_show_first_last_and_neighbours_with_gaps():
+    from backend.org.service import Page
+
+    assert Page([1], page=10, per_page=20, total=400).window() == [1, None, 8, 9, 10, 11, 12, None, 20]
+    assert Page([1], page=4, per_page=20, total=400).window() == [1, 2, 3, 4, 5, 6, None, 20]
+    assert Page([], page=1, per_page=20, total=0).window() == [1]
