@@ -115,6 +115,8 @@ def check_config(config: dict[str, Any]) -> None:
         problems.append("dev login (XZ_DEV_LOGIN) must be off")
     if not config.get("DATA_KEY"):
         problems.append("XZ_DATA_KEY (base64 32-byte key for personal data) must be set")
+    if not config.get("WECHAT_APPID") or not config.get("WECHAT_SECRET"):
+        problems.append("WECHAT_APPID and WECHAT_SECRET must be set (mini-program login)")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         problems.append("DATABASE_URL must point to PostgreSQL")
     if problems:

@@ -48,7 +48,8 @@ def wechat_gateway() -> WechatGateway:
         return gateway
     cfg = current_app.config
     if not cfg["WECHAT_APPID"]:
-        return DevWechatGateway()
+        # Laptops without a mini-program account; production refuses to start without WECHAT_APPID.
+        return DevWechatGateway(enabled=cfg["DEV_LOGIN_ENABLED"])
     return HttpWechatGateway(cfg["WECHAT_API_BASE"], cfg["WECHAT_APPID"], cfg["WECHAT_SECRET"], cfg["WECHAT_TIMEOUT"])
 
 

@@ -73,6 +73,8 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def session(app: Flask):  # type: ignore[no-untyped-def]
+    """A session inside a pushed app context. Don't mix with test-client requests in one test:
+    Flask reuses the pushed context for them, so `g` (and the logged-in user) would be shared."""
     with app.app_context():
         yield db.session
 

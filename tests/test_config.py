@@ -18,6 +18,8 @@ def production_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_KEY", "a-real-secret")
     monkeypatch.setenv("XZ_DATA_KEY", GOOD_KEY)
     monkeypatch.setenv("DATABASE_URL", "postgresql://xz@db.internal/xiangzhi")
+    monkeypatch.setenv("WECHAT_APPID", "wx1234567890abcdef")
+    monkeypatch.setenv("WECHAT_SECRET", "appsecret")
     monkeypatch.delenv("XZ_DEV_LOGIN", raising=False)
 
 
@@ -35,6 +37,7 @@ def test_production_starts_with_secrets_and_postgresql(production_env) -> None:
         ("XZ_DEV_LOGIN", "1", "dev login"),
         ("XZ_DATA_KEY", "", "XZ_DATA_KEY"),
         ("DATABASE_URL", "sqlite:////tmp/x.db", "PostgreSQL"),
+        ("WECHAT_APPID", "", "WECHAT_APPID"),
     ],
 )
 def test_production_refuses_to_start_unsafely(production_env, monkeypatch, variable, value, complaint) -> None:

@@ -198,14 +198,6 @@ def wechat_app(make_app: Callable[..., Flask], httpserver: HTTPServer) -> Flask:
     )
 
 
-# login_with_wechat_code builds User(...) and checks user.is_active before any flush, when the column
-# default (True) has not been applied yet: is_active is None, so every first WeChat login answers 403
-# "账号已停用". Fix belongs in backend/auth/service.py (e.g. User(..., is_active=True)); drop this marker then.
-FIRST_LOGIN_BUG = pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="backend/auth/service.py: new user's is_active is None before flush"
-)
-
-
 def raw_session_key(app: Flask, openid: str) -> bytes:
     with app.app_context():
         value = db.session.execute(
@@ -215,7 +207,6 @@ def raw_session_key(app: Flask, openid: str) -> bytes:
     return bytes(value)
 
 
-@FIRST_LOGIN_BUG
 def test_first_wechat_login_creates_unbound_villager_and_hides_session_key(
     wechat_app: Flask, httpserver: HTTPServer
 ) -> None:
@@ -244,7 +235,6 @@ def test_first_wechat_login_creates_unbound_villager_and_hides_session_key(
         db.session.remove()
 
 
-@FIRST_LOGIN_BUG
 def test_second_wechat_login_with_same_openid_returns_same_user(wechat_app: Flask, httpserver: HTTPServer) -> None:
     expect(httpserver, "one").respond_with_json({"openid": "o-same", "session_key": "key-one"})
     expect(httpserver, "two").respond_with_json({"openid": "o-same", "session_key": "key-two"})
@@ -362,6 +352,8 @@ def test_production_refuses_to_start_with_dev_login(app: Flask, tmp_path: Path, 
         "DATA_KEY": app.config["DATA_KEY"],  # the key is process-wide: keep the test suite's
         "SQLALCHEMY_DATABASE_URI": "postgresql://xz@127.0.0.1:1/xiangzhi",
         "DEV_LOGIN_ENABLED": dev_login,
+        "WECHAT_APPID": "wx1234567890abcdef",
+        "WECHAT_SECRET": "appsecret",
         "REDIS_URL": "",
         "RATELIMIT_STORAGE_URI": "memory://",
         "INSTANCE_PATH": str(tmp_path / "instance"),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.auth.models import ADMIN_ROLES, ApiToken, Role, User
@@ -53,17 +54,27 @@ def login_with_wechat_code(
             raise WechatCodeInvalid("没有这个演示账号")
     else:
         wx = gateway.code_to_session(code)
-        user = session.scalar(select(User).where(User.wechat_openid == wx.openid))
-        if user is None:
-            # A first-time WeChat user starts as an unbound villager and binds with the card code.
-            user = User(username=f"wx_{secrets.token_hex(6)}", role=Role.villager, wechat_openid=wx.openid)
-            session.add(user)
+        user = session.scalar(select(User).where(User.wechat_openid == wx.openid)) or _first_login(session, wx.openid)
         user.wechat_session_key = wx.session_key
     if not user.is_active:
         raise Forbidden("账号已停用")
     user.last_login_at = now_utc()
     session.flush()
     return issue_token(session, user, ttl)
+
+
+def _first_login(session: Session, openid: str) -> User:
+    """A first-time WeChat user starts as an unbound villager and binds with the card code.
+
+    Two phones racing on one openid: the loser's insert hits the unique key and takes the winner's row.
+    """
+    user = User(username=f"wx_{secrets.token_hex(6)}", role=Role.villager, wechat_openid=openid, is_active=True)
+    try:
+        with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        return session.scalars(select(User).where(User.wechat_openid == openid)).one()
+    return user
 
 
 def user_for_token(session: Session, raw: str) -> User:

@@ -90,5 +90,10 @@ def _errcode(value: object) -> int:
 class DevWechatGateway:
     """`dev:<username>` logs in as a seeded user; anything else is treated as a dev openid."""
 
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
     def code_to_session(self, code: str) -> WechatSession:
+        if not self.enabled:
+            raise WechatUnavailable("未配置微信小程序登录")
         return WechatSession(openid=f"dev-openid:{code}", session_key="dev-session-key")
