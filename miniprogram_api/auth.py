@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, g
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from backend.auth import service
-from backend.auth.models import Role
+from backend.auth.models import Role, User
+from backend.auth.scope import scope_for
 from backend.auth.wechat import DevWechatGateway, HttpWechatGateway, WechatGateway
 from backend.db import db
 from backend.extensions import limiter
@@ -53,12 +54,13 @@ def wechat_gateway() -> WechatGateway:
     return HttpWechatGateway(cfg["WECHAT_API_BASE"], cfg["WECHAT_APPID"], cfg["WECHAT_SECRET"], cfg["WECHAT_TIMEOUT"])
 
 
-def user_view(user) -> dict:  # type: ignore[no-untyped-def]
+def user_view(user: User) -> dict:
     village_id = user.village_id
     if user.role == Role.villager and user.household is not None:
         village_id = user.household.village_id
     elif user.role == Role.cadre:
-        village_id = min(g.scope.village_ids) if getattr(g, "scope", None) and g.scope.village_ids else None
+        villages = scope_for(db.session, user).village_ids
+        village_id = min(villages) if villages else None
     return {
         "id": user.id,
         "role": user.role.value,

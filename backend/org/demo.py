@@ -43,6 +43,7 @@ from backend.org.models import (
     Town,
     Village,
 )
+from backend.points.rules import install_preset
 from backend.timeutil import now_utc
 
 SEED = 20240601
@@ -250,6 +251,8 @@ def seed_demo_county(session: Session, instance_path: Path | str) -> DemoSummary
     _create_cadres(session, rng, people, county, plans, summary)
     _create_pairings(session, rng, plans, summary)
     accounts, codes = _create_users(session, rng, county, plans, summary)
+    # The county-wide points scheme every village inherits until it sets its own.
+    install_preset(session, county, "gaoyang", effective_from=date(2024, 1, 1))
 
     path = Path(instance_path) / ACCOUNTS_FILE
     _write_accounts_file(path, county, accounts, codes)
