@@ -37,6 +37,21 @@ def register_cli(app: Flask) -> None:
                 return
             time.sleep(30)
 
+    @app.cli.command("check-ledger")
+    def check_ledger() -> None:
+        """Prove every household's cached points balance equals the sum of its ledger entries."""
+        from backend.points.ledger import balance_mismatches
+
+        mismatches = balance_mismatches(db.session)
+        for m in mismatches:
+            click.echo(
+                f"household {m.household_id}: balance {m.cached_balance} ≠ ledger {m.ledger_balance}, "
+                f"held {m.cached_held} ≠ ledger {m.ledger_held}"
+            )
+        if mismatches:
+            raise SystemExit(1)
+        click.echo("every balance equals the sum of its ledger entries")
+
     from backend.org.demo import register_demo_cli
 
     register_demo_cli(app)

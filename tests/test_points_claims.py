@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from backend.db import db
 from backend.org.models import County
 from backend.points.ledger import balance_mismatches
-from backend.points.models import EntryKind, LedgerEntry, RuleBook
+from backend.points.models import EntryKind, LedgerEntry, PointsAccount, RuleBook
 from backend.points.rules import create_rule_book
 
 TODAY = date.today().isoformat()
@@ -240,3 +240,16 @@ def test_concurrent_retries_with_one_key_create_one_claim(app, world) -> None:
     assert {status for status, _ in results} <= {201, 409}
     created = {claim_id for status, claim_id in results if status == 201}
     assert len(created) == 1
+
+
+def test_check_ledger_command_finds_a_tampered_balance(app, api, world) -> None:
+    api("reviewer").post(f"/review/claims/{world.ids['claim']}/approve")
+    runner = app.test_cli_runner()
+    clean = runner.invoke(args=["check-ledger"])
+    assert clean.exit_code == 0, clean.output
+    with app.app_context():
+        db.session.execute(update(PointsAccount).values(balance=PointsAccount.balance + 5))
+        db.session.commit()
+    tampered = runner.invoke(args=["check-ledger"])
+    assert tampered.exit_code == 1
+    assert f"household {world.ids['H1']}: balance 115 ≠ ledger 110" in tampered.output
