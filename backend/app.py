@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 from flask_migrate import Migrate
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import load_config
 from backend.crypto import keyring
@@ -63,6 +64,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").addFilter(_NoQueryStrings())
 
+    if app.config["PROXY_HOPS"]:
+        # Rate limits and logs need the phone's address, not nginx's.
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     keyring.install(app.config["DATA_KEY"])
     db.init_app(app)
     with app.app_context():

@@ -58,6 +58,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "UPLOAD_DIR": env.get("XZ_UPLOAD_DIR") or str(instance / "uploads"),
         "REDIS_URL": env.get("REDIS_URL", ""),
+        # Reverse proxies in front of the app (nginx = 1): trust that many X-Forwarded-For/-Proto hops.
+        "PROXY_HOPS": int(env.get("XZ_PROXY_HOPS", "0")),
         # Seconds: a dead or hung Redis must cost a request at most ~this, never a minute.
         "REDIS_SOCKET_TIMEOUT": float(env.get("XZ_REDIS_TIMEOUT", "0.3")),
         "DEV_LOGIN_ENABLED": _bool(env.get("XZ_DEV_LOGIN"), default=not production),
@@ -115,6 +117,8 @@ def check_config(config: dict[str, Any]) -> None:
         problems.append("dev login (XZ_DEV_LOGIN) must be off")
     if not config.get("DATA_KEY"):
         problems.append("XZ_DATA_KEY (base64 32-byte key for personal data) must be set")
+    if not config.get("REDIS_URL"):
+        problems.append("REDIS_URL must be set (background jobs run on RQ workers)")
     if not config.get("WECHAT_APPID") or not config.get("WECHAT_SECRET"):
         problems.append("WECHAT_APPID and WECHAT_SECRET must be set (mini-program login)")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
