@@ -7,7 +7,7 @@ that need a real Redis and RQ worker (XZ_REQUIRE_REDIS=1 makes their absence a f
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -69,6 +69,24 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "app" in request.fixturenames:
         wipe(request.getfixturevalue("app"))
+
+
+@pytest.fixture
+def make_app(app: Flask, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Another app with other settings on the session app's database (its schema, its per-test wipe)."""
+    made: list[Flask] = []
+
+    def build(**overrides: object) -> Flask:
+        overrides.setdefault("SQLALCHEMY_DATABASE_URI", app.config["SQLALCHEMY_DATABASE_URI"])
+        built = make_test_app(tmp_path / f"app{len(made)}", **overrides)
+        made.append(built)
+        return built
+
+    yield build
+    for built in made:
+        with built.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

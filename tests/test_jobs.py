@@ -26,7 +26,7 @@ from backend.jobs.models import OutboxJob
 from backend.jobs.outbox import enqueue, sweep_outbox
 from backend.jobs.tasks import TASKS
 from backend.timeutil import now_utc
-from tests.conftest import REDIS_URL, make_test_app
+from tests.conftest import REDIS_URL
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PURGE = "auth.purge_tokens"
@@ -60,24 +60,6 @@ def outbox_rows(app: Flask) -> list[OutboxJob]:
         db.session.expunge_all()
         db.session.remove()
     return rows
-
-
-@pytest.fixture
-def make_app(app: Flask, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
-    """Another app on the session app's database, so it shares the schema and the per-test wipe."""
-    made: list[Flask] = []
-
-    def build(**overrides: object) -> Flask:
-        overrides.setdefault("SQLALCHEMY_DATABASE_URI", app.config["SQLALCHEMY_DATABASE_URI"])
-        built = make_test_app(tmp_path / f"app{len(made)}", **overrides)
-        made.append(built)
-        return built
-
-    yield build
-    for built in made:
-        with built.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.fixture

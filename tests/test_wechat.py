@@ -21,7 +21,6 @@ from backend.auth.wechat import HttpWechatGateway, WechatSession
 from backend.config import ConfigError
 from backend.db import db
 from backend.errors import DomainError, Forbidden, RateLimited, WechatCodeInvalid, WechatUnavailable
-from tests.conftest import make_test_app
 
 APPID = "wx0123456789abcdef"
 SECRET = "app-secret-never-logged"
@@ -171,24 +170,6 @@ def test_unreachable_wechat_fails_fast_with_wechat_unavailable() -> None:
 
 
 # --- end to end through POST /api/mp/v1/auth/login -----------------------------------------------
-
-
-@pytest.fixture
-def make_app(app: Flask, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
-    """Another app on the session app's database (its schema, its per-test wipe)."""
-    made: list[Flask] = []
-
-    def build(**overrides: object) -> Flask:
-        overrides.setdefault("SQLALCHEMY_DATABASE_URI", app.config["SQLALCHEMY_DATABASE_URI"])
-        built = make_test_app(tmp_path / f"app{len(made)}", **overrides)
-        made.append(built)
-        return built
-
-    yield build
-    for built in made:
-        with built.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.fixture
