@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from backend.errors import InsufficientPoints
 from backend.org.models import Household
 from backend.points.models import EntryKind, LedgerEntry, PointsAccount
+from backend.points.rules import active_rule_book
 from backend.timeutil import now_utc, to_local, today_local
 
 
@@ -142,8 +143,6 @@ def household_summary(session: Session, household_id: int, month: str | None = N
     account = session.get(PointsAccount, household_id)
     if account is None:
         # No points movement yet: the household stands at the base score of its village's rule book.
-        from backend.points.rules import active_rule_book
-
         household = session.get_one(Household, household_id)
         base = active_rule_book(session, household.village_id, today_local()).base_score
         return PointsSummary(household_id, base, 0, month, 0, 0, False, None)
