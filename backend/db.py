@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextvars
+import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, event
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
@@ -26,6 +27,11 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    """A Python enum stored as a short string with a CHECK constraint: portable, and readable in a dump."""
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=20)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

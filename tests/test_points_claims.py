@@ -87,19 +87,19 @@ def test_future_dates_are_refused(api, world) -> None:
 
 
 def test_caps_are_enforced_at_approval(api, world) -> None:
-    # P03 美丽庭院: at most once a month.
-    first_day = date.today().replace(day=1)
-    days = [first_day, first_day + timedelta(days=1)] if date.today().day > 1 else [first_day, first_day]
-    first = claim(api, "villager", "P03", world, on=days[0].isoformat()).json["id"]
-    other_household = claim(api, "villager_neighbour", "P03", world, on=days[0].isoformat()).json["id"]
+    # P03 美丽庭院: at most once a month. Two days of last month, so the test means the same on any date.
+    first_of_this_month = date.today().replace(day=1)
+    day_one = (first_of_this_month - timedelta(days=1)).replace(day=1)
+    day_two = day_one + timedelta(days=1)
+    first = claim(api, "villager", "P03", world, on=day_one.isoformat()).json["id"]
+    other_household = claim(api, "villager_neighbour", "P03", world, on=day_one.isoformat()).json["id"]
+    second = claim(api, "villager", "P03", world, on=day_two.isoformat()).json["id"]
     reviewer = api("reviewer")
     assert reviewer.post(f"/review/claims/{first}/approve").status_code == 200
     assert reviewer.post(f"/review/claims/{other_household}/approve").status_code == 200
-    if days[1] != days[0]:
-        second = claim(api, "villager", "P03", world, on=days[1].isoformat()).json["id"]
-        refused = reviewer.post(f"/review/claims/{second}/approve")
-        assert refused.status_code == 409
-        assert refused.json["code"] == "cap_reached"
+    refused = reviewer.post(f"/review/claims/{second}/approve")
+    assert refused.status_code == 409
+    assert refused.json["code"] == "cap_reached"
 
 
 def test_decided_claims_cannot_be_decided_again(api, world) -> None:

@@ -3,11 +3,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.crypto import EncryptedString
-from backend.db import Base, UTCDateTime
+from backend.db import Base, UTCDateTime, str_enum
 from backend.timeutil import now_utc
 
 
@@ -46,7 +46,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[Role] = mapped_column(Enum(Role, name="role", native_enum=False, create_constraint=True, length=20))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
     display_name: Mapped[str] = mapped_column(String(60), default="")
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
     village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id"), index=True)

@@ -7,7 +7,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from backend.crypto import EncryptedString, lookup_hash
-from backend.db import Base, UTCDateTime
+from backend.db import Base, UTCDateTime, str_enum
 from backend.timeutil import now_utc
 
 
@@ -174,7 +173,7 @@ class Posting(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     cadre_id: Mapped[int] = mapped_column(ForeignKey("cadre.id"), index=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("village.id"), index=True)
-    post: Mapped[Post] = mapped_column(Enum(Post, name="post", native_enum=False, create_constraint=True, length=20))
+    post: Mapped[Post] = mapped_column(str_enum(Post, "post"))
     start_on: Mapped[date] = mapped_column(Date)
     end_on: Mapped[date | None] = mapped_column(Date)
 

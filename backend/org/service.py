@@ -102,11 +102,6 @@ def _cadres_in_scope(scope: Scope, search: str | None) -> Select[tuple[Cadre]]:
     return stmt
 
 
-def cadres_query(scope: Scope, search: str | None = None) -> Select[tuple[Cadre]]:
-    """Cadres with a posting (any time) in a village of the scope; `search` is an exact name or phone."""
-    return _cadres_in_scope(scope, search).options(selectinload(Cadre.postings).selectinload(Posting.village))
-
-
 def count(session: Session, stmt: Select) -> int:
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 

@@ -7,7 +7,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -17,12 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base, UTCDateTime
+from backend.db import Base, UTCDateTime, str_enum
 from backend.timeutil import now_utc
-
-
-def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=20)
 
 
 class ItemKind(enum.StrEnum):
@@ -87,12 +82,12 @@ class RuleItem(Base):
     rule_book_id: Mapped[int] = mapped_column(ForeignKey("rule_book.id"), index=True)
     # Stable across versions (e.g. "P03"), so caps count the same deed under an edited title.
     code: Mapped[str] = mapped_column(String(20))
-    kind: Mapped[ItemKind] = mapped_column(_enum(ItemKind, "item_kind"))
+    kind: Mapped[ItemKind] = mapped_column(str_enum(ItemKind, "item_kind"))
     title: Mapped[str] = mapped_column(String(120))
     points: Mapped[int] = mapped_column(Integer)
     evidence_required: Mapped[bool] = mapped_column(Boolean, default=False)
     cap_count: Mapped[int | None] = mapped_column(Integer)
-    cap_period: Mapped[CapPeriod | None] = mapped_column(_enum(CapPeriod, "cap_period"))
+    cap_period: Mapped[CapPeriod | None] = mapped_column(str_enum(CapPeriod, "cap_period"))
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     rule_book: Mapped[RuleBook] = relationship(back_populates="items")
@@ -123,8 +118,8 @@ class Claim(Base):
     rule_item_id: Mapped[int] = mapped_column(ForeignKey("rule_item.id"))
     occurred_on: Mapped[date] = mapped_column(Date)
     note: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[ClaimSource] = mapped_column(_enum(ClaimSource, "claim_source"))
-    status: Mapped[ClaimStatus] = mapped_column(_enum(ClaimStatus, "claim_status"), default=ClaimStatus.pending)
+    source: Mapped[ClaimSource] = mapped_column(str_enum(ClaimSource, "claim_source"))
+    status: Mapped[ClaimStatus] = mapped_column(str_enum(ClaimStatus, "claim_status"), default=ClaimStatus.pending)
     submitted_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -191,7 +186,7 @@ class LedgerEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
     village_id: Mapped[int] = mapped_column(ForeignKey("village.id"))
-    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind, "entry_kind"))
+    kind: Mapped[EntryKind] = mapped_column(str_enum(EntryKind, "entry_kind"))
     amount: Mapped[int] = mapped_column(Integer)  # effect on the spendable balance
     held_delta: Mapped[int] = mapped_column(Integer, default=0)  # effect on points set aside
     balance_after: Mapped[int] = mapped_column(Integer)
