@@ -38,6 +38,31 @@ class AdminContext:
     scope_name: str
 
 
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: str
+    order: int
+    # Other endpoints that highlight this item (a detail page under its list).
+    also_active: tuple[str, ...] = ()
+
+
+NAV: list[NavItem] = []
+
+
+def nav_item(endpoint: str, label: str, order: int, also_active: tuple[str, ...] = ()) -> None:
+    """Each admin module adds its top-level pages here, so the top bar needs no edit per area."""
+    if any(item.endpoint == endpoint for item in NAV):
+        raise ValueError(f"{endpoint} is in the admin nav twice")
+    NAV.append(NavItem(endpoint, label, order, also_active))
+    NAV.sort(key=lambda item: item.order)
+
+
+@bp.context_processor
+def _inject_nav() -> dict[str, Any]:
+    return {"admin_nav": NAV}
+
+
 def public(view: F) -> F:
     view.admin_public = True  # type: ignore[attr-defined]
     return view

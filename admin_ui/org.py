@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from flask import render_template
+from werkzeug.wrappers import Response
 
-from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, page_arg, text_arg
+from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, nav_item, page_arg, text_arg
+from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
 from backend.org import service
 from backend.org.service import HOUSEHOLD_FLAGS
+
+nav_item("admin.villages", "行政村", 10)
+nav_item("admin.households", "农户", 20, also_active=("admin.household",))
+nav_item("admin.cadres", "驻村干部", 30)
 
 
 @bp.get("/villages")
@@ -20,9 +26,27 @@ def villages() -> str:
 
 @bp.get("/households")
 @admin_required
-def households() -> str:
+def households() -> str | Response:
     scope = current_scope()
     filters = {"village_id": int_arg("village"), "flag": choice_arg("flag", HOUSEHOLD_FLAGS), "search": text_arg("q")}
+    if wants_xlsx():
+        rows = service.household_page(db.session, scope, **filters, per_page=EXPORT_MAX_ROWS).items
+        return xlsx_response(
+            "农户",
+            "农户",
+            ["户号", "行政村", "网格", "户主（脱敏）", "人数", "户类型"],
+            (
+                [
+                    h.number,
+                    h.village_name,
+                    h.grid_name,
+                    h.head_name,
+                    h.member_count,
+                    "、".join(label for _key, label in h.flags),
+                ]
+                for h in rows
+            ),
+        )
     page = service.household_page(db.session, scope, **filters, page=page_arg())
     return render_template(
         "households.html",

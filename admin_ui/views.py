@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from admin_ui.access import admin_required, bp, current_scope, public
+from admin_ui.access import admin_required, bp, current_scope, nav_item, public
 from backend.auth import service
 from backend.auth.models import ADMIN_ROLES
 from backend.db import db
@@ -65,6 +65,9 @@ def logout() -> Response:
     logout_user()
     flash("已退出登录", "info")
     return redirect(url_for("admin.login"))
+
+
+nav_item("admin.dashboard", "首页", 0)
 
 
 @bp.get("/")

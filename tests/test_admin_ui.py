@@ -21,6 +21,7 @@ from backend.db import db
 from backend.org.models import Cadre, County, Grid, Household, Post, Posting, Resident, Village
 from backend.timeutil import now_utc
 from tests.factories import World, make_cadre, make_household
+from tests.xlsx import read_xlsx
 
 PASSWORD = "correct horse battery"
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -286,6 +287,22 @@ def test_flag_filter_shows_only_households_with_that_flag_as_chinese_badge(admin
     page = html(admin("reviewer").get("/admin/households?flag=poor"))
     assert household_ids(page) == {world.ids["H1"]}
     assert 'class="badge flag-poor">脱贫户</span>' in page
+
+
+def test_households_export_to_excel_has_the_filtered_in_scope_rows_masked(admin, database, world):
+    with database() as s:
+        head = s.scalars(select(Resident).where(Resident.household_id == world.ids["H1"], Resident.is_head)).one()
+        head_name = head.name
+    rows = read_xlsx(admin("town_admin").get("/admin/households?format=xlsx"))
+    assert rows[0] == ["户号", "行政村", "网格", "户主（脱敏）", "人数", "户类型"]
+    with database() as s:
+        numbers = {s.get(Household, world.ids[h]).number for h in ("H1", "H2", "H3", "H6")}
+    assert {row[0] for row in rows[1:]} == numbers
+    assert [row[3] for row in rows if row[3] == mask_name(head_name)]
+    assert not [row for row in rows if head_name in row]
+
+    poor_only = read_xlsx(admin("town_admin").get("/admin/households?flag=poor&format=xlsx"))
+    assert len(poor_only) == 2 and "脱贫户" in poor_only[1][5]
 
 
 def test_county_admin_of_the_other_county_gets_403_on_h1_detail(admin, world):

@@ -1,0 +1,1 @@
+"""Notifications to a household's inbox (and, when delivered, a WeChat subscribe message)."""
