@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
 from backend.app import create_app
+from backend.auth.models import User
+from backend.auth.passwords import hash_password
 from backend.db import db
 from backend.extensions import limiter
+from tests.admin_helpers import PASSWORD, post_login
 from tests.factories import World, build_world
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -139,6 +144,50 @@ def api(app: Flask, world: World):  # type: ignore[no-untyped-def]
         return ApiClient(app.test_client(), world.tokens[name] if name else None)
 
     return for_user
+
+
+@pytest.fixture
+def database(app: Flask) -> Callable[[], AbstractContextManager[Session]]:
+    """`with database() as s:` seeds or reads in a short app context, committed on exit.
+
+    Deliberately not the `session` fixture: that keeps an app context pushed for the whole test,
+    so every request would share its `g` (and Flask-Login's cached user) with the requests
+    before it, whichever client sent them.
+    """
+
+    @contextmanager
+    def open_session() -> Iterator[Session]:
+        with app.app_context():
+            yield db.session
+            db.session.commit()
+
+    return open_session
+
+
+@pytest.fixture
+def with_password(database, world: World) -> Callable[..., str]:  # type: ignore[no-untyped-def]
+    """with_password("town_admin") → gives that world user a password and returns their username."""
+
+    def give(name: str, password: str = PASSWORD) -> str:
+        with database() as s:
+            user = s.get(User, world.ids[f"user:{name}"])
+            user.password_hash = hash_password(password)
+            return user.username
+
+    return give
+
+
+@pytest.fixture
+def admin(app: Flask, with_password) -> Callable[[str], FlaskClient]:  # type: ignore[no-untyped-def]
+    """admin("reviewer") → a browser signed in to the admin UI as that world user."""
+
+    def sign_in(name: str) -> FlaskClient:
+        client = app.test_client()
+        response = post_login(client, with_password(name), PASSWORD)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return sign_in
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

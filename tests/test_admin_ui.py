@@ -3,93 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from datetime import date, timedelta
 
 import pytest
 import time_machine
-from flask import Flask
-from flask.testing import FlaskClient
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from backend.auth.models import User
-from backend.auth.passwords import hash_password
 from backend.crypto import mask_id_number, mask_name, mask_phone
-from backend.db import db
 from backend.org.models import Cadre, County, Grid, Household, Post, Posting, Resident, Village
 from backend.timeutil import now_utc
+from tests.admin_helpers import CSRF_INPUT, PASSWORD, count_queries, html, post_login
 from tests.factories import World, make_cadre, make_household
 from tests.xlsx import read_xlsx
 
-PASSWORD = "correct horse battery"
-CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 HOUSEHOLD_LINK = re.compile(r'href="/admin/households/(\d+)"')
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def database(app: Flask) -> Callable[[], AbstractContextManager[Session]]:
-    """`with database() as s:` seeds or reads in a short app context, committed on exit.
-
-    Deliberately not the conftest `session` fixture: that keeps an app context pushed for the whole
-    test, so every request would share its `g` (and Flask-Login's cached user) with the requests
-    before it, whichever client sent them.
-    """
-
-    @contextmanager
-    def open_session() -> Iterator[Session]:
-        with app.app_context():
-            yield db.session
-            db.session.commit()
-
-    return open_session
-
-
-@pytest.fixture
-def with_password(database, world: World) -> Callable[..., str]:  # type: ignore[no-untyped-def]
-    """with_password("town_admin") → gives that world user a password and returns their username."""
-
-    def give(name: str, password: str = PASSWORD) -> str:
-        with database() as s:
-            user = s.get(User, world.ids[f"user:{name}"])
-            user.password_hash = hash_password(password)
-            return user.username
-
-    return give
-
-
-def csrf_token(client: FlaskClient, path: str = "/admin/login") -> str:
-    page = client.get(path)
-    match = CSRF_INPUT.search(page.get_data(as_text=True))
-    assert match, "login form carries a CSRF token"
-    return match.group(1)
-
-
-def post_login(client: FlaskClient, username: str, password: str, next_url: str | None = None):  # type: ignore[no-untyped-def]
-    token = csrf_token(client)
-    url = "/admin/login" + (f"?next={next_url}" if next_url else "")
-    return client.post(url, data={"username": username, "password": password, "csrf_token": token})
-
-
-@pytest.fixture
-def admin(app: Flask, with_password) -> Callable[[str], FlaskClient]:  # type: ignore[no-untyped-def]
-    """admin("reviewer") → a browser signed in to the admin UI as that world user."""
-
-    def sign_in(name: str) -> FlaskClient:
-        client = app.test_client()
-        response = post_login(client, with_password(name), PASSWORD)
-        assert response.status_code == 302, response.get_data(as_text=True)
-        return client
-
-    return sign_in
-
-
-def html(response) -> str:  # type: ignore[no-untyped-def]
-    return response.get_data(as_text=True)
 
 
 def stat(page: str, label: str) -> int:
@@ -100,22 +27,6 @@ def stat(page: str, label: str) -> int:
 
 def household_ids(page: str) -> set[int]:
     return {int(i) for i in HOUSEHOLD_LINK.findall(page)}
-
-
-@contextmanager
-def count_queries(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 # --- login, lockout, CSRF, who may enter -----------------------------------------------------

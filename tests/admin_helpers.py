@@ -1,0 +1,58 @@
+"""Helpers for admin UI tests in any area: CSRF-aware posting, page text, query counting.
+
+The fixtures that sign in (`database`, `with_password`, `admin`) live in conftest.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from backend.db import db
+
+PASSWORD = "correct horse battery"
+CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def html(response) -> str:  # type: ignore[no-untyped-def]
+    return response.get_data(as_text=True)
+
+
+def csrf_token(client: FlaskClient, path: str = "/admin/login") -> str:
+    """The CSRF token of the form on `path` (any admin page carries one in its meta tag/forms)."""
+    page = html(client.get(path))
+    match = CSRF_INPUT.search(page) or re.search(r'name="csrf-token" content="([^"]+)"', page)
+    assert match, f"{path} carries a CSRF token"
+    return match.group(1)
+
+
+def post_form(client: FlaskClient, path: str, data: dict[str, object], *, token_from: str = "/admin/"):  # type: ignore[no-untyped-def]
+    """Submit an admin form the way a browser does: with the session's CSRF token."""
+    return client.post(path, data={**data, "csrf_token": csrf_token(client, token_from)})
+
+
+def post_login(client: FlaskClient, username: str, password: str, next_url: str | None = None):  # type: ignore[no-untyped-def]
+    token = csrf_token(client)
+    url = "/admin/login" + (f"?next={next_url}" if next_url else "")
+    return client.post(url, data={"username": username, "password": password, "csrf_token": token})
+
+
+@contextmanager
+def count_queries(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
