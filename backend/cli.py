@@ -37,6 +37,24 @@ def register_cli(app: Flask) -> None:
                 return
             time.sleep(30)
 
+    @app.cli.command("schedule")
+    @click.option("--loop", is_flag=True, help="Keep checking every minute (the scheduler process).")
+    def schedule_command(loop: bool) -> None:
+        """Enqueue the scheduled tasks that fell due (Asia/Shanghai time); see backend/jobs/schedule.py."""
+        from backend.db import unit_of_work
+        from backend.jobs.schedule import run_due
+        from backend.jobs.tasks import load_all_tasks
+
+        load_all_tasks()
+        while True:
+            with unit_of_work(db.session) as session:
+                job_ids = run_due(session)
+            for job_id in job_ids:
+                click.echo(f"enqueued {job_id}")
+            if not loop:
+                return
+            time.sleep(60)
+
     @app.cli.command("check-ledger")
     def check_ledger() -> None:
         """Prove every household's cached points balance equals the sum of its ledger entries."""

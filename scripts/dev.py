@@ -234,6 +234,7 @@ def print_banner(base: str, instance: Path, redis_note: str, worker: bool) -> No
         f"  API docs     {base}/api/mp/v1/docs   (OpenAPI: {base}/api/mp/v1/openapi.json)",
         f"  Redis        {redis_note}",
         f"  jobs         {'RQ worker (flask worker)' if worker else 'in-process after each commit'}",
+        "  schedule     flask schedule --loop (Asia/Shanghai times, backend/jobs/schedule.py)",
     ]
     accounts = (data or {}).get("accounts") or []
     if not accounts:
@@ -349,6 +350,7 @@ def _run(sup: Supervisor, env: dict[str, str], instance: Path, port: int) -> int
     worker = None
     if redis_url:
         worker = sup.start("worker", flask_cmd("worker"), env, stdin=subprocess.DEVNULL)
+    sup.start("scheduler", flask_cmd("schedule", "--loop"), env, stdin=subprocess.DEVNULL)
     web = sup.start(
         "web",
         flask_cmd("run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"),

@@ -6,6 +6,7 @@ from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from backend.auth.models import ApiToken
+from backend.jobs.schedule import scheduled
 from backend.jobs.tasks import task
 from backend.timeutil import now_utc
 
@@ -18,3 +19,6 @@ def purge_tokens(session: Session) -> int:
     cutoff = now_utc() - TOKEN_RETENTION
     result = session.execute(delete(ApiToken).where(or_(ApiToken.expires_at < cutoff, ApiToken.revoked_at < cutoff)))
     return result.rowcount
+
+
+scheduled("purge-tokens", "auth.purge_tokens", "15 3 * * *")  # 03:15 every night
