@@ -13,3 +13,15 @@ from backend.points.models import (  # noqa: F401
     RuleBook,
     RuleItem,
 )
+from backend.surveys.models import (  # noqa: F401
+    SurveyAlert,
+    SurveyAnswer,
+    SurveyInvitation,
+    SurveyQuestion,
+    SurveyReceipt,
+    SurveyResponse,
+    SurveyResult,
+    SurveySetting,
+    Survey,
+    SurveyTemplate,
+)
