@@ -13,7 +13,7 @@ from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_a
 from admin_ui.charts import bar_option, gauge_option, pie_option
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
-from backend.errors import DomainError, InvalidRequest
+from backend.errors import DomainError, Forbidden, InvalidRequest
 from backend.surveys import reports, results, service, templates
 from backend.surveys.models import (
     ALERT_STATUS_LABELS,
@@ -129,6 +129,8 @@ def surveys() -> str | Response:
 @bp.route("/surveys/new", methods=["GET", "POST"])
 @admin_required
 def new_survey() -> str | Response:
+    if not reports.can_manage(current_user):
+        raise Forbidden("只有镇、县管理员可以安排测评")
     if request.method == "POST":
         try:
             survey = service.create_survey(

@@ -14,6 +14,7 @@ from backend.points.models import (  # noqa: F401
     RuleItem,
 )
 from backend.surveys.models import (  # noqa: F401
+    Survey,
     SurveyAlert,
     SurveyAnswer,
     SurveyInvitation,
@@ -22,6 +23,5 @@ from backend.surveys.models import (  # noqa: F401
     SurveyResponse,
     SurveyResult,
     SurveySetting,
-    Survey,
     SurveyTemplate,
 )
