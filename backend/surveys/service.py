@@ -175,7 +175,7 @@ def create_survey(
     sample = draw_sample(population, sampling, sample_size, seed)
     if not sample:
         raise InvalidRequest(errors={"sample_flag": ["本村没有符合条件的农户"]})
-    title = f"{village.name}{template.title.removesuffix('群众满意度测评')}（{period_label(period)}）群众满意度测评"
+    title = f"{village.name}{template.title}（{period_label(period)}）"
     survey = Survey(
         county_id=village.town.county_id,
         village_id=village.id,
@@ -273,6 +273,14 @@ def progress(session: Session, survey_id: int) -> Progress:
         ).all()
     )
     return Progress(invited, counts.get(Channel.phone, 0), counts.get(Channel.paper, 0))
+
+
+def invited_households(survey_id: int) -> Select[tuple[int]]:
+    return (
+        select(SurveyInvitation.household_id)
+        .where(SurveyInvitation.survey_id == survey_id)
+        .order_by(SurveyInvitation.household_id)
+    )
 
 
 def receipt_hash(survey_id: int, household_id: int) -> str:
