@@ -129,8 +129,11 @@ def surveys() -> str | Response:
 @bp.route("/surveys/new", methods=["GET", "POST"])
 @admin_required
 def new_survey() -> str | Response:
-    if not reports.can_manage(current_user):
-        raise Forbidden("只有镇、县管理员可以安排测评")
+    can_manage = reports.can_manage(current_user)
+    if not can_manage:
+        if request.method == "POST":
+            raise Forbidden("只有镇、县管理员可以安排测评")
+        return render_template("survey_new.html", can_manage=False)
     if request.method == "POST":
         try:
             survey = service.create_survey(
@@ -158,6 +161,7 @@ def new_survey() -> str | Response:
     today = today_local()
     return render_template(
         "survey_new.html",
+        can_manage=True,
         templates=templates.templates_for(db.session, current_user),
         choices=reports.create_choices(db.session, current_scope()),
         sample_flags=SAMPLE_FLAG_LABELS,

@@ -157,7 +157,7 @@ def create_survey(
     _require_manager(user)
     now = now or now_utc()
     village = load_village(session, scope, village_id)
-    template = load_template(session, scope, user, template_id)
+    template = load_template(session, user, template_id)
     if template.county_id != village.town.county_id:
         raise InvalidRequest(errors={"template_id": ["问卷模板不属于本县"]})
     if closes_at <= opens_at:
