@@ -634,3 +634,35 @@ def test_templates_page_installs_presets_and_builds_a_custom_questionnaire(app, 
     assert "驻村工作队季度群众满意度测评" in page and "镇包村干部群众评议" in page
     bad = post_form(client, "/admin/survey-templates", {**form, "q0_kind": "text"})
     assert "只有评分题和满意度单选题可以计入满意度" in html(bad)
+
+
+def test_the_closing_command_freezes_due_surveys_in_process_without_redis(app, world) -> None:
+    seed_known_answers(app, world.ids["survey"])
+    with app.app_context():
+        db.session.execute(update(Survey).where(Survey.id == world.ids["survey"]).values(closes_at=now_utc()))
+        db.session.commit()
+        db.session.remove()
+
+    outcome = app.test_cli_runner().invoke(args=["close-due-surveys"])
+
+    assert outcome.exit_code == 0, outcome.output
+    with app.app_context():
+        assert db.session.get(Survey, world.ids["survey"]).frozen_at is not None
+        assert db.session.get(SurveyResult, world.ids["survey"]).is_final
+        db.session.remove()
+    assert len(alerts(app)) == 1
+
+
+def test_the_county_sets_its_own_alert_line_and_a_town_cannot(app, admin, world) -> None:
+    county = admin("county_admin")
+    saved = post_form(county, "/admin/survey-alerts/threshold", {"threshold_pct": "60"})
+    page = html(county.get(saved.headers["Location"]))
+    assert "满意度预警线已保存" in page and "满意度低于 60% 时自动预警" in page
+
+    town = admin("town_admin")
+    refused = post_form(town, "/admin/survey-alerts/threshold", {"threshold_pct": "90"})
+    assert "只有县管理员可以设置满意度预警线" in html(town.get(refused.headers["Location"]))
+    with app.app_context():
+        assert results.threshold_for(db.session, world.ids["C1"]) == 60
+        assert results.threshold_for(db.session, world.ids["C2"]) == 70
+        db.session.remove()

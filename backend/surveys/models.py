@@ -1,12 +1,25 @@
 """Masses' satisfaction surveys (群众满意度测评): templates, surveys, the sample, anonymous answers, results, alerts.
 
 Anonymity is a property of the schema, not of the views:
-- `survey_invitation` names households (who was asked) and nothing about answers;
-- `survey_receipt` holds one keyed hash of survey + household per response (who answered, for
-  one-per-household and the response rate) with no timestamp and no link to the answer;
-- `survey_response` / `survey_answer` hold the answers with a random id, no household, no user
-  and no timestamp, so neither an id sequence nor a time can be joined to the receipts or to
-  the invitation order. The freeze at close re-keys every response (see service.freeze_responses).
+- `survey_invitation` names households (who was asked) and nothing about answers; it has no
+  surrogate id and no timestamp, so it carries no invitation order either;
+- `survey_receipt` holds one HMAC (the app's data key) of survey + household per phone response:
+  who answered, for one-per-household (its primary key) and the response rate; no timestamp,
+  and nothing in it points at an answer;
+- `survey_response` / `survey_answer` hold the answers with a random id (never an insertion-ordered
+  sequence), no household, no user, no timestamp; a multiple-choice answer is stored in option
+  order, not in the order tapped;
+- the phone's 201 carries no response id, and the answer route has no idempotency record (that
+  would keep user, time and a guessable hash of the answers side by side);
+- free texts are listed sorted, distributions are counts; provisional figures of an open survey
+  need ≥ 5 responses and show no free text, so comparing two compiles is less revealing;
+- the closing job re-keys every response in random order (results.freeze_responses),
+  so PostgreSQL row versions (xmin) and heap order no longer line answers up with receipts.
+
+Left over, and said plainly: until the close, someone with direct database access could match a
+receipt and its answers by PostgreSQL transaction id (they are written in one transaction so the
+database can enforce one response per household); old row versions stay until VACUUM; and a
+final result with very few responses is as revealing as the answers themselves.
 """
 
 from __future__ import annotations

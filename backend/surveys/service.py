@@ -171,6 +171,8 @@ def create_survey(
         raise InvalidRequest(errors={"period": ["请填写测评期间"]})
     _target_cadre(session, template, village.id, target_cadre_id, to_local(opens_at).date())
     seed = secrets.randbelow(2**31) if seed is None else seed
+    if not 0 <= seed < 2**62:
+        raise InvalidRequest(errors={"seed": ["随机种子为非负整数（不超过18位）"]})
     population = eligible_households(session, village.id, sample_flag)
     sample = draw_sample(population, sampling, sample_size, seed)
     if not sample:
