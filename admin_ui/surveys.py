@@ -4,6 +4,7 @@ Excel exports, questionnaire templates, and the alerts (约谈) list. Never a pe
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -25,9 +26,9 @@ from backend.surveys.models import (
     QuestionKind,
     SampleFlag,
     Sampling,
+    SurveyResult,
     TargetKind,
 )
-from backend.surveys.paper import parse_sheets
 from backend.timeutil import LOCAL_TZ, to_local, today_local
 
 nav_item(
@@ -48,8 +49,12 @@ def localtime(moment: datetime) -> str:
 
 
 def _flash_error(error: DomainError) -> None:
+    """Roll back and say what is wrong; Chinese keys (第2题, 第3份) are shown, form field names are not."""
     db.session.rollback()
-    details = "；".join(f"{field}：{'、'.join(map(str, msgs))}" for field, msgs in (error.errors or {}).items())
+    details = "；".join(
+        ("" if field.isascii() else f"{field}：") + "、".join(map(str, msgs))
+        for field, msgs in (error.errors or {}).items()
+    )
     flash(f"{error.message}{'（' + details + '）' if details else ''}", "error")
 
 
@@ -176,7 +181,8 @@ def new_survey() -> str | Response:
 # --- one survey: live progress, results, actions ---------------------------------------------------
 
 
-def _charts(result) -> list[dict]:  # type: ignore[no-untyped-def]
+def _charts(result: SurveyResult) -> list[dict[str, Any]]:
+    """A pie for each 满意/基本满意/不满意 question, bars for ratings and other choices; none for free text."""
     charts = []
     for question in result.questions:
         if question["kind"] == QuestionKind.text:
@@ -284,11 +290,10 @@ def close_survey(survey_id: int) -> Response:
 @bp.post("/surveys/<int:survey_id>/paper")
 @admin_required
 def paper_responses(survey_id: int) -> Response:
-    scope = current_scope()
     try:
-        questions = service.load_survey(db.session, scope, survey_id).template.questions
-        sheets = parse_sheets(questions, request.form.get("sheets", ""))
-        stored = service.enter_paper_responses(db.session, scope, current_user, survey_id, sheets)
+        stored = service.enter_paper_text(
+            db.session, current_scope(), current_user, survey_id, request.form.get("sheets", "")
+        )
     except DomainError as error:
         _flash_error(error)
     else:

@@ -48,6 +48,7 @@ from backend.surveys.models import (
     SurveyTemplate,
     TargetKind,
 )
+from backend.surveys.paper import parse_sheets
 from backend.surveys.templates import load_template
 from backend.timeutil import now_utc, to_local
 
@@ -458,3 +459,9 @@ def enter_paper_responses(
         _store(session, survey.id, Channel.paper, rows)
     session.flush()
     return len(checked)
+
+
+def enter_paper_text(session: Session, scope: Scope, user: User, survey_id: int, text: str) -> int:
+    """The admin page's batch: sheets typed or pasted one per line (see backend.surveys.paper)."""
+    questions = load_survey(session, scope, survey_id).template.questions
+    return enter_paper_responses(session, scope, user, survey_id, parse_sheets(questions, text))
