@@ -14,3 +14,15 @@ from backend.points.models import (  # noqa: F401
     RuleBook,
     RuleItem,
 )
+from backend.surveys.models import (  # noqa: F401
+    Survey,
+    SurveyAlert,
+    SurveyAnswer,
+    SurveyInvitation,
+    SurveyQuestion,
+    SurveyReceipt,
+    SurveyResponse,
+    SurveyResult,
+    SurveySetting,
+    SurveyTemplate,
+)

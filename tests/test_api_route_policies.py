@@ -81,6 +81,20 @@ CASES: dict[str, Case] = {
     "mp_review.batch": Case(
         "POST", lambda w: "/review/claims/batch", lambda w: {"claim_ids": [w.ids["claim"]], "approve": True}
     ),
+    "mp_surveys.pending": Case("GET", lambda w: "/surveys/pending"),
+    "mp_surveys.respond": Case(
+        "POST",
+        lambda w: f"/surveys/{w.ids['survey']}/responses",
+        lambda w: {
+            "answers": [
+                {"question_id": w.ids[f"survey_q{n}"], "value": value}
+                for n, value in enumerate(["满意", "走访过一次", "满意", 5])
+            ]
+        },
+        names_a_resource=True,
+        # H2 (the default outsider) lives in V1 but is not invited: that is survey_not_invited, tested apart.
+        outsiders={"villager": "villager_far"},
+    ),
 }
 
 

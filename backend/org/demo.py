@@ -44,6 +44,7 @@ from backend.org.models import (
     Village,
 )
 from backend.points.rules import install_preset
+from backend.surveys.demo import seed_surveys_demo
 from backend.timeutil import now_utc
 
 SEED = 20240601
@@ -145,6 +146,8 @@ class DemoSummary:
     pairings: int = 0
     users: int = 0
     binding_codes: int = 0
+    surveys: int = 0
+    survey_alerts: int = 0
     accounts_file: Path | None = None
 
 
@@ -253,6 +256,8 @@ def seed_demo_county(session: Session, instance_path: Path | str) -> DemoSummary
     accounts, codes = _create_users(session, rng, county, plans, summary)
     # The county-wide points scheme every village inherits until it sets its own.
     install_preset(session, county, "gaoyang", effective_from=date(2024, 1, 1))
+    surveys = seed_surveys_demo(session, county)
+    summary.surveys, summary.survey_alerts = surveys.closed + surveys.open, surveys.alerts
 
     path = Path(instance_path) / ACCOUNTS_FILE
     _write_accounts_file(path, county, accounts, codes)
