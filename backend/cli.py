@@ -73,7 +73,3 @@ def register_cli(app: Flask) -> None:
     from backend.org.demo import register_demo_cli
 
     register_demo_cli(app)
-
-    from backend.surveys.cli import register_survey_cli
-
-    register_survey_cli(app)

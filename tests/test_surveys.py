@@ -636,14 +636,14 @@ def test_templates_page_installs_presets_and_builds_a_custom_questionnaire(app, 
     assert "只有评分题和满意度单选题可以计入满意度" in html(bad)
 
 
-def test_the_closing_command_freezes_due_surveys_in_process_without_redis(app, world) -> None:
+def test_the_schedule_freezes_due_surveys_in_process_without_redis(app, world) -> None:
     seed_known_answers(app, world.ids["survey"])
     with app.app_context():
         db.session.execute(update(Survey).where(Survey.id == world.ids["survey"]).values(closes_at=now_utc()))
         db.session.commit()
         db.session.remove()
 
-    outcome = app.test_cli_runner().invoke(args=["close-due-surveys"])
+    outcome = app.test_cli_runner().invoke(args=["schedule"])
 
     assert outcome.exit_code == 0, outcome.output
     with app.app_context():

@@ -1,14 +1,14 @@
 """Survey jobs: compile on demand, and the closing sweep that freezes every survey past its closing time.
 
-Scheduling: `flask close-due-surveys` enqueues `surveys.close_due`; run it from cron every few
-minutes (`*/5 * * * *`), or keep `flask close-due-surveys --loop` running beside the worker. Each
-run is idempotent: a frozen survey is skipped, so overlapping runs cannot double-alert.
+The sweep is on the schedule (backend/jobs/schedule.py) every five minutes. Each run is
+idempotent: a frozen survey is skipped, so overlapping runs cannot double-alert.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from backend.jobs.schedule import scheduled
 from backend.jobs.tasks import task
 from backend.surveys.results import close_survey, compile_on_demand, due_surveys
 
@@ -24,3 +24,6 @@ def close_due(session: Session) -> list[int]:
     for survey_id in closed:
         close_survey(session, survey_id)
     return closed
+
+
+scheduled("close-due-surveys", "surveys.close_due", "*/5 * * * *")
