@@ -13,3 +13,12 @@ from backend.points.models import (  # noqa: F401
     RuleBook,
     RuleItem,
 )
+from backend.records.models import (  # noqa: F401
+    CadreWorkSettings,
+    Checkin,
+    DailyRecord,
+    DailyRecordAmendment,
+    LeaveRequest,
+    Problem,
+    Visit,
+)

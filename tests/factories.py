@@ -18,6 +18,7 @@ from backend.org.identity import make_id_number
 from backend.org.models import Cadre, County, Grid, Household, Pairing, Post, Posting, Resident, Town, Village
 from backend.points.models import Claim, ClaimSource
 from backend.points.rules import active_rule_book, install_preset
+from tests.factories_records import add_cadre_work
 
 _seq = count(1)
 
@@ -154,4 +155,5 @@ def build_world(session: Session) -> World:
     world.ids.update({k: v.id for k, v in villages.items()})
     world.ids.update({k: v.id for k, v in households.items()})
     world.ids.update({"C1": c1.id, "C2": c2.id, "T1": t1.id, "T2": t2.id, "T3": t3.id, "cadre": cadre.id})
+    world.ids.update(add_cadre_work(session, users["cadre"], villages["V1"].id, households["H1"].id))
     return world

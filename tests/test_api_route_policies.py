@@ -81,6 +81,60 @@ CASES: dict[str, Case] = {
     "mp_review.batch": Case(
         "POST", lambda w: "/review/claims/batch", lambda w: {"claim_ids": [w.ids["claim"]], "approve": True}
     ),
+    "mp_records.check_in": Case(
+        "POST",
+        lambda w: "/checkins",
+        lambda w: {"lat": 33.15, "lng": 107.33, "accuracy": 20, "village_id": w.ids["V1"]},
+        names_a_resource=True,
+    ),
+    "mp_records.attendance": Case("GET", lambda w: "/attendance"),
+    "mp_records.request_leave": Case(
+        "POST",
+        lambda w: "/leaves",
+        lambda w: {"start_on": date.today().isoformat(), "end_on": date.today().isoformat(), "reason": "家中有事"},
+    ),
+    "mp_records.list_leaves": Case("GET", lambda w: "/leaves"),
+    "mp_records.create_daily_record": Case(
+        "POST",
+        lambda w: "/daily-records",
+        lambda w: {
+            "date": date.today().isoformat(),
+            "category": "visit",
+            "content": "走访脱贫户",
+            "place": "一组",
+            "household_ids": [w.ids["H1"]],
+        },
+        names_a_resource=True,
+    ),
+    "mp_records.list_daily_records": Case("GET", lambda w: "/daily-records"),
+    "mp_records.edit_daily_record": Case(
+        "POST",
+        lambda w: f"/daily-records/{w.ids['daily_record']}/edit",
+        lambda w: {"content": "会议改到下午"},
+        names_a_resource=True,
+    ),
+    "mp_records.amend_daily_record": Case(
+        "POST",
+        lambda w: f"/daily-records/{w.ids['daily_record']}/amendments",
+        lambda w: {"reason": "补记参会人员", "content": "召开村两委会议，7 人参加"},
+        names_a_resource=True,
+    ),
+    "mp_records.record_visit": Case(
+        "POST",
+        lambda w: "/visits",
+        lambda w: {"household_id": w.ids["H1"], "purpose": "回访", "findings": "一切正常"},
+        names_a_resource=True,
+    ),
+    "mp_records.list_visits": Case("GET", lambda w: "/visits"),
+    "mp_records.visit_coverage": Case("GET", lambda w: "/visits/coverage"),
+    "mp_records.list_problems": Case("GET", lambda w: "/problems"),
+    "mp_records.start_problem": Case("POST", lambda w: f"/problems/{w.ids['problem']}/start", names_a_resource=True),
+    "mp_records.close_problem": Case(
+        "POST",
+        lambda w: f"/problems/{w.ids['problem']}/close",
+        lambda w: {"evidence": "已联系镇建设办维修完毕"},
+        names_a_resource=True,
+    ),
 }
 
 
