@@ -43,14 +43,14 @@ READERS = (Role.cadre, *ADMINS)
 def _with_evidence(owner_type: str, items: Iterable[Any]) -> None:
     """Attach each item's photos (one query for the page) for the schemas below to read."""
     items = list(items)
-    found = evidence_of(db.session, owner_type, [item.id for item in items])
+    found = evidence_of(db.session, current_scope(), owner_type, [item.id for item in items])
     for item in items:
         item.evidence = found.get(item.id, [])
 
 
 def _photos(obj: Any) -> list[dict]:
     return [
-        {"id": p.id, "thumbnail_url": p.thumbnail_url, "display_url": p.display_url, "duplicate": p.duplicate}
+        {"id": p.id, "thumb_url": p.thumb_url, "display_url": p.display_url, "flag": p.flag}
         for p in getattr(obj, "evidence", [])
     ]
 

@@ -82,7 +82,15 @@ def create_record(
     )
     session.add(record)
     session.flush()
-    attach_evidence(session, actor=user, photo_ids=list(photo_ids), owner_type="daily_record", owner_id=record.id)
+    attach_evidence(
+        session,
+        actor=scope,
+        photo_ids=photo_ids,
+        owner_type="daily_record",
+        owner_id=record.id,
+        village_id=village,
+        household_id=households[0].id if len(households) == 1 else None,
+    )
     raise_problems(
         session,
         user,

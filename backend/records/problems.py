@@ -138,7 +138,15 @@ def close_problem(
     problem.closed_by_id = user.id
     problem.closing_evidence = evidence
     session.flush()
-    attach_evidence(session, actor=user, photo_ids=photo_ids, owner_type="problem_closing", owner_id=problem.id)
+    attach_evidence(
+        session,
+        actor=scope,
+        photo_ids=photo_ids,
+        owner_type="problem_closing",
+        owner_id=problem.id,
+        village_id=problem.village_id,
+        household_id=problem.household_id,
+    )
     return problem
 
 

@@ -53,7 +53,15 @@ def record_visit(
     )
     session.add(visit)
     session.flush()
-    attach_evidence(session, actor=user, photo_ids=list(photo_ids), owner_type="visit", owner_id=visit.id)
+    attach_evidence(
+        session,
+        actor=scope,
+        photo_ids=photo_ids,
+        owner_type="visit",
+        owner_id=visit.id,
+        village_id=household.village_id,
+        household_id=household.id,
+    )
     raised = raise_problems(
         session,
         user,
