@@ -70,6 +70,8 @@ def photo(token: str) -> Response:
         raise NotFound("照片不存在")
     response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True, max_age=seconds_left)
     # Private: only whoever got the signed URL; the URL itself changes when it expires.
+    # send_file names the file after our storage key; no name is needed at all.
+    response.headers.pop("Content-Disposition", None)
     response.cache_control.public = False
     response.cache_control.private = True
     response.headers["X-Content-Type-Options"] = "nosniff"

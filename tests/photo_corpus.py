@@ -100,6 +100,10 @@ def scene(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
     return small.resize(size, Image.Resampling.BICUBIC).convert("RGB")
 
 
+def scene_jpeg(seed: int) -> bytes:
+    return encode(scene(seed), "JPEG")
+
+
 def jpeg_with_size_header(width: int, height: int) -> bytes:
     """A real small JPEG whose frame header claims another size (e.g. 60000×60000)."""
     data = bytearray(tiny_jpeg())

@@ -377,10 +377,11 @@ def resolve_token(token: str) -> tuple[str, str, int]:
         (photo_id, variant), signed_at = serializer.loads(token, max_age=ttl, return_timestamp=True)
     except (SignatureExpired, BadSignature, ValueError, TypeError) as exc:
         raise NotFound("链接无效或已过期") from exc
-    if variant not in VARIANTS or not isinstance(photo_id, str):
-        raise NotFound("链接无效或已过期")
+    # The signer's own age check uses the floored clock too; the real clock decides here.
     left = ttl - (int(time.time()) - int(signed_at.timestamp()))
-    return photo_id, variant, max(0, left)
+    if variant not in VARIANTS or not isinstance(photo_id, str) or left <= 0:
+        raise NotFound("链接无效或已过期")
+    return photo_id, variant, left
 
 
 def served_copy(session: Session, token: str) -> tuple[Photo, str, int]:
