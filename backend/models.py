@@ -22,3 +22,4 @@ from backend.records.models import (  # noqa: F401
     Problem,
     Visit,
 )
+from backend.records.photo_models import Photo, PhotoSettings  # noqa: F401
