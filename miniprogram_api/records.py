@@ -17,7 +17,6 @@ from backend.db import db
 from backend.records import checkins, daily_records, problems, visits
 from backend.records.common import Month
 from backend.records.daily_records import effective
-from backend.records.evidence import MAX_PHOTOS, evidence_of
 from backend.records.models import (
     CATEGORY_LABELS,
     DailyRecord,
@@ -29,6 +28,7 @@ from backend.records.models import (
     Visit,
     VisitKind,
 )
+from backend.records.photos import may_view, photo_urls, photos_of
 from backend.records.problems import RaisedProblem
 from backend.timeutil import today_local
 from miniprogram_api import BASE
@@ -40,18 +40,24 @@ blp = Blueprint("mp_records", __name__, url_prefix=BASE, description="驻村工�
 READERS = (Role.cadre, *ADMINS)
 
 
+MAX_PHOTOS = 9
+
+
 def _with_evidence(owner_type: str, items: Iterable[Any]) -> None:
     """Attach each item's photos (one query for the page) for the schemas below to read."""
     items = list(items)
-    found = evidence_of(db.session, current_scope(), owner_type, [item.id for item in items])
+    found = photos_of(db.session, owner_type, [item.id for item in items])
     for item in items:
         item.evidence = found.get(item.id, [])
 
 
 def _photos(obj: Any) -> list[dict]:
+    """Signed thumbnail/display URLs and the duplicate flag of each photo the caller may see."""
+    scope = current_scope()
     return [
-        {"id": p.id, "thumb_url": p.thumb_url, "display_url": p.display_url, "flag": p.flag}
+        {"id": p.id, **photo_urls(p, scope), "flag": p.flag.value if p.flag else None}
         for p in getattr(obj, "evidence", [])
+        if may_view(scope, p)
     ]
 
 

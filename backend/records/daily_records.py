@@ -15,8 +15,8 @@ from backend.auth.scope import Scope, filter_villages, load_household
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope, RecordLocked
 from backend.org.models import Household
 from backend.records.common import Month, acting_cadre, encode_location, record_village
-from backend.records.evidence import attach_evidence
 from backend.records.models import DailyRecord, DailyRecordAmendment, RecordCategory
+from backend.records.photos import attach_photos
 from backend.records.problems import RaisedProblem, raise_problems
 from backend.timeutil import now_utc, today_local
 
@@ -82,7 +82,7 @@ def create_record(
     )
     session.add(record)
     session.flush()
-    attach_evidence(
+    attach_photos(
         session,
         actor=scope,
         photo_ids=photo_ids,

@@ -19,7 +19,6 @@ from backend.org.service import PER_PAGE, Page, count
 from backend.records import checkins, daily_records, problems, visits
 from backend.records.checkins import Attendance
 from backend.records.common import Month
-from backend.records.evidence import EvidencePhoto, evidence_of
 from backend.records.models import (
     CATEGORY_LABELS,
     LEAVE_STATUS_LABELS,
@@ -32,6 +31,8 @@ from backend.records.models import (
     ProblemStatus,
     Visit,
 )
+from backend.records.photo_models import Photo
+from backend.records.photos import photos_of
 from backend.records.visits import CoverageRow
 from backend.timeutil import to_local, today_local
 
@@ -100,7 +101,7 @@ class TimelineEntry:
     text: str
     village: str
     household: str | None
-    photos: list[EvidencePhoto]
+    photos: list[Photo]
     amended: bool = False
 
 
@@ -132,8 +133,8 @@ def cadre_month(session: Session, scope: Scope, cadre_id: int, month: Month) -> 
     [attendance] = checkins.attendance_for(session, [cadre], month)
     records = list(session.scalars(daily_records.records_query(scope, month, cadre_id=cadre.id)))
     visit_rows = list(session.scalars(visits.visits_query(scope, month, cadre_id=cadre.id)))
-    record_photos = evidence_of(session, scope, "daily_record", [r.id for r in records])
-    visit_photos = evidence_of(session, scope, "visit", [v.id for v in visit_rows])
+    record_photos = photos_of(session, "daily_record", [r.id for r in records])
+    visit_photos = photos_of(session, "visit", [v.id for v in visit_rows])
     names = _village_names(session, {r.village_id for r in records} | {v.village_id for v in visit_rows})
     timeline = [
         TimelineEntry(
@@ -212,7 +213,7 @@ class ProblemRow:
     overdue: bool
     closed_on: date | None
     closing_evidence: str | None
-    photos: list[EvidencePhoto]
+    photos: list[Photo]
 
 
 def problem_page(
@@ -235,7 +236,7 @@ def problem_page(
     )
     villages = _village_names(session, {p.village_id for p in items})
     owners = _cadre_names(session, {p.owner_cadre_id for p in items})
-    photos = evidence_of(session, scope, "problem_closing", [p.id for p in items])
+    photos = photos_of(session, "problem_closing", [p.id for p in items])
     today = today_local()
     rows = [
         ProblemRow(
@@ -330,7 +331,7 @@ def record_rows(session: Session, scope: Scope, month: Month, *, village_id: int
     )
     villages = _village_names(session, {r.village_id for r in records})
     cadres = _cadre_names(session, {r.cadre_id for r in records})
-    photos = evidence_of(session, scope, "daily_record", [r.id for r in records])
+    photos = photos_of(session, "daily_record", [r.id for r in records])
     rows = []
     for r in records:
         now = daily_records.effective(r)

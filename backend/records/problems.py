@@ -13,8 +13,8 @@ from backend.auth.scope import Scope, active_posting_filter, filter_villages
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope, ProblemStateConflict
 from backend.org.models import Cadre, Posting
 from backend.records.common import settings_for_village
-from backend.records.evidence import attach_evidence
 from backend.records.models import Problem, ProblemStatus
+from backend.records.photos import attach_photos
 from backend.timeutil import now_utc, today_local
 
 
@@ -138,7 +138,7 @@ def close_problem(
     problem.closed_by_id = user.id
     problem.closing_evidence = evidence
     session.flush()
-    attach_evidence(
+    attach_photos(
         session,
         actor=scope,
         photo_ids=photo_ids,

@@ -15,8 +15,8 @@ from backend.auth.models import User
 from backend.auth.scope import Scope, filter_households, filter_villages, load_household
 from backend.org.models import Cadre, Household, Pairing, Town, Village
 from backend.records.common import Month, WorkSettings, acting_cadre, encode_location, settings_for_county
-from backend.records.evidence import attach_evidence
 from backend.records.models import Problem, Visit, VisitKind
+from backend.records.photos import attach_photos
 from backend.records.problems import RaisedProblem, raise_problems
 from backend.timeutil import now_utc, to_local
 
@@ -53,7 +53,7 @@ def record_visit(
     )
     session.add(visit)
     session.flush()
-    attach_evidence(
+    attach_photos(
         session,
         actor=scope,
         photo_ids=photo_ids,
