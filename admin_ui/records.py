@@ -56,7 +56,7 @@ def attendance() -> str | Response:
                     r.attendance.days_on_post,
                     r.attendance.leave_days,
                     r.attendance.required,
-                    "达标" if r.attendance.met else "未达标",
+                    "达标" if r.attendance.met else "进行中" if r.attendance.in_progress else "未达标",
                 ]
                 for r in rows
             ),

@@ -3,7 +3,7 @@ and each ledger's Excel export read back."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -64,6 +64,10 @@ def worked(api, world, database):  # type: ignore[no-untyped-def]
 def test_attendance_lists_cadres_of_the_scope_and_links_to_their_month(admin, worked) -> None:
     page = html(admin("town_admin").get("/admin/attendance"))
     assert "到岗考勤" in page and "赵*一" in page and "钱*村" not in page  # 钱驻村 is posted in 河口镇
+    assert "本月进行中，尚差 19 天" in page and 'class="gap"' not in page  # the month is not over yet
+    last_month = (date.today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    past = html(admin("town_admin").get(f"/admin/attendance?month={last_month}"))
+    assert "未达标，差 20 天" in past and 'class="gap"' in past
     month = html(admin("town_admin").get(f"/admin/cadres/{worked.ids['cadre']}/work"))
     assert "考勤日历" in month and "在岗 1 天" in month
     assert "协调茶叶合作社收购" in month and "慢病卡未办" in month and "河口村党员大会" not in month

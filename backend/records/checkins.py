@@ -190,6 +190,15 @@ class Attendance:
     def met(self) -> bool:
         return self.days_on_post >= self.required
 
+    @property
+    def short_by(self) -> int:
+        return max(0, self.required - self.days_on_post)
+
+    @property
+    def in_progress(self) -> bool:
+        """The month is still running: a shortfall is not final yet."""
+        return self.month.first <= today_local() <= self.month.last
+
 
 def _day_marks(session: Session, cadre_ids: list[int], month: Month) -> dict[int, dict[date, bool]]:
     """Per cadre and day: True if any check-in was in the fence, False if all were outside. One GROUP BY."""
