@@ -3,20 +3,23 @@ with same-day edits and later amendments, visits and their monthly coverage, the
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
 from sqlalchemy import func, select, text, update
 
-from backend.auth.models import User
+from backend.auth.models import Role, User
 from backend.auth.scope import scope_for
+from backend.auth.service import issue_token
 from backend.db import db
 from backend.errors import Forbidden, LeaveAlreadyDecided, NotInScope
-from backend.org.models import Pairing, Posting
+from backend.org.models import County, Pairing, Post, Posting, Village
 from backend.records.checkins import decide_leave
 from backend.records.common import GUANGYUAN_VISITS, distance_m, in_fence
 from backend.records.models import CadreWorkSettings, Checkin, DailyRecord, LeaveRequest, Problem, Visit
+from tests.conftest import ApiClient
+from tests.factories import make_cadre
 
 V1_CENTRE = (33.15, 107.33)
 METRES_PER_DEGREE_LAT = 111_195
@@ -349,3 +352,20 @@ def test_unknown_photo_ids_are_refused(api, world) -> None:
         "/visits", {"household_id": world.ids["H1"], "purpose": "走访", "findings": "好", "photo_ids": ["nope"]}
     )
     assert response.status_code == 422 and "photo_ids" in response.json["errors"]
+
+
+def test_a_colleague_in_the_same_village_reads_a_record_but_cannot_change_it(app, api, database, world) -> None:
+    with database() as s:
+        village = s.get(Village, world.ids["V1"])
+        colleague = make_cadre(s, s.get(County, world.ids["C1"]), "孙队员", village, Post.team_member)
+        user = User(username="t_colleague", role=Role.cadre, cadre_id=colleague.id)
+        s.add(user)
+        s.flush()
+        token = issue_token(s, user, timedelta(days=1)).token
+    other = ApiClient(app.test_client(), token)
+    record_id = world.ids["daily_record"]
+    assert record_id in [r["id"] for r in other.get("/daily-records").json["items"]]
+    edit = other.post(f"/daily-records/{record_id}/edit", {"content": "改成我的"})
+    amend = other.post(f"/daily-records/{record_id}/amendments", {"reason": "代改", "content": "改成我的"})
+    assert edit.status_code == amend.status_code == 403
+    assert edit.json["code"] == amend.json["code"] == "forbidden"
