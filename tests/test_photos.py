@@ -3,25 +3,41 @@ serving and the 24-hour purge. Without REDIS_URL jobs run in-process right after
 
 from __future__ import annotations
 
+import hashlib
 import io
+import random
 import subprocess
 import sys
-from datetime import timedelta
+import tracemalloc
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import time_machine
 from flask import Flask
+from itsdangerous import URLSafeTimedSerializer
 from PIL import Image
 from sqlalchemy import func, select
 
 from backend.auth.models import User
 from backend.auth.scope import scope_for
 from backend.db import db, unit_of_work
-from backend.errors import NotInScope, PhotoAlreadyUsed, PhotoNotFound, PhotoRequired, PhotoUnusable, TooManyPhotos
+from backend.errors import (
+    NotInScope,
+    PayloadTooLarge,
+    PhotoAlreadyUsed,
+    PhotoNotFound,
+    PhotoRequired,
+    PhotoUnusable,
+    TooManyPhotos,
+)
 from backend.jobs.tasks import TASKS, load_all_tasks
+from backend.org.demo import DEMO_COUNTY_CODE, seed_demo_county
+from backend.org.models import County
 from backend.records import photos
-from backend.records.photo_models import Photo, PhotoFlag, PhotoStatus
+from backend.records.photo_demo import demo_photo
+from backend.records.photo_images import inspect_upload
+from backend.records.photo_models import Photo, PhotoFlag, PhotoSettings, PhotoStatus
 from backend.records.storage import photo_storage
 from backend.timeutil import now_utc
 from tests import photo_corpus as corpus
@@ -73,8 +89,6 @@ def test_cadre_upload_answers_with_id_hash_upright_size_and_capture_time(app, ap
     assert response.status_code == 201, response.json
     body = response.json
     assert set(body) == {"id", "sha256", "width", "height", "taken_at", "status"}
-    import hashlib
-
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
     assert (body["width"], body["height"]) == (300, 400)
     assert body["taken_at"].startswith("2026-11-20T01:30:00")
@@ -285,14 +299,7 @@ def test_giant_headers_and_bombs_are_refused_with_bounded_memory(tmp_path: Path,
     """Decoding 60000×60000 would need ~10 GB: the process's peak memory must not move by more than a few MB."""
     sample = tmp_path / "sample"
     sample.write_bytes(make())
-    import tracemalloc
-
     tracemalloc.start()
-    from datetime import UTC, datetime
-
-    from backend.errors import PayloadTooLarge
-    from backend.records.photo_images import inspect_upload
-
     with pytest.raises(PayloadTooLarge):
         inspect_upload(sample.read_bytes(), 50_000_000, now=datetime.now(UTC))
     _current, peak = tracemalloc.get_traced_memory()
@@ -401,8 +408,6 @@ def test_tampered_or_foreign_signatures_are_refused(app, api, world, client) -> 
     url = urls_for(app, world, "cadre", photo_id)["display_url"]
     token = url.rsplit("/", 1)[1]
     with app.app_context():
-        from itsdangerous import URLSafeTimedSerializer
-
         forged = URLSafeTimedSerializer("another-secret", salt="xz.photo.v1").dumps([photo_id, "original"])
         own_secret_wrong_variant = photos._serializer().dumps([photo_id, "original"])
 
@@ -486,4 +491,32 @@ def test_unclaimed_uploads_are_deleted_after_24_hours_with_their_files(app, api,
     assert load_photo(app, claimed).owner_type == "daily_record"
     with app.app_context():
         assert db.session.get(Photo, unclaimed) is None
+        db.session.remove()
+
+
+# --- demo ----------------------------------------------------------------------------------------
+
+
+def test_demo_photos_are_deterministic_and_go_through_the_real_pipeline(app, world) -> None:
+    with app.app_context():
+        user = db.session.get(User, world.ids["user:cadre"])
+        scope = user_scope(world, "cadre")
+        with unit_of_work(db.session) as s:
+            first = demo_photo(s, random.Random(7), user=user, scope=scope, event="入户走访")
+            again = demo_photo(s, random.Random(7), user=user, scope=scope)
+            other = demo_photo(s, random.Random(8), user=user, scope=scope)
+            ids = (first.id, again.id, other.id)
+            hashes = (first.sha256, again.sha256, other.sha256)
+        db.session.remove()
+
+    assert hashes[0] == hashes[1] != hashes[2]
+    assert all(load_photo(app, photo_id).status == PhotoStatus.ready for photo_id in ids)
+
+
+def test_demo_county_turns_the_photo_label_on(app) -> None:
+    with app.app_context():
+        with unit_of_work(db.session) as s:
+            seed_demo_county(s, app.instance_path)
+        county = db.session.scalar(select(County).where(County.code == DEMO_COUNTY_CODE))
+        assert db.session.get(PhotoSettings, county.id).label_enabled
         db.session.remove()

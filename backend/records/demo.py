@@ -7,14 +7,12 @@ Deterministic for a given "today" (its own random.Random); bulk inserts keep it 
 
 from __future__ import annotations
 
-import io
 import math
 import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from PIL import Image, ImageDraw
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -37,7 +35,8 @@ from backend.records.models import (
     VisitKind,
     daily_record_household,
 )
-from backend.records.photos import accept_upload, attach_photos
+from backend.records.photo_demo import demo_photo
+from backend.records.photos import attach_photos
 from backend.timeutil import LOCAL_TZ, today_local
 
 SEED = 20241104
@@ -379,29 +378,27 @@ def _seed_daily_records(
 def _attach_demo_photos(
     session: Session, rng: random.Random, cadres: dict[int, _Cadre], ids: list[int], rows: list[dict]
 ) -> int:
-    """Small real JPEGs through the photo pipeline (stored, processed after commit); one reused picture
-    shows the duplicate flag."""
+    """Synthetic pictures through the photo pipeline (processed after commit) on first secretaries'
+    latest records; the fourth one repeats the first picture, so the duplicate flag shows."""
     latest: dict[int, list[int]] = defaultdict(list)
     for index in sorted(range(len(rows)), key=lambda i: rows[i]["record_date"], reverse=True):
         cadre = cadres[rows[index]["cadre_id"]]
         if cadre.post == Post.first_secretary and len(latest[cadre.id]) < PHOTOS_PER_FIRST_SECRETARY:
             latest[cadre.id].append(index)
+    picture_seeds = [rng.randrange(2**32) for _ in range(sum(len(v) for v in latest.values()))]
+    picture_seeds[3:4] = picture_seeds[:1]
     count = 0
-    reused: bytes | None = None
     for cadre_id, indexes in latest.items():
         user = cadres[cadre_id].user
         scope = scope_for(session, user)
         for index in indexes:
             row = rows[index]
-            data = reused if reused is not None and count == 3 else _scene(rng)
-            reused = reused or data
-            photo = accept_upload(
+            photo = demo_photo(
                 session,
+                random.Random(picture_seeds[count]),
                 user=user,
                 scope=scope,
-                data=data,
-                label_event=CATEGORY_LABELS[row["category"]],
-                label_place=row["place"],
+                event=CATEGORY_LABELS[row["category"]],
             )
             attach_photos(
                 session,
@@ -413,19 +410,3 @@ def _attach_demo_photos(
             )
             count += 1
     return count
-
-
-def _scene(rng: random.Random) -> bytes:
-    """A 480×360 village scene: sky, hills, fields and a house, different every call."""
-    image = Image.new("RGB", (480, 360), (135 + rng.randrange(60), 180 + rng.randrange(50), 235))
-    draw = ImageDraw.Draw(image)
-    for _ in range(3):
-        x, height = rng.randrange(-100, 480), rng.randrange(80, 200)
-        draw.ellipse((x, 360 - height - 120, x + 360, 360 + 120 - height), fill=(60, 110 + rng.randrange(60), 60))
-    draw.rectangle((0, 270, 480, 360), fill=(110 + rng.randrange(40), 150, 70))
-    x = rng.randrange(40, 360)
-    draw.rectangle((x, 200, x + 90, 270), fill=(230, 225, 210))
-    draw.polygon([(x - 10, 200), (x + 45, 160), (x + 100, 200)], fill=(90, 90, 100))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=80)
-    return buffer.getvalue()

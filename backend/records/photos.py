@@ -18,15 +18,17 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
-from backend.auth.scope import Scope
+from backend.auth.scope import Scope, filter_villages
+from backend.crypto import mask_name
 from backend.errors import (
     DomainError,
     NotFound,
@@ -39,9 +41,17 @@ from backend.errors import (
     TooManyPhotos,
 )
 from backend.jobs.outbox import enqueue
-from backend.org.models import Town, Village
+from backend.org.models import Cadre, Town, Village
+from backend.org.service import PER_PAGE, Page, _page_bounds
 from backend.records.photo_images import find_font, hamming, inspect_upload, render_copies
-from backend.records.photo_models import OWNER_TYPES, Photo, PhotoFlag, PhotoSettings, PhotoStatus
+from backend.records.photo_models import (
+    OWNER_TYPES,
+    PHOTO_FLAG_LABELS,
+    Photo,
+    PhotoFlag,
+    PhotoSettings,
+    PhotoStatus,
+)
 from backend.records.storage import photo_storage
 from backend.timeutil import now_utc, to_local
 
@@ -428,6 +438,11 @@ def purge_unclaimed(session: Session, older_than: timedelta = UNCLAIMED_TTL, now
 # --- per-county settings --------------------------------------------------------------------------
 
 
+def label_enabled(session: Session, county_id: int) -> bool:
+    settings = session.get(PhotoSettings, county_id)
+    return bool(settings and settings.label_enabled)
+
+
 def set_label_enabled(session: Session, county_id: int, enabled: bool) -> PhotoSettings:
     settings = session.get(PhotoSettings, county_id)
     if settings is None:
@@ -436,3 +451,68 @@ def set_label_enabled(session: Session, county_id: int, enabled: bool) -> PhotoS
     settings.label_enabled = enabled
     session.flush()
     return settings
+
+
+# --- admin review of flagged photos ---------------------------------------------------------------
+
+OWNER_LABELS = {
+    "daily_record": "日纪实",
+    "visit": "入户走访",
+    "problem": "问题台账",
+    "problem_closing": "问题销号",
+    "claim": "积分申报",
+    "product": "积分超市商品",
+}
+
+
+@dataclass(frozen=True)
+class FlaggedPhotoRow:
+    photo: Photo
+    original: Photo | None
+    flag_label: str
+    uploader: str  # masked name for cadres, else the username
+    village_name: str
+    used_for: str
+    place: str | None  # GPS rounded to ~1 km, never the exact point
+
+
+def flagged_photos_query(scope: Scope) -> Select[tuple[Photo]]:
+    return filter_villages(select(Photo).where(Photo.flag.is_not(None)), scope, Photo.village_id)
+
+
+def flagged_photo_page(
+    session: Session, scope: Scope, *, page: int = 1, per_page: int = PER_PAGE
+) -> Page[FlaggedPhotoRow]:
+    """Photos flagged as (near-)duplicates in the admin's villages, newest first; five queries a page."""
+    base = flagged_photos_query(scope)
+    total, page = _page_bounds(session, base, page, per_page)
+    found = list(
+        session.scalars(base.order_by(Photo.received_at.desc(), Photo.id).limit(per_page).offset((page - 1) * per_page))
+    )
+    originals = {
+        p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_({p.duplicate_of_id for p in found})))
+    }
+    uploaders = {
+        user_id: mask_name(cadre_name) if cadre_name else username
+        for user_id, username, cadre_name in session.execute(
+            select(User.id, User.username, Cadre.name)
+            .outerjoin(Cadre, Cadre.id == User.cadre_id)
+            .where(User.id.in_({p.uploader_id for p in found}))
+        )
+    }
+    villages = dict(
+        session.execute(select(Village.id, Village.name).where(Village.id.in_({p.village_id for p in found}))).all()
+    )
+    rows = [
+        FlaggedPhotoRow(
+            photo=p,
+            original=originals.get(p.duplicate_of_id or ""),
+            flag_label=PHOTO_FLAG_LABELS[p.flag] if p.flag else "",
+            uploader=uploaders[p.uploader_id],
+            village_name=villages.get(p.village_id, "") if p.village_id else "",
+            used_for=OWNER_LABELS.get(p.owner_type or "", "未使用"),
+            place=rounded_gps(p),
+        )
+        for p in found
+    ]
+    return Page(rows, page, per_page, total)
