@@ -118,8 +118,13 @@ def _near(village: Village, rng: random.Random, metres: float) -> tuple[float, f
     return lat, lng
 
 
-def _days(month: Month, today: date) -> list[date]:
-    return [month.first + timedelta(days=i) for i in range(month.days) if month.first + timedelta(days=i) <= today]
+def _days(months: list[Month], today: date) -> dict[Month, list[date]]:
+    """Each month's days up to today."""
+    out = {}
+    for month in months:
+        first = month.first
+        out[month] = [day for day in (first + timedelta(days=i) for i in range(month.days)) if day <= today]
+    return out
 
 
 def seed_records_demo(session: Session, county: County, today: date | None = None) -> RecordsDemoSummary:
@@ -143,10 +148,10 @@ def seed_records_demo(session: Session, county: County, today: date | None = Non
             diligence = rng.uniform(0.45, 0.6) if rng.random() < 0.11 else rng.uniform(0.78, 0.97)
             cadres[cadre_id] = _Cadre(cadre_id, villages[village_id], post, users[cadre_id], diligence)
     town_admins = {u.town_id: u.id for u in session.scalars(select(User).where(User.role == Role.town_admin))}
-    months = [Month.of(today).shift(-i) for i in reversed(range(HISTORY_MONTHS))]
+    months = _days([Month.of(today).shift(-i) for i in reversed(range(HISTORY_MONTHS))], today)
     on_post = _seed_attendance(session, rng, cadres, town_admins, months, today, summary)
     _seed_visits(session, rng, cadres, months, today, summary)
-    _seed_daily_records(session, rng, cadres, on_post, months[-2:], summary)
+    _seed_daily_records(session, rng, cadres, on_post, Month.of(today).shift(-1).first, summary)
     return summary
 
 
@@ -155,7 +160,7 @@ def _seed_attendance(
     rng: random.Random,
     cadres: dict[int, _Cadre],
     town_admins: dict[int, int],
-    months: list[Month],
+    months: dict[Month, list[date]],
     today: date,
     summary: RecordsDemoSummary,
 ) -> dict[int, list[date]]:
@@ -165,8 +170,7 @@ def _seed_attendance(
     on_post: dict[int, list[date]] = defaultdict(list)
     for cadre in cadres.values():
         village = cadre.village
-        for month in months:
-            days = _days(month, today)
+        for days in months.values():
             leave: set[date] = set()
             if rng.random() < 0.18 and len(days) > 10:
                 start = rng.choice(days[:-5])
@@ -226,10 +230,13 @@ def _seed_attendance(
                 "reason": "回派出单位述职",
                 "status": LeaveStatus.pending,
                 "requested_by_id": cadre.user.id,
+                "requested_at": datetime.combine(today, time(8), LOCAL_TZ).astimezone(UTC),
+                "decided_by_id": None,
+                "decided_at": None,
             }
         )
-    session.execute(insert(Checkin), checkins)
-    session.execute(insert(LeaveRequest), leaves)
+    session.execute(insert(Checkin.__table__), checkins)
+    session.execute(insert(LeaveRequest.__table__), leaves)
     summary.checkins, summary.leaves = len(checkins), len(leaves)
     return on_post
 
@@ -238,7 +245,7 @@ def _seed_visits(
     session: Session,
     rng: random.Random,
     cadres: dict[int, _Cadre],
-    months: list[Month],
+    months: dict[Month, list[date]],
     today: date,
     summary: RecordsDemoSummary,
 ) -> None:
@@ -252,10 +259,9 @@ def _seed_visits(
     rows: list[dict] = []
     for cadre_id, household_id, village_id in pairings:
         author = cadres[cadre_id].user.id
-        for month in months:
-            days = _days(month, today)
+        for month, days in months.items():
             count = rng.choices((0, 1, 2, 3), (4, 12, 70, 14))[0]
-            if month == months[-1]:
+            if len(days) < month.days:  # the running month: visits so far
                 count = round(count * len(days) / month.days)
             for day in sorted(rng.sample(days, min(count, len(days)))):
                 rows.append(
@@ -271,7 +277,8 @@ def _seed_visits(
                         "findings": rng.choice(FINDINGS),
                     }
                 )
-    ids = list(session.scalars(insert(Visit).returning(Visit.id, sort_by_parameter_order=True), rows))
+    table = Visit.__table__
+    ids = list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
     problems: list[dict] = []
     for visit_id, visit in zip(ids, rows, strict=True):
         if rng.random() > 0.12:
@@ -305,7 +312,7 @@ def _seed_visits(
                 "closing_evidence": rng.choice(CLOSING) if closed else None,
             }
         )
-    session.execute(insert(Problem), problems)
+    session.execute(insert(Problem.__table__), problems)
     summary.visits, summary.problems = len(rows), len(problems)
 
 
@@ -314,7 +321,7 @@ def _seed_daily_records(
     rng: random.Random,
     cadres: dict[int, _Cadre],
     on_post: dict[int, list[date]],
-    months: list[Month],
+    first: date,
     summary: RecordsDemoSummary,
 ) -> None:
     """民情日记 on about half the days on post in the last two months; first secretaries add photos."""
@@ -328,7 +335,6 @@ def _seed_daily_records(
     categories = list(RECORDS)
     rows: list[dict] = []
     links: list[int | None] = []
-    first = months[0].first
     for cadre in cadres.values():
         for day in on_post[cadre.id]:
             if day < first or rng.random() > 0.5:
@@ -350,14 +356,15 @@ def _seed_daily_records(
             )
             village_households = households_by_village[cadre.village.id]
             links.append(rng.choice(village_households) if category == RecordCategory.visit else None)
-    ids = list(session.scalars(insert(DailyRecord).returning(DailyRecord.id, sort_by_parameter_order=True), rows))
+    table = DailyRecord.__table__
+    ids = list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
     pairs = [{"daily_record_id": i, "household_id": h} for i, h in zip(ids, links, strict=True) if h is not None]
     if pairs:
         session.execute(insert(daily_record_household), pairs)
     # A few later corrections (补正), so the history shows in the timeline.
     amended = rng.sample(range(len(ids)), min(5, len(ids)))
     session.execute(
-        insert(DailyRecordAmendment),
+        insert(DailyRecordAmendment.__table__),
         [
             {
                 "daily_record_id": ids[i],
