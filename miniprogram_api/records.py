@@ -394,15 +394,27 @@ def list_visits(args: dict) -> dict:
     return result
 
 
+class CoverageArgs(MonthArgs):
+    village_id = fields.Integer(load_default=None)
+    gaps = fields.Boolean(load_default=False, metadata={"description": "只看未达标的户（逾期名单）"})
+
+
 @blp.route("/visits/coverage", methods=["GET"])
-@allow(Role.cadre)
-@blp.arguments(MonthArgs, location="query")
+@allow(*READERS)
+@blp.arguments(CoverageArgs, location="query")
 @blp.response(200, CoverageSchema)
 def visit_coverage(args: dict) -> dict:
-    """The caller's paired households (包联户): visits this month against the county's rule."""
+    """Paired households (包联户) against the county's rule: a cadre's own, an admin's whole scope."""
     month = Month.parse(args["month"])
-    rows = visits.coverage(db.session, current_scope(), month, cadre_id=current_user().cadre_id)
-    return {"month": str(month), "items": rows}
+    user = current_user()
+    rows = visits.coverage(
+        db.session,
+        current_scope(),
+        month,
+        cadre_id=user.cadre_id if user.role == Role.cadre else None,
+        village_id=args["village_id"],
+    )
+    return {"month": str(month), "items": [r for r in rows if not (args["gaps"] and r.met)]}
 
 
 # --- 问题台账 ---

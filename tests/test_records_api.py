@@ -369,3 +369,19 @@ def test_a_colleague_in_the_same_village_reads_a_record_but_cannot_change_it(app
     amend = other.post(f"/daily-records/{record_id}/amendments", {"reason": "代改", "content": "改成我的"})
     assert edit.status_code == amend.status_code == 403
     assert edit.json["code"] == amend.json["code"] == "forbidden"
+
+
+def test_town_admin_reads_the_coverage_of_the_town_and_its_gaps(api, database, world) -> None:
+    with database() as s:
+        s.add(Pairing(cadre_id=world.ids["cadre"], household_id=world.ids["H2"], start_on=date(2024, 1, 1)))
+    api("cadre").post("/visits", {"household_id": world.ids["H1"], "purpose": "走访", "findings": "好"})
+    town = api("town_admin").get("/visits/coverage").json["items"]
+    assert {(r["household_id"], r["visits"], r["met"]) for r in town} == {
+        (world.ids["H1"], 2, True),
+        (world.ids["H2"], 0, False),
+    }
+    gaps = api("town_admin").get("/visits/coverage?gaps=true").json["items"]
+    assert [r["household_id"] for r in gaps] == [world.ids["H2"]]
+    assert api("town_admin_other").get("/visits/coverage").json["items"] == []
+    outside = api("town_admin").get(f"/visits/coverage?village_id={world.ids['V3']}")
+    assert outside.status_code == 403 and outside.json["code"] == "not_in_scope"

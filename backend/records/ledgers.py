@@ -187,8 +187,6 @@ def coverage_table(
     session: Session, scope: Scope, month: Month, *, village_id: int | None = None, gaps_only: bool = False
 ) -> list[CoverageLine]:
     """Paired households in scope against the county's visiting rule; `gaps_only` is the town's overdue list."""
-    if village_id is not None:
-        load_village(session, scope, village_id)
     rows = visits.coverage(session, scope, month, village_id=village_id)
     if gaps_only:
         rows = [r for r in rows if not r.met]

@@ -12,7 +12,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.auth.models import User
-from backend.auth.scope import Scope, filter_households, filter_villages, load_household
+from backend.auth.scope import Scope, filter_households, filter_villages, load_household, load_village
 from backend.org.models import Cadre, Household, Pairing, Town, Village
 from backend.records.common import Month, WorkSettings, acting_cadre, encode_location, settings_for_county
 from backend.records.models import Problem, Visit, VisitKind
@@ -129,6 +129,8 @@ def coverage(
     session: Session, scope: Scope, month: Month, *, cadre_id: int | None = None, village_id: int | None = None
 ) -> list[CoverageRow]:
     """Each household paired during the month, its helper's visits against the rule. Three queries."""
+    if village_id is not None:
+        load_village(session, scope, village_id)
     pairing_rows = session.execute(
         filter_households(
             select(Pairing, Household, Village.name, Town.county_id)
