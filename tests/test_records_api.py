@@ -20,6 +20,7 @@ from backend.records.common import GUANGYUAN_VISITS, distance_m, in_fence
 from backend.records.models import CadreWorkSettings, Checkin, DailyRecord, LeaveRequest, Problem, Visit
 from tests.conftest import ApiClient
 from tests.factories import make_cadre
+from tests.test_personal_data import _database_dump
 
 V1_CENTRE = (33.15, 107.33)
 METRES_PER_DEGREE_LAT = 111_195
@@ -385,3 +386,16 @@ def test_town_admin_reads_the_coverage_of_the_town_and_its_gaps(api, database, w
     assert api("town_admin_other").get("/visits/coverage").json["items"] == []
     outside = api("town_admin").get(f"/visits/coverage?village_id={world.ids['V3']}")
     assert outside.status_code == 403 and outside.json["code"] == "not_in_scope"
+
+
+def test_a_database_dump_holds_no_cadre_or_household_position_in_clear(app, api, world) -> None:
+    positions = [(33.151234, 107.331234), (33.152345, 107.332345), (33.153456, 107.333456)]
+    (lat1, lng1), (lat2, lng2), (lat3, lng3) = positions
+    cadre = api("cadre")
+    assert cadre.post("/checkins", {"lat": lat1, "lng": lng1, "accuracy": 5}).status_code == 201
+    body = {"date": date.today().isoformat(), "category": "other", "content": "整理台账", "place": "村委会"}
+    assert cadre.post("/daily-records", {**body, "lat": lat2, "lng": lng2}).status_code == 201
+    visit = {"household_id": world.ids["H1"], "purpose": "走访", "findings": "好", "lat": lat3, "lng": lng3}
+    assert cadre.post("/visits", visit).status_code == 201
+    dump = _database_dump(app)
+    assert [lat for lat, _lng in positions if f"{lat:.6f}".encode() in dump] == []
