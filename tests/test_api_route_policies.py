@@ -85,6 +85,9 @@ CASES: dict[str, Case] = {
     "mp_review.batch": Case(
         "POST", lambda w: "/review/claims/batch", lambda w: {"claim_ids": [w.ids["claim"]], "approve": True}
     ),
+    "mp_uploads.get_upload": Case(
+        "GET", lambda w: f"/uploads/{w.photo_id}", names_a_resource=True, outsiders={"villager": "villager_far"}
+    ),
     "mp_uploads.upload": Case(
         "POST", lambda w: "/uploads", lambda w: {"file": (io.BytesIO(tiny_jpeg()), "x.jpg")}, multipart=True
     ),
