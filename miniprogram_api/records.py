@@ -28,12 +28,13 @@ from backend.records.models import (
     Visit,
     VisitKind,
 )
-from backend.records.photos import may_view, photo_urls, photos_of
+from backend.records.photos import may_view, photos_of
 from backend.records.problems import RaisedProblem
 from backend.timeutil import today_local
 from miniprogram_api import BASE
 from miniprogram_api.policy import ADMINS, allow, current_scope, current_user, idempotent
 from miniprogram_api.schemas import ApiSchema, ListArgs, Page, page
+from miniprogram_api.uploads import PhotoSchema
 
 blp = Blueprint("mp_records", __name__, url_prefix=BASE, description="驻村工作")
 
@@ -52,10 +53,11 @@ def _with_evidence(owner_type: str, items: Iterable[Any]) -> None:
 
 
 def _photos(obj: Any) -> list[dict]:
-    """Signed thumbnail/display URLs and the duplicate flag of each photo the caller may see."""
+    """Each photo the caller may see as the uploads API shows it, plus its duplicate flag."""
     scope = current_scope()
+    schema = PhotoSchema()
     return [
-        {"id": p.id, **photo_urls(p, scope), "flag": p.flag.value if p.flag else None}
+        {**schema.dump(p), "flag": p.flag.value if p.flag else None}
         for p in getattr(obj, "evidence", [])
         if may_view(scope, p)
     ]

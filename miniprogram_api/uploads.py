@@ -9,11 +9,12 @@ from __future__ import annotations
 from flask import Blueprint as FlaskBlueprint
 from flask import Response, send_file
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import fields, pre_dump, validate
 
 from backend.db import db
 from backend.errors import NotFound
 from backend.records import photos
+from backend.records.photo_models import Photo
 from backend.records.storage import photo_storage
 from miniprogram_api import BASE
 from miniprogram_api.policy import ALL_ROLES, allow, current_scope, current_user
@@ -43,6 +44,26 @@ class UploadSchema(ApiSchema):
     status = fields.String()
 
 
+class PhotoSchema(UploadSchema):
+    """A photo with signed, expiring URLs for the caller (null until processed). Other areas nest this
+    schema for the photos of their records, visits, problems and claims."""
+
+    thumb_url = fields.String(allow_none=True)
+    display_url = fields.String(allow_none=True)
+
+    @pre_dump
+    def _with_urls(self, photo: Photo, **kwargs: object) -> dict:
+        return {
+            "id": photo.id,
+            "sha256": photo.sha256,
+            "width": photo.width,
+            "height": photo.height,
+            "taken_at": photo.taken_at,
+            "status": photo.status.value,
+            **photos.photo_urls(photo, current_scope()),
+        }
+
+
 @blp.route("/uploads", methods=["POST"])
 # Every role: cadres (records, visits), villagers (claim evidence), reviewers and admins (products).
 @allow(*ALL_ROLES)
@@ -59,6 +80,14 @@ def upload(form: dict, files: dict):  # type: ignore[no-untyped-def]
         label_event=form["event"],
         label_place=form["place"],
     )
+
+
+@blp.route("/uploads/<photo_id>", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.response(200, PhotoSchema)
+def get_upload(photo_id: str):  # type: ignore[no-untyped-def]
+    """A photo the caller may see: poll after uploading until `status` is `ready`, then show `thumb_url`."""
+    return photos.load_photo(db.session, current_scope(), photo_id)
 
 
 @media.get("/photos/<token>")

@@ -139,6 +139,9 @@ CASES: dict[str, Case] = {
         lambda w: {"evidence": "已联系镇建设办维修完毕"},
         names_a_resource=True,
     ),
+    "mp_uploads.get_upload": Case(
+        "GET", lambda w: f"/uploads/{w.photo_id}", names_a_resource=True, outsiders={"villager": "villager_far"}
+    ),
     "mp_uploads.upload": Case(
         "POST", lambda w: "/uploads", lambda w: {"file": (io.BytesIO(tiny_jpeg()), "x.jpg")}, multipart=True
     ),

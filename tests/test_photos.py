@@ -17,7 +17,7 @@ import time_machine
 from flask import Flask
 from itsdangerous import URLSafeTimedSerializer
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from backend.auth.models import User
 from backend.auth.scope import scope_for
@@ -206,7 +206,7 @@ def test_attach_refuses_a_photo_whose_decoding_failed(app, api, world) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(corpus.HOSTILE_REFUSED))
-def test_hostile_upload_is_refused_with_a_clear_code_and_leaves_nothing(app, api, name: str) -> None:
+def test_hostile_upload_is_refused_with_a_clear_code_and_leaves_nothing(app, api, world, name: str) -> None:
     make, status, code = corpus.HOSTILE_REFUSED[name]
     stored_before = set(Path(app.config["UPLOAD_DIR"]).rglob("*"))
 
@@ -216,7 +216,7 @@ def test_hostile_upload_is_refused_with_a_clear_code_and_leaves_nothing(app, api
     assert response.json["code"] == code
     assert response.json["message"]
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Photo)) == 0
+        assert set(db.session.scalars(select(Photo.id))) == {world.photo_id}
         db.session.remove()
     assert set(Path(app.config["UPLOAD_DIR"]).rglob("*")) == stored_before
 
@@ -486,7 +486,7 @@ def test_unclaimed_uploads_are_deleted_after_24_hours_with_their_files(app, api,
     with time_machine.travel(now_utc() + timedelta(hours=23, minutes=59)):
         assert purge() == 0
     with time_machine.travel(now_utc() + timedelta(hours=24, minutes=1)):
-        assert purge() == 1
+        assert purge() == 2  # this upload and the world's unclaimed photo
     assert not any(f.exists() for f in files)
     assert load_photo(app, claimed).owner_type == "daily_record"
     with app.app_context():
@@ -520,3 +520,16 @@ def test_demo_county_turns_the_photo_label_on(app) -> None:
         county = db.session.scalar(select(County).where(County.code == DEMO_COUNTY_CODE))
         assert db.session.get(PhotoSettings, county.id).label_enabled
         db.session.remove()
+
+
+def test_uploader_polls_their_upload_and_gets_urls_once_it_is_ready(app, api, world, client) -> None:
+    photo_id = uploaded(api, "cadre", corpus.phone_jpeg(6))
+
+    response = api("cadre").get(f"/uploads/{photo_id}")
+
+    assert response.status_code == 200
+    body = response.json
+    assert (body["id"], body["status"], body["width"], body["height"]) == (photo_id, "ready", 300, 400)
+    assert Image.open(io.BytesIO(client.get(body["thumb_url"]).data)).size == (240, 320)
+    assert api("cadre").get(f"/uploads/{'0' * 32}").json["code"] == "not_found"
+    assert api("cadre_far").get(f"/uploads/{photo_id}").json["code"] == "not_in_scope"

@@ -349,6 +349,16 @@ def may_view(scope: Scope, photo: Photo) -> bool:
     return scope.covers_village(photo.village_id)
 
 
+def load_photo(session: Session, scope: Scope, photo_id: str) -> Photo:
+    """A photo the viewer may see, or not_found / not_in_scope."""
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        raise NotFound("照片不存在")
+    if not may_view(scope, photo):
+        raise NotInScope("无权查看该照片")
+    return photo
+
+
 class _WindowSigner(TimestampSigner):
     """Timestamps floored to a window: the same photo gets the same URL for a while, so a cheap phone's
     image cache (and the browser's) keeps working across page loads."""
