@@ -14,6 +14,16 @@ from backend.points.models import (  # noqa: F401
     RuleBook,
     RuleItem,
 )
+from backend.records.models import (  # noqa: F401
+    CadreWorkSettings,
+    Checkin,
+    DailyRecord,
+    DailyRecordAmendment,
+    LeaveRequest,
+    Problem,
+    Visit,
+)
+from backend.records.photo_models import Photo, PhotoSettings  # noqa: F401
 from backend.surveys.models import (  # noqa: F401
     Survey,
     SurveyAlert,

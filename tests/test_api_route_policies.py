@@ -7,6 +7,7 @@ policy (miniprogram_api.policy.allow / public) and gets a case here.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +20,7 @@ from backend.db import db
 from backend.org.models import Household
 from miniprogram_api.policy import PUBLIC, policy_of
 from tests.factories import World
+from tests.photo_corpus import tiny_jpeg
 
 ROLES = ["villager", "cadre", "reviewer", "town_admin", "county_admin"]
 # The users of tests.factories whose scope does NOT include household H1 / village V1, per role.
@@ -42,6 +44,8 @@ class Case:
     names_a_resource: bool = False
     # Per-role outsider where the default one (OUTSIDERS) would legitimately see the resource.
     outsiders: dict[str, str] | None = None
+    # Body sent as multipart/form-data (file uploads) instead of JSON.
+    multipart: bool = False
 
 
 CASES: dict[str, Case] = {
@@ -95,6 +99,66 @@ CASES: dict[str, Case] = {
         # H2 (the default outsider) lives in V1 but is not invited: that is survey_not_invited, tested apart.
         outsiders={"villager": "villager_far"},
     ),
+    "mp_records.check_in": Case(
+        "POST",
+        lambda w: "/checkins",
+        lambda w: {"lat": 33.15, "lng": 107.33, "accuracy": 20, "village_id": w.ids["V1"]},
+        names_a_resource=True,
+    ),
+    "mp_records.attendance": Case("GET", lambda w: "/attendance"),
+    "mp_records.request_leave": Case(
+        "POST",
+        lambda w: "/leaves",
+        lambda w: {"start_on": date.today().isoformat(), "end_on": date.today().isoformat(), "reason": "家中有事"},
+    ),
+    "mp_records.list_leaves": Case("GET", lambda w: "/leaves"),
+    "mp_records.create_daily_record": Case(
+        "POST",
+        lambda w: "/daily-records",
+        lambda w: {
+            "date": date.today().isoformat(),
+            "category": "visit",
+            "content": "走访脱贫户",
+            "place": "一组",
+            "household_ids": [w.ids["H1"]],
+        },
+        names_a_resource=True,
+    ),
+    "mp_records.list_daily_records": Case("GET", lambda w: "/daily-records"),
+    "mp_records.edit_daily_record": Case(
+        "POST",
+        lambda w: f"/daily-records/{w.ids['daily_record']}/edit",
+        lambda w: {"content": "会议改到下午"},
+        names_a_resource=True,
+    ),
+    "mp_records.amend_daily_record": Case(
+        "POST",
+        lambda w: f"/daily-records/{w.ids['daily_record']}/amendments",
+        lambda w: {"reason": "补记参会人员", "content": "召开村两委会议，7 人参加"},
+        names_a_resource=True,
+    ),
+    "mp_records.record_visit": Case(
+        "POST",
+        lambda w: "/visits",
+        lambda w: {"household_id": w.ids["H1"], "purpose": "回访", "findings": "一切正常"},
+        names_a_resource=True,
+    ),
+    "mp_records.list_visits": Case("GET", lambda w: "/visits"),
+    "mp_records.visit_coverage": Case("GET", lambda w: "/visits/coverage"),
+    "mp_records.list_problems": Case("GET", lambda w: "/problems"),
+    "mp_records.start_problem": Case("POST", lambda w: f"/problems/{w.ids['problem']}/start", names_a_resource=True),
+    "mp_records.close_problem": Case(
+        "POST",
+        lambda w: f"/problems/{w.ids['problem']}/close",
+        lambda w: {"evidence": "已联系镇建设办维修完毕"},
+        names_a_resource=True,
+    ),
+    "mp_uploads.get_upload": Case(
+        "GET", lambda w: f"/uploads/{w.photo_id}", names_a_resource=True, outsiders={"villager": "villager_far"}
+    ),
+    "mp_uploads.upload": Case(
+        "POST", lambda w: "/uploads", lambda w: {"file": (io.BytesIO(tiny_jpeg()), "x.jpg")}, multipart=True
+    ),
 }
 
 
@@ -121,6 +185,8 @@ def call(api, user: str | None, case: Case, world: World):  # type: ignore[no-un
     client = api(user)
     if case.method == "GET":
         return client.get(case.path(world))
+    if case.multipart:
+        return client.post(case.path(world), data=case.body(world), content_type="multipart/form-data")
     return client.post(case.path(world), json=case.body(world) if case.body else None)
 
 

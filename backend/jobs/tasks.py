@@ -21,4 +21,5 @@ def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 def load_all_tasks() -> None:
     """Import every domain's jobs module so their tasks register."""
     import backend.auth.jobs
+    import backend.records.jobs
     import backend.surveys.jobs  # noqa: F401

@@ -1,0 +1,257 @@
+"""驻村工作 pages: 到岗考勤 (with each cadre's month), 民情日记, 走访覆盖 and 走访记录, 问题台账, 请假审批.
+
+Every list offers ?format=xlsx with the filters on screen.
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, nav_item, page_arg
+from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
+from backend.db import db
+from backend.errors import InvalidRequest
+from backend.org.service import village_choices
+from backend.records import checkins, ledgers
+from backend.records.checkins import DAY_LABELS
+from backend.records.common import Month
+from backend.records.models import LEAVE_STATUS_LABELS, PROBLEM_STATUS_LABELS, LeaveStatus, ProblemStatus
+
+nav_item("admin.attendance", "到岗考勤", 40, also_active=("admin.cadre_work",))
+nav_item("admin.daily_records", "民情日记", 41)
+nav_item("admin.coverage", "走访覆盖", 42, also_active=("admin.visits",))
+nav_item("admin.problems", "问题台账", 43)
+nav_item("admin.leaves", "请假审批", 44)
+
+
+def month_arg() -> Month:
+    try:
+        return Month.parse(request.args.get("month"))
+    except InvalidRequest:
+        return Month.parse(None)
+
+
+def _villages() -> list[tuple[int, str]]:
+    return village_choices(db.session, current_scope())
+
+
+@bp.get("/attendance")
+@admin_required
+def attendance() -> str | Response:
+    month = month_arg()
+    rows = ledgers.attendance_table(db.session, current_scope(), month)
+    if wants_xlsx():
+        return xlsx_response(
+            f"到岗考勤-{month}",
+            "到岗考勤",
+            ["姓名（脱敏）", "派出单位", "驻村", "月份", "在岗天数", "请假天数", "应在岗天数", "是否达标"],
+            (
+                [
+                    r.name,
+                    r.work_unit,
+                    r.villages,
+                    str(month),
+                    r.attendance.days_on_post,
+                    r.attendance.leave_days,
+                    r.attendance.required,
+                    "达标" if r.attendance.met else "进行中" if r.attendance.in_progress else "未达标",
+                ]
+                for r in rows
+            ),
+        )
+    return render_template("records_attendance.html", rows=rows, month=month)
+
+
+@bp.get("/cadres/<int:cadre_id>/work")
+@admin_required
+def cadre_work(cadre_id: int) -> str:
+    month = month_arg()
+    view = ledgers.cadre_month(db.session, current_scope(), cadre_id, month)
+    return render_template("records_cadre.html", view=view, month=month, day_labels=DAY_LABELS)
+
+
+@bp.get("/daily-records")
+@admin_required
+def daily_records() -> str | Response:
+    month, village = month_arg(), int_arg("village")
+    rows = ledgers.record_rows(db.session, current_scope(), month, village_id=village)
+    if wants_xlsx():
+        return xlsx_response(
+            f"民情日记-{month}",
+            "民情日记",
+            ["日期", "干部（脱敏）", "行政村", "类别", "内容", "地点", "涉及户号", "补正次数", "照片数"],
+            (
+                [r.day, r.cadre, r.village, r.category, r.content, r.place, r.households, r.amendments, r.photo_count]
+                for r in rows[:EXPORT_MAX_ROWS]
+            ),
+        )
+    return render_template("records_daily.html", rows=rows, month=month, village=village, villages=_villages())
+
+
+@bp.get("/coverage")
+@admin_required
+def coverage() -> str | Response:
+    month, village, gaps = month_arg(), int_arg("village"), request.args.get("gaps") == "1"
+    lines = ledgers.coverage_table(db.session, current_scope(), month, village_id=village, gaps_only=gaps)
+    if wants_xlsx():
+        return xlsx_response(
+            f"走访覆盖-{month}",
+            "走访覆盖",
+            [
+                "行政村",
+                "户号",
+                "帮扶责任人（脱敏）",
+                "本月走访",
+                "考核周期",
+                "周期内走访",
+                "应走访",
+                "本月联系",
+                "应联系",
+                "最近走访",
+                "是否达标",
+            ],
+            (
+                [
+                    line.row.village_name,
+                    line.row.household_number,
+                    line.helper,
+                    line.row.visits,
+                    line.row.period,
+                    line.row.period_visits,
+                    line.row.visits_required,
+                    line.row.contacts,
+                    line.row.contacts_required,
+                    line.row.last_visit_on,
+                    "达标" if line.row.met else "未达标",
+                ]
+                for line in lines
+            ),
+        )
+    return render_template(
+        "records_coverage.html", lines=lines, month=month, village=village, gaps=gaps, villages=_villages()
+    )
+
+
+@bp.get("/visits")
+@admin_required
+def visits() -> str | Response:
+    month, village = month_arg(), int_arg("village")
+    rows = ledgers.visit_rows(db.session, current_scope(), month, village_id=village)
+    if wants_xlsx():
+        return xlsx_response(
+            f"走访记录-{month}",
+            "走访记录",
+            ["日期", "干部（脱敏）", "行政村", "户号", "方式", "目的", "走访情况", "提出问题数"],
+            (
+                [r.day, r.cadre, r.village, r.household, r.kind, r.purpose, r.findings, r.problems]
+                for r in rows[:EXPORT_MAX_ROWS]
+            ),
+        )
+    return render_template("records_visits.html", rows=rows, month=month, village=village, villages=_villages())
+
+
+@bp.get("/problems")
+@admin_required
+def problems() -> str | Response:
+    status = choice_arg("status", set(ProblemStatus))
+    filters = {
+        "status": ProblemStatus(status) if status else None,
+        "overdue": request.args.get("overdue") == "1",
+        "village_id": int_arg("village"),
+    }
+    if wants_xlsx():
+        rows = ledgers.problem_page(db.session, current_scope(), **filters, per_page=EXPORT_MAX_ROWS).items
+        return xlsx_response(
+            "问题台账",
+            "问题台账",
+            [
+                "编号",
+                "行政村",
+                "户号",
+                "问题",
+                "来源",
+                "责任人（脱敏）",
+                "提出日期",
+                "办结时限",
+                "状态",
+                "是否超期",
+                "销号日期",
+                "销号说明",
+            ],
+            (
+                [
+                    r.id,
+                    r.village,
+                    r.household,
+                    r.description,
+                    r.source,
+                    r.owner,
+                    r.raised_on,
+                    r.deadline,
+                    r.status_label,
+                    "超期" if r.overdue else "",
+                    r.closed_on,
+                    r.closing_evidence,
+                ]
+                for r in rows
+            ),
+        )
+    page = ledgers.problem_page(db.session, current_scope(), **filters, page=page_arg())
+    return render_template(
+        "records_problems.html",
+        page=page,
+        filters=filters,
+        villages=_villages(),
+        status_choices=list(PROBLEM_STATUS_LABELS.items()),
+    )
+
+
+@bp.get("/leaves")
+@admin_required
+def leaves() -> str | Response:
+    status = choice_arg("status", set(LeaveStatus))
+    rows = ledgers.leave_rows(db.session, current_scope(), current_user, LeaveStatus(status) if status else None)
+    if wants_xlsx():
+        return xlsx_response(
+            "请假记录",
+            "请假记录",
+            ["干部（脱敏）", "行政村", "开始", "结束", "天数", "事由", "状态", "申请时间", "审批时间", "审批意见"],
+            (
+                [
+                    r.cadre,
+                    r.village,
+                    r.start_on,
+                    r.end_on,
+                    r.days,
+                    r.reason,
+                    r.status_label,
+                    r.requested_at,
+                    r.decided_at,
+                    r.decision_note,
+                ]
+                for r in rows
+            ),
+        )
+    return render_template(
+        "records_leaves.html",
+        rows=rows,
+        status=status,
+        status_choices=list(LEAVE_STATUS_LABELS.items()),
+        can_decide=current_user.role == "town_admin",
+    )
+
+
+@bp.post("/leaves/<int:leave_id>/decide")
+@admin_required
+def decide_leave(leave_id: int) -> Response:
+    decision = request.form.get("decision")
+    if decision not in ("approve", "reject"):
+        raise InvalidRequest("请选择批准或驳回")
+    note = (request.form.get("note") or "").strip()[:300]
+    leave = checkins.decide_leave(
+        db.session, current_scope(), current_user, leave_id, approve=decision == "approve", note=note
+    )
+    flash(f"已{'批准' if decision == 'approve' else '驳回'}请假（{leave.start_on} 至 {leave.end_on}）", "info")
+    return redirect(url_for("admin.leaves"))

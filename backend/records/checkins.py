@@ -1,0 +1,284 @@
+"""到岗: GPS check-ins against the village fence, leave (请假) decided by the town, monthly attendance."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from backend.auth.models import Role, User
+from backend.auth.scope import Scope, filter_villages, load_village
+from backend.errors import Forbidden, InvalidRequest, LeaveAlreadyDecided, LeaveOverlap, NotFound, NotInScope, NotPosted
+from backend.org.models import Cadre, Posting, Village
+from backend.records.common import (
+    Month,
+    WorkSettings,
+    acting_cadre,
+    distance_m,
+    encode_location,
+    in_fence,
+    record_village,
+    settings_for_county,
+)
+from backend.records.models import Checkin, LeaveRequest, LeaveStatus
+from backend.timeutil import now_utc, to_local, today_local
+
+MAX_LEAVE_DAYS = 60
+LEAVE_BACKDATE_DAYS = 31
+
+
+def check_in(
+    session: Session, scope: Scope, user: User, *, lat: float, lng: float, accuracy: float, village_id: int | None
+) -> Checkin:
+    """Record where the cadre is now (server time), for the named village or the nearest one they are posted to."""
+    cadre = acting_cadre(user)
+    if village_id is not None:
+        villages = [load_village(session, scope, village_id)]
+    else:
+        villages = list(session.scalars(filter_villages(select(Village), scope, Village.id)))
+    if not villages:
+        raise NotPosted()
+    settings = settings_for_county(session, cadre.county_id)
+
+    def gap(v: Village) -> float:
+        return distance_m(lat, lng, v.center_lat, v.center_lng) - v.fence_radius_m
+
+    village = min(villages, key=gap)
+    distance = distance_m(lat, lng, village.center_lat, village.center_lng)
+    at = now_utc()
+    checkin = Checkin(
+        cadre_id=cadre.id,
+        village_id=village.id,
+        at=at,
+        local_date=to_local(at).date(),
+        location=encode_location(lat, lng),
+        accuracy_m=accuracy,
+        distance_m=round(distance),
+        in_fence=in_fence(distance, accuracy, village.fence_radius_m, settings.accuracy_cap_m),
+    )
+    session.add(checkin)
+    session.flush()
+    return checkin
+
+
+# --- 请假 ---
+
+
+def request_leave(
+    session: Session,
+    scope: Scope,
+    user: User,
+    *,
+    start_on: date,
+    end_on: date,
+    reason: str,
+    village_id: int | None = None,
+) -> LeaveRequest:
+    cadre = acting_cadre(user)
+    if end_on < start_on:
+        raise InvalidRequest(errors={"end_on": ["结束日期不能早于开始日期"]})
+    if (end_on - start_on).days + 1 > MAX_LEAVE_DAYS:
+        raise InvalidRequest(errors={"end_on": [f"一次请假最长 {MAX_LEAVE_DAYS} 天"]})
+    if start_on < today_local() - timedelta(days=LEAVE_BACKDATE_DAYS):
+        raise InvalidRequest(errors={"start_on": [f"只能补请 {LEAVE_BACKDATE_DAYS} 天内的假"]})
+    village = record_village(session, scope, cadre, village_id, set())
+    # One cadre's requests are serialised so two overlapping ones cannot both pass the check.
+    session.execute(select(Cadre.id).where(Cadre.id == cadre.id).with_for_update())
+    overlapping = session.scalar(
+        select(func.count(LeaveRequest.id)).where(
+            LeaveRequest.cadre_id == cadre.id,
+            LeaveRequest.status != LeaveStatus.rejected,
+            LeaveRequest.start_on <= end_on,
+            LeaveRequest.end_on >= start_on,
+        )
+    )
+    if overlapping:
+        raise LeaveOverlap()
+    leave = LeaveRequest(
+        cadre_id=cadre.id,
+        village_id=village,
+        start_on=start_on,
+        end_on=end_on,
+        reason=reason,
+        requested_by_id=user.id,
+    )
+    session.add(leave)
+    session.flush()
+    return leave
+
+
+def decide_leave(
+    session: Session, scope: Scope, user: User, leave_id: int, *, approve: bool, note: str
+) -> LeaveRequest:
+    """The town (镇) of the cadre's village approves or rejects; a decision is final."""
+    if user.role != Role.town_admin:
+        raise Forbidden("请假由驻村所在镇审批")
+    leave = session.scalar(
+        select(LeaveRequest)
+        .where(LeaveRequest.id == leave_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if leave is None:
+        raise NotFound("请假申请不存在")
+    if not scope.covers_village(leave.village_id):
+        raise NotInScope()
+    if leave.status != LeaveStatus.pending:
+        raise LeaveAlreadyDecided()
+    leave.status = LeaveStatus.approved if approve else LeaveStatus.rejected
+    leave.decided_by_id = user.id
+    leave.decided_at = now_utc()
+    leave.decision_note = note or None
+    session.flush()
+    return leave
+
+
+def leaves_query(scope: Scope, user: User, status: LeaveStatus | None = None) -> Select[tuple[LeaveRequest]]:
+    """A cadre sees their own requests; admins those of the villages in their scope."""
+    stmt = select(LeaveRequest)
+    if user.role == Role.cadre:
+        stmt = stmt.where(LeaveRequest.cadre_id == user.cadre_id)
+    else:
+        stmt = filter_villages(stmt, scope, LeaveRequest.village_id)
+    if status is not None:
+        stmt = stmt.where(LeaveRequest.status == status)
+    return stmt
+
+
+# --- 考勤 ---
+
+
+class DayStatus:
+    on_post = "on_post"  # 在岗: at least one check-in inside the fence
+    outside = "outside"  # 打卡在围栏外
+    leave = "leave"  # 请假 (approved)
+    absent = "absent"  # 未到岗
+    future = "future"
+
+
+DAY_LABELS = {
+    DayStatus.on_post: "在岗",
+    DayStatus.outside: "围栏外",
+    DayStatus.leave: "请假",
+    DayStatus.absent: "未到岗",
+    DayStatus.future: "",
+}
+
+
+@dataclass(frozen=True)
+class Attendance:
+    """One cadre's month: days on post against the required days, approved leave taken off the requirement.
+
+    required = max(0, county's required days − approved leave days that were not also on post).
+    """
+
+    cadre_id: int
+    month: Month
+    days_on_post: int
+    leave_days: int
+    base_required: int
+    calendar: list[tuple[date, str]]
+
+    @property
+    def required(self) -> int:
+        return max(0, self.base_required - self.leave_days)
+
+    @property
+    def met(self) -> bool:
+        return self.days_on_post >= self.required
+
+    @property
+    def short_by(self) -> int:
+        return max(0, self.required - self.days_on_post)
+
+    @property
+    def in_progress(self) -> bool:
+        """The month is still running: a shortfall is not final yet."""
+        return self.month.first <= today_local() <= self.month.last
+
+
+def _day_marks(session: Session, cadre_ids: list[int], month: Month) -> dict[int, dict[date, bool]]:
+    """Per cadre and day: True if any check-in was in the fence, False if all were outside. One GROUP BY."""
+    inside = func.max(case((Checkin.in_fence.is_(True), 1), else_=0))
+    rows = session.execute(
+        select(Checkin.cadre_id, Checkin.local_date, inside)
+        .where(
+            Checkin.cadre_id.in_(cadre_ids),
+            Checkin.local_date >= month.first,
+            Checkin.local_date < month.next_first,
+        )
+        .group_by(Checkin.cadre_id, Checkin.local_date)
+    )
+    marks: dict[int, dict[date, bool]] = defaultdict(dict)
+    for cadre_id, day, any_inside in rows:
+        marks[cadre_id][day] = bool(any_inside)
+    return marks
+
+
+def _leave_days(session: Session, cadre_ids: list[int], month: Month) -> dict[int, set[date]]:
+    days: dict[int, set[date]] = defaultdict(set)
+    leaves = session.execute(
+        select(LeaveRequest.cadre_id, LeaveRequest.start_on, LeaveRequest.end_on).where(
+            LeaveRequest.cadre_id.in_(cadre_ids),
+            LeaveRequest.status == LeaveStatus.approved,
+            LeaveRequest.start_on < month.next_first,
+            LeaveRequest.end_on >= month.first,
+        )
+    )
+    for cadre_id, start, end in leaves:
+        day = max(start, month.first)
+        while day <= min(end, month.last):
+            days[cadre_id].add(day)
+            day += timedelta(days=1)
+    return days
+
+
+def attendance_for(session: Session, cadres: list[Cadre], month: Month) -> list[Attendance]:
+    """Attendance of several cadres in three queries (check-ins, leave, settings per county)."""
+    ids = [c.id for c in cadres]
+    marks, leaves = _day_marks(session, ids, month), _leave_days(session, ids, month)
+    settings: dict[int, WorkSettings] = {}
+    today = today_local()
+    out = []
+    for cadre in cadres:
+        if cadre.county_id not in settings:
+            settings[cadre.county_id] = settings_for_county(session, cadre.county_id)
+        calendar = []
+        for offset in range(month.days):
+            day = month.first + timedelta(days=offset)
+            mark = marks[cadre.id].get(day)
+            if mark:
+                status = DayStatus.on_post
+            elif day in leaves[cadre.id]:
+                status = DayStatus.leave
+            elif mark is False:
+                status = DayStatus.outside
+            else:
+                status = DayStatus.future if day > today else DayStatus.absent
+            calendar.append((day, status))
+        out.append(
+            Attendance(
+                cadre_id=cadre.id,
+                month=month,
+                days_on_post=sum(1 for _d, s in calendar if s == DayStatus.on_post),
+                leave_days=sum(1 for _d, s in calendar if s == DayStatus.leave),
+                base_required=settings[cadre.county_id].required_days,
+                calendar=calendar,
+            )
+        )
+    return out
+
+
+def cadres_posted_in(session: Session, scope: Scope, month: Month) -> list[Cadre]:
+    """Cadres with a posting in the scope's villages at any time of the month."""
+    posted = filter_villages(select(Posting.cadre_id), scope, Posting.village_id).where(
+        Posting.start_on < month.next_first, or_(Posting.end_on.is_(None), Posting.end_on >= month.first)
+    )
+    return list(session.scalars(select(Cadre).where(Cadre.id.in_(posted)).order_by(Cadre.id)))
+
+
+def own_attendance(session: Session, user: User, month: Month) -> Attendance:
+    return attendance_for(session, [acting_cadre(user)], month)[0]

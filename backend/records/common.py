@@ -1,0 +1,162 @@
+"""Pieces every part of cadre work shares: business months, county settings, the acting cadre, GPS."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.auth.models import Role, User
+from backend.auth.scope import Scope, active_posting_filter, load_village
+from backend.errors import Forbidden, InvalidRequest
+from backend.org.models import Cadre, Posting, Town, Village
+from backend.records.models import CadreWorkSettings
+from backend.timeutil import today_local
+
+MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+EARTH_RADIUS_M = 6_371_000
+
+
+@dataclass(frozen=True)
+class Month:
+    """A business month in Asia/Shanghai: [first, next_first)."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str | None, field: str = "month") -> Month:
+        if not text:
+            return cls.of(today_local())
+        match = MONTH_PATTERN.match(text)
+        if not match:
+            raise InvalidRequest(errors={field: ["月份格式应为 YYYY-MM"]})
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @classmethod
+    def of(cls, day: date) -> Month:
+        return cls(day.year, day.month)
+
+    @property
+    def first(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def next_first(self) -> date:
+        return date(self.year + (self.month == 12), self.month % 12 + 1, 1)
+
+    @property
+    def last(self) -> date:
+        return self.next_first - timedelta(days=1)
+
+    @property
+    def days(self) -> int:
+        return (self.next_first - self.first).days
+
+    def shift(self, months: int) -> Month:
+        index = self.year * 12 + self.month - 1 + months
+        return Month(index // 12, index % 12 + 1)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+@dataclass(frozen=True)
+class WorkSettings:
+    required_days: int = 20
+    visits_required: int = 2
+    visit_period_months: int = 1
+    contacts_per_month: int = 0
+    accuracy_cap_m: int = 100
+    problem_deadline_days: int = 15
+
+
+DEFAULT_SETTINGS = WorkSettings()
+# The two published visiting rules, as data a county can adopt (domain.md).
+ZIYANG_VISITS = {"visits_required": 2, "visit_period_months": 1, "contacts_per_month": 0}
+GUANGYUAN_VISITS = {"visits_required": 1, "visit_period_months": 2, "contacts_per_month": 1}
+
+
+def settings_for_county(session: Session, county_id: int) -> WorkSettings:
+    row = session.get(CadreWorkSettings, county_id)
+    if row is None:
+        return DEFAULT_SETTINGS
+    return WorkSettings(
+        required_days=row.required_days,
+        visits_required=row.visits_required,
+        visit_period_months=row.visit_period_months,
+        contacts_per_month=row.contacts_per_month,
+        accuracy_cap_m=row.accuracy_cap_m,
+        problem_deadline_days=row.problem_deadline_days,
+    )
+
+
+def settings_for_village(session: Session, village_id: int) -> WorkSettings:
+    county_id = session.scalar(select(Town.county_id).join(Village).where(Village.id == village_id))
+    return settings_for_county(session, county_id) if county_id is not None else DEFAULT_SETTINGS
+
+
+def acting_cadre(user: User) -> Cadre:
+    """The cadre behind a cadre login; every write of cadre work is done by one."""
+    if user.role != Role.cadre or user.cadre is None:
+        raise Forbidden("只有驻村干部可以记录驻村工作")
+    return user.cadre
+
+
+def posted_village_ids(session: Session, cadre_id: int, on: date | None = None) -> list[int]:
+    on = on or today_local()
+    return list(
+        session.scalars(
+            select(Posting.village_id)
+            .where(Posting.cadre_id == cadre_id, active_posting_filter(on))
+            .distinct()
+            .order_by(Posting.village_id)
+        )
+    )
+
+
+def record_village(
+    session: Session, scope: Scope, cadre: Cadre, village_id: int | None, household_villages: set[int]
+) -> int:
+    """The village a record belongs to: the one named, else its households' one, else the cadre's only posting."""
+    if village_id is not None:
+        return load_village(session, scope, village_id).id
+    if len(household_villages) == 1:
+        return next(iter(household_villages))
+    posted = posted_village_ids(session, cadre.id)
+    if len(posted) == 1:
+        return posted[0]
+    if not posted:
+        raise Forbidden("当前没有驻村任务")
+    raise InvalidRequest(errors={"village_id": ["您在多个村驻村，请指定村"]})
+
+
+def encode_location(lat: float | None, lng: float | None) -> str | None:
+    """GPS goes into an encrypted column as "lat,lng" (6 decimals ≈ 0.1 m)."""
+    if lat is None or lng is None:
+        if (lat is None) != (lng is None):
+            raise InvalidRequest(errors={"lat": ["经纬度须同时提供"]})
+        return None
+    return f"{lat:.6f},{lng:.6f}"
+
+
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance (haversine): metres are what a fence radius is given in."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def in_fence(distance: float, accuracy: float, radius_m: int, accuracy_cap_m: int) -> bool:
+    """Inside if the fix could be inside: distance − min(accuracy, cap) ≤ radius.
+
+    The phone's accuracy is the radius of its uncertainty; crediting it avoids refusing a cadre
+    standing at the edge under a poor mountain fix, and capping it stops a useless 5 km fix from
+    counting as on post.
+    """
+    return distance - min(max(accuracy, 0.0), accuracy_cap_m) <= radius_m

@@ -1,0 +1,156 @@
+"""问题台账: problems raised in visits or daily records; open → in_progress → closed (销号) with evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from backend.auth.models import Role, User
+from backend.auth.scope import Scope, active_posting_filter, filter_villages
+from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope, ProblemStateConflict
+from backend.org.models import Cadre, Posting
+from backend.records.common import settings_for_village
+from backend.records.models import Problem, ProblemStatus
+from backend.records.photos import attach_photos
+from backend.timeutil import now_utc, today_local
+
+
+@dataclass(frozen=True)
+class RaisedProblem:
+    """A problem as written in a visit or record: what, and optionally who owns it and by when."""
+
+    description: str
+    deadline: date | None = None
+    owner_cadre_id: int | None = None
+
+
+def raise_problems(
+    session: Session,
+    user: User,
+    *,
+    raised: list[RaisedProblem],
+    village_id: int,
+    household_id: int | None,
+    source_type: str,
+    source_id: int,
+    default_owner_id: int,
+) -> list[Problem]:
+    """Ledger items for each problem; the owner must be posted in the village, the default owner is the author."""
+    if not raised:
+        return []
+    deadline_days = settings_for_village(session, village_id).problem_deadline_days
+    today = today_local()
+    problems = []
+    for index, item in enumerate(raised):
+        owner = item.owner_cadre_id or default_owner_id
+        if owner != default_owner_id and not _posted_in(session, owner, village_id, today):
+            raise InvalidRequest(errors={f"problems.{index}.owner_cadre_id": ["责任人须是在本村驻村的干部"]})
+        if item.deadline is not None and item.deadline < today:
+            raise InvalidRequest(errors={f"problems.{index}.deadline": ["办结时限不能早于今天"]})
+        problems.append(
+            Problem(
+                village_id=village_id,
+                household_id=household_id,
+                source_type=source_type,
+                source_id=source_id,
+                description=item.description,
+                owner_cadre_id=owner,
+                deadline=item.deadline or today + timedelta(days=deadline_days),
+                raised_by_id=user.id,
+            )
+        )
+    session.add_all(problems)
+    session.flush()
+    return problems
+
+
+def _posted_in(session: Session, cadre_id: int, village_id: int, on: date) -> bool:
+    return (
+        session.scalar(
+            select(Posting.id).where(
+                Posting.cadre_id == cadre_id, Posting.village_id == village_id, active_posting_filter(on)
+            )
+        )
+        is not None
+    )
+
+
+def problems_query(
+    scope: Scope,
+    *,
+    status: ProblemStatus | None = None,
+    overdue: bool = False,
+    village_id: int | None = None,
+    owner_cadre_id: int | None = None,
+) -> Select[tuple[Problem]]:
+    """The ledger within scope; `overdue` keeps items past their deadline that are still open."""
+    stmt = filter_villages(select(Problem), scope, Problem.village_id)
+    if scope.household_id is not None:
+        stmt = stmt.where(Problem.id.is_(None))  # villagers read no ledger
+    if status is not None:
+        stmt = stmt.where(Problem.status == status)
+    if overdue:
+        stmt = stmt.where(Problem.status != ProblemStatus.closed, Problem.deadline < today_local())
+    if village_id is not None:
+        stmt = stmt.where(Problem.village_id == village_id)
+    if owner_cadre_id is not None:
+        stmt = stmt.where(Problem.owner_cadre_id == owner_cadre_id)
+    return stmt
+
+
+def _lock(session: Session, scope: Scope, user: User, problem_id: int) -> Problem:
+    problem = session.scalar(
+        select(Problem).where(Problem.id == problem_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if problem is None:
+        raise NotFound("问题不存在")
+    if not scope.covers_village(problem.village_id) or scope.household_id is not None:
+        raise NotInScope()
+    if user.role != Role.cadre:
+        raise Forbidden("问题由驻村干部办理")
+    return problem
+
+
+def start_problem(session: Session, scope: Scope, user: User, problem_id: int) -> Problem:
+    problem = _lock(session, scope, user, problem_id)
+    if problem.status != ProblemStatus.open:
+        raise ProblemStateConflict("只有待办理的问题可以开始办理")
+    problem.status = ProblemStatus.in_progress
+    problem.started_at = now_utc()
+    session.flush()
+    return problem
+
+
+def close_problem(
+    session: Session, scope: Scope, user: User, problem_id: int, *, evidence: str, photo_ids: list[str]
+) -> Problem:
+    """销号: a cadre of the village closes it with what was done, and a photo when there is one."""
+    problem = _lock(session, scope, user, problem_id)
+    if problem.status == ProblemStatus.closed:
+        raise ProblemStateConflict("该问题已销号")
+    now = now_utc()
+    problem.started_at = problem.started_at or now
+    problem.status = ProblemStatus.closed
+    problem.closed_at = now
+    problem.closed_by_id = user.id
+    problem.closing_evidence = evidence
+    session.flush()
+    attach_photos(
+        session,
+        actor=scope,
+        photo_ids=photo_ids,
+        owner_type="problem_closing",
+        owner_id=problem.id,
+        village_id=problem.village_id,
+        household_id=problem.household_id,
+    )
+    return problem
+
+
+def owner_names(session: Session, problems: list[Problem]) -> dict[int, str]:
+    """Owner cadre names (clear text: callers mask)."""
+    ids = {p.owner_cadre_id for p in problems}
+    return dict(session.execute(select(Cadre.id, Cadre.name).where(Cadre.id.in_(ids))).tuples().all()) if ids else {}

@@ -1,0 +1,202 @@
+"""入户走访: visits (and phone contacts) to households, the problems they raise, and monthly coverage of
+each helper's paired households (包联户) against the county's rule."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from backend.auth.models import User
+from backend.auth.scope import Scope, filter_households, filter_villages, load_household, load_village
+from backend.org.models import Cadre, Household, Pairing, Town, Village
+from backend.records.common import Month, WorkSettings, acting_cadre, encode_location, settings_for_county
+from backend.records.models import Problem, Visit, VisitKind
+from backend.records.photos import attach_photos
+from backend.records.problems import RaisedProblem, raise_problems
+from backend.timeutil import now_utc, to_local
+
+
+def record_visit(
+    session: Session,
+    scope: Scope,
+    user: User,
+    *,
+    household_id: int,
+    purpose: str,
+    findings: str,
+    kind: VisitKind = VisitKind.visit,
+    lat: float | None = None,
+    lng: float | None = None,
+    photo_ids: Sequence[str] = (),
+    problems: Sequence[RaisedProblem] = (),
+) -> tuple[Visit, list[Problem]]:
+    """A visit at the server's time (its business day decides the month it counts in) and its problems."""
+    cadre = acting_cadre(user)
+    household = load_household(session, scope, household_id)
+    at = now_utc()
+    visit = Visit(
+        cadre_id=cadre.id,
+        author_id=user.id,
+        household_id=household.id,
+        village_id=household.village_id,
+        kind=kind,
+        at=at,
+        local_date=to_local(at).date(),
+        purpose=purpose,
+        findings=findings,
+        location=encode_location(lat, lng),
+    )
+    session.add(visit)
+    session.flush()
+    attach_photos(
+        session,
+        actor=scope,
+        photo_ids=photo_ids,
+        owner_type="visit",
+        owner_id=visit.id,
+        village_id=household.village_id,
+        household_id=household.id,
+    )
+    raised = raise_problems(
+        session,
+        user,
+        raised=list(problems),
+        village_id=household.village_id,
+        household_id=household.id,
+        source_type="visit",
+        source_id=visit.id,
+        default_owner_id=cadre.id,
+    )
+    return visit, raised
+
+
+def visits_query(
+    scope: Scope, month: Month, *, cadre_id: int | None = None, village_id: int | None = None
+) -> Select[tuple[Visit]]:
+    stmt = filter_villages(select(Visit), scope, Visit.village_id).where(
+        Visit.local_date >= month.first, Visit.local_date < month.next_first
+    )
+    if scope.household_id is not None:
+        stmt = stmt.where(Visit.id.is_(None))  # villagers read no visit ledger
+    if cadre_id is not None:
+        stmt = stmt.where(Visit.cadre_id == cadre_id)
+    if village_id is not None:
+        stmt = stmt.where(Visit.village_id == village_id)
+    return stmt.options(selectinload(Visit.household))
+
+
+def period_of(month: Month, period_months: int) -> tuple[Month, Month]:
+    """The calendar window a month's visits count in: Jan–Feb, Mar–Apr… for a two-month rule."""
+    start = Month(month.year, (month.month - 1) // period_months * period_months + 1)
+    return start, start.shift(period_months - 1)
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    household_id: int
+    household_number: str
+    village_id: int
+    village_name: str
+    cadre_id: int
+    cadre_name: str  # clear text: callers mask
+    visits: int  # this month, by the helper
+    period: str  # "2025-01" or "2025-01~2025-02"
+    period_visits: int  # in the window up to the end of this month
+    visits_required: int
+    contacts: int  # this month: contacts plus visits
+    contacts_required: int
+    last_visit_on: date | None
+
+    @property
+    def visits_missing(self) -> int:
+        return max(0, self.visits_required - self.period_visits)
+
+    @property
+    def contacts_missing(self) -> int:
+        return max(0, self.contacts_required - self.contacts)
+
+    @property
+    def met(self) -> bool:
+        return self.visits_missing == 0 and self.contacts_missing == 0
+
+
+def coverage(
+    session: Session, scope: Scope, month: Month, *, cadre_id: int | None = None, village_id: int | None = None
+) -> list[CoverageRow]:
+    """Each household paired during the month, its helper's visits against the rule. Three queries."""
+    if village_id is not None:
+        load_village(session, scope, village_id)
+    pairing_rows = session.execute(
+        filter_households(
+            select(Pairing, Household, Village.name, Town.county_id)
+            .join(Household, Household.id == Pairing.household_id)
+            .join(Village, Village.id == Household.village_id)
+            .join(Town, Town.id == Village.town_id),
+            scope,
+            Household.id,
+            Household.village_id,
+        )
+        .where(
+            Pairing.start_on < month.next_first,
+            or_(Pairing.end_on.is_(None), Pairing.end_on >= month.first),
+            *([Pairing.cadre_id == cadre_id] if cadre_id is not None else []),
+            *([Household.village_id == village_id] if village_id is not None else []),
+        )
+        .order_by(Village.code, Household.number, Pairing.start_on)
+    ).all()
+    # The helper at the end of the month answers for it (a later pairing replaces an earlier one).
+    current: dict[int, tuple[Pairing, Household, str, int]] = {}
+    for pairing, household, village_name, county_id in pairing_rows:
+        current[household.id] = (pairing, household, village_name, county_id)
+    if not current:
+        return []
+    settings: dict[int, WorkSettings] = {
+        county_id: settings_for_county(session, county_id) for *_rest, county_id in current.values()
+    }
+    earliest = min(period_of(month, s.visit_period_months)[0] for s in settings.values())
+    visits = session.execute(
+        select(Visit.household_id, Visit.cadre_id, Visit.kind, Visit.local_date).where(
+            Visit.household_id.in_(current.keys()),
+            Visit.local_date >= earliest.first,
+            Visit.local_date < month.next_first,
+        )
+    ).all()
+    by_household: dict[int, list[tuple[int, VisitKind, date]]] = defaultdict(list)
+    for household_id, visitor, kind, day in visits:
+        by_household[household_id].append((visitor, kind, day))
+    names = dict(
+        session.execute(
+            select(Cadre.id, Cadre.name).where(Cadre.id.in_({p.cadre_id for p, *_ in current.values()}))
+        ).all()
+    )
+    rows = []
+    for pairing, household, village_name, county_id in current.values():
+        rule = settings[county_id]
+        start, end = period_of(month, rule.visit_period_months)
+        own = [(kind, day) for visitor, kind, day in by_household[household.id] if visitor == pairing.cadre_id]
+        in_month = [(kind, day) for kind, day in own if day >= month.first]
+        period_visits = sum(1 for kind, day in own if kind == VisitKind.visit and day >= start.first)
+        visit_days = [day for kind, day in own if kind == VisitKind.visit]
+        rows.append(
+            CoverageRow(
+                household_id=household.id,
+                household_number=household.number,
+                village_id=household.village_id,
+                village_name=village_name,
+                cadre_id=pairing.cadre_id,
+                cadre_name=names.get(pairing.cadre_id, ""),
+                visits=sum(1 for kind, _day in in_month if kind == VisitKind.visit),
+                period=str(start) if start == end else f"{start}~{end}",
+                period_visits=period_visits,
+                visits_required=rule.visits_required,
+                contacts=len(in_month),
+                contacts_required=rule.contacts_per_month,
+                last_visit_on=max(visit_days) if visit_days else None,
+            )
+        )
+    return rows
