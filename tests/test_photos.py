@@ -8,6 +8,7 @@ import io
 import random
 import subprocess
 import sys
+import threading
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -370,6 +371,18 @@ def test_recompressed_and_resized_copy_is_flagged_as_near_duplicate_but_another_
     assert load_photo(app, other).flag is None
 
 
+def test_one_cadres_similar_shots_of_one_occasion_are_not_flagged_but_the_same_scene_days_later_is(app, api) -> None:
+    original = corpus.scene(13, (1600, 1200))
+    with time_machine.travel(now_utc() - timedelta(days=3)):
+        first = uploaded(api, "cadre", corpus.encode(original, "JPEG", quality=92))
+        burst = uploaded(api, "cadre", corpus.encode(original, "JPEG", quality=70))
+    reused = uploaded(api, "cadre", corpus.encode(original.resize((1200, 900)), "JPEG", quality=80))
+
+    assert load_photo(app, burst).flag is None
+    later = load_photo(app, reused)
+    assert later.flag == PhotoFlag.near_duplicate and later.duplicate_of_id in {first, burst}
+
+
 # --- signed serving ------------------------------------------------------------------------------
 
 
@@ -533,3 +546,32 @@ def test_uploader_polls_their_upload_and_gets_urls_once_it_is_ready(app, api, wo
     assert Image.open(io.BytesIO(client.get(body["thumb_url"]).data)).size == (240, 320)
     assert api("cadre").get(f"/uploads/{'0' * 32}").json["code"] == "not_found"
     assert api("cadre_far").get(f"/uploads/{photo_id}").json["code"] == "not_in_scope"
+
+
+def test_concurrent_claims_of_one_photo_let_exactly_one_record_have_it(app, api, world) -> None:
+    photo_id = uploaded(api, "cadre", corpus.tiny_jpeg())
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def claim(owner_id: int) -> None:
+        with app.app_context():
+            scope = user_scope(world, "cadre")
+            db.session.rollback()
+            barrier.wait()
+            try:
+                with unit_of_work(db.session) as s:
+                    photos.attach_photos(s, actor=scope, photo_ids=[photo_id], owner_type="visit", owner_id=owner_id)
+                outcomes.append("claimed")
+            except PhotoAlreadyUsed:
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=claim, args=(owner_id,)) for owner_id in range(100, 106)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["claimed"] + ["refused"] * 5
+    assert load_photo(app, photo_id).owner_id in range(100, 106)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
@@ -64,6 +64,8 @@ UNCLAIMED_TTL = timedelta(hours=24)
 NEAR_DUPLICATE_BITS = 6
 # How far back (per county) the near-duplicate search looks: bounded work per photo.
 NEAR_DUPLICATE_WINDOW = timedelta(days=180)
+# One uploader's similar photos this close together are shots of one occasion, not a re-used photo.
+SAME_OCCASION = timedelta(hours=12)
 VARIANTS = ("display", "thumb")
 
 
@@ -200,7 +202,8 @@ def _label_text(session: Session, photo: Photo) -> str | None:
 
 
 def _near_duplicate(session: Session, photo: Photo) -> str | None:
-    """An earlier photo of the same county whose dHash is within NEAR_DUPLICATE_BITS (other bytes)."""
+    """An earlier photo of the same county whose dHash is within NEAR_DUPLICATE_BITS (other bytes), from
+    someone else or from another day: a cadre's own burst of shots at one meeting is not suspicious."""
     assert photo.phash is not None
     rows = session.execute(
         select(Photo.id, Photo.phash)
@@ -211,6 +214,7 @@ def _near_duplicate(session: Session, photo: Photo) -> str | None:
             Photo.phash.is_not(None),
             Photo.received_at >= photo.received_at - NEAR_DUPLICATE_WINDOW,
             Photo.received_at <= photo.received_at,
+            or_(Photo.uploader_id != photo.uploader_id, Photo.received_at < photo.received_at - SAME_OCCASION),
         )
         .order_by(Photo.received_at)
     )
