@@ -7,12 +7,13 @@ duplicate unclaimed upload costs nothing (it is purged after 24 h).
 from __future__ import annotations
 
 from flask import Blueprint as FlaskBlueprint
-from flask import Response, send_file
+from flask import Response, current_app, send_file
 from flask_smorest import Blueprint
 from marshmallow import fields, pre_dump, validate
 
 from backend.db import db
 from backend.errors import NotFound
+from backend.extensions import limiter
 from backend.records import photos
 from backend.records.photo_models import Photo
 from backend.records.storage import photo_storage
@@ -67,6 +68,7 @@ class PhotoSchema(UploadSchema):
 @blp.route("/uploads", methods=["POST"])
 # Every role: cadres (records, visits), villagers (claim evidence), reviewers and admins (products).
 @allow(*ALL_ROLES)
+@limiter.limit(lambda: current_app.config["UPLOAD_RATE_LIMIT"])
 @blp.arguments(UploadFormArgs, location="form")
 @blp.arguments(UploadFileArgs, location="files")
 @blp.response(201, UploadSchema)

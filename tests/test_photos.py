@@ -263,6 +263,25 @@ def test_upload_over_15_mb_is_refused_before_it_is_read(app, api) -> None:
     assert (response.status_code, response.json["code"]) == (413, "payload_too_large")
 
 
+def test_uploads_are_rate_limited_per_user(make_app, world) -> None:
+    strict = make_app(UPLOAD_RATE_LIMIT="2 per minute")
+
+    def send(user: str) -> int:
+        return (
+            strict.test_client()
+            .post(
+                "/api/mp/v1/uploads",
+                data={"file": (io.BytesIO(corpus.tiny_jpeg()), "a.jpg")},
+                content_type="multipart/form-data",
+                headers={"Authorization": f"Bearer {world.tokens[user]}"},
+            )
+            .status_code
+        )
+
+    assert [send("cadre") for _ in range(3)] == [201, 201, 429]
+    assert send("cadre_far") == 201, "another user has their own allowance"
+
+
 def test_upload_without_a_file_is_an_invalid_request(api) -> None:
     response = api("cadre").post("/uploads", data={"event": "入户走访"}, content_type="multipart/form-data")
 
