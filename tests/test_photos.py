@@ -18,7 +18,7 @@ import time_machine
 from flask import Flask
 from itsdangerous import URLSafeTimedSerializer
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from backend.auth.models import User
 from backend.auth.scope import scope_for
@@ -32,6 +32,8 @@ from backend.errors import (
     PhotoUnusable,
     TooManyPhotos,
 )
+from backend.jobs.models import OutboxJob
+from backend.jobs.outbox import discard_pending
 from backend.jobs.tasks import TASKS, load_all_tasks
 from backend.org.demo import DEMO_COUNTY_CODE, seed_demo_county
 from backend.org.models import County
@@ -510,7 +512,7 @@ def test_unclaimed_uploads_are_deleted_after_24_hours_with_their_files(app, api,
     def purge() -> int:
         with app.app_context():
             with unit_of_work(db.session) as s:
-                count = TASKS[photos.PURGE_TASK](s)
+                count = TASKS[photos.HOUSEKEEPING_TASK](s)["purged"]
             db.session.remove()
         return count
 
@@ -594,3 +596,54 @@ def test_concurrent_claims_of_one_photo_let_exactly_one_record_have_it(app, api,
 
     assert sorted(outcomes) == ["claimed"] + ["refused"] * 5
     assert load_photo(app, photo_id).owner_id in range(100, 106)
+
+
+def test_a_photo_whose_job_was_lost_is_processed_by_the_next_housekeeping_and_given_up_after_a_day(app, world) -> None:
+    with app.app_context():
+        with unit_of_work(db.session) as s:
+            lost = photos.accept_upload(
+                s, user=s.get(User, world.ids["user:cadre"]), scope=user_scope(world, "cadre"), data=corpus.tiny_jpeg()
+            )
+            lost_id = lost.id
+            # As if the worker died: the job ran never; only the row and the original exist.
+            s.execute(delete(OutboxJob))
+            discard_pending(s)
+        db.session.remove()
+    assert load_photo(app, lost_id).status == PhotoStatus.processing
+
+    def housekeeping() -> dict:
+        with app.app_context():
+            with unit_of_work(db.session) as s:
+                done = TASKS[photos.HOUSEKEEPING_TASK](s)
+            db.session.remove()
+        return done
+
+    load_all_tasks()
+    with time_machine.travel(now_utc() + timedelta(minutes=10)):
+        assert housekeeping()["requeued"] == 0, "a slow job is not a lost job"
+    with time_machine.travel(now_utc() + timedelta(minutes=20)):
+        assert housekeeping()["requeued"] == 1
+    assert load_photo(app, lost_id).status == PhotoStatus.ready
+
+
+def test_a_photo_stuck_for_a_day_is_marked_failed_not_retried_forever(app, world) -> None:
+    with app.app_context():
+        photo = Photo(
+            id="e" * 32,
+            uploader_id=world.ids["user:cadre"],
+            format="jpeg",
+            byte_size=1,
+            width=1,
+            height=1,
+            sha256="0" * 64,
+            received_at=now_utc() - timedelta(hours=25),
+            owner_type="visit",
+            owner_id=1,
+        )
+        db.session.add(photo)
+        db.session.commit()
+        assert photos.requeue_stuck(db.session) == (0, 1)
+        db.session.commit()
+        db.session.remove()
+    stuck = load_photo(app, "e" * 32)
+    assert (stuck.status, stuck.error_code) == (PhotoStatus.failed, "processing_timeout")

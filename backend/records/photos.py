@@ -58,8 +58,12 @@ from backend.timeutil import now_utc, to_local
 log = logging.getLogger(__name__)
 
 PROCESS_TASK = "records.process_photo"
-PURGE_TASK = "records.purge_unclaimed_photos"
+HOUSEKEEPING_TASK = "records.photo_housekeeping"
 UNCLAIMED_TTL = timedelta(hours=24)
+# A photo still processing this long after upload lost its job (a worker died mid-job): queue it again,
+# until PROCESSING_GIVE_UP, when it is marked failed instead of retried forever.
+STUCK_AFTER = timedelta(minutes=15)
+PROCESSING_GIVE_UP = timedelta(hours=24)
 # dHash bits that may differ for two photos to count as the same scene re-used.
 NEAR_DUPLICATE_BITS = 6
 # How far back (per county) the near-duplicate search looks: bounded work per photo.
@@ -447,6 +451,25 @@ def purge_unclaimed(session: Session, older_than: timedelta = UNCLAIMED_TTL, now
         for variant in ("original", *VARIANTS):
             store.delete(storage_key(photo_id, variant))
     return len(ids)
+
+
+def requeue_stuck(session: Session, now: datetime | None = None) -> tuple[int, int]:
+    """Queue again the photos whose processing job was lost; give up on those lost for a day.
+
+    Returns (requeued, given up). Processing is idempotent, so a job that was only slow does no harm.
+    """
+    now = now or now_utc()
+    stuck = select(Photo.id).where(Photo.status == PhotoStatus.processing, Photo.received_at < now - STUCK_AFTER)
+    given_up = session.execute(
+        update(Photo)
+        .where(Photo.id.in_(stuck.where(Photo.received_at < now - PROCESSING_GIVE_UP).scalar_subquery()))
+        .values(status=PhotoStatus.failed, error_code="processing_timeout", processed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    ids = list(session.scalars(stuck))
+    for photo_id in ids:
+        enqueue(session, PROCESS_TASK, job_id=f"photo-{photo_id}-{int(now.timestamp())}", photo_id=photo_id)
+    return len(ids), given_up
 
 
 # --- per-county settings --------------------------------------------------------------------------
