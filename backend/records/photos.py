@@ -6,8 +6,12 @@ The interface other areas use:
 - `attach_photos(session, actor=scope, photo_ids=[...], owner_type="visit", owner_id=visit.id,
   village_id=..., household_id=...)` in the service that creates the owner (same transaction).
 - `photos_of(session, "visit", [ids])` for list pages (one query).
-- `photo_urls(photo, viewer_scope)` → `{"thumb_url", "display_url"}` for API serializers; admin
-  templates call `{{ photo_thumb(photo) }}` (admin_ui/photos.py), a thumbnail linking to the display copy.
+- `photo_urls(photo, viewer_scope)` → `{"thumb_url", "display_url"}`; API serializers nest
+  `miniprogram_api.uploads.PhotoSchema`; admin templates call `{{ photo_thumb(photo) }}`
+  (admin_ui/photos.py), a thumbnail linking to the display copy.
+
+Schedule `records.photo_housekeeping` (or `flask photo-housekeeping`) hourly: it deletes uploads
+nobody claimed within 24 h and re-queues photos whose processing job was lost.
 """
 
 from __future__ import annotations
@@ -269,7 +273,7 @@ def attach_photos(
     photos = {p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_(wanted)))}
     missing = [pid for pid in wanted if pid not in photos or photos[pid].uploader_id != actor.user_id]
     if missing:
-        raise PhotoNotFound(errors={"photo_ids": [f"照片 {pid} 不存在或不是您上传的" for pid in missing]})
+        raise PhotoNotFound(errors={"photo_ids": [f"照片 {pid[:32]} 不存在或不是您上传的" for pid in missing]})
     for pid in wanted:
         photo = photos[pid]
         if photo.status == PhotoStatus.failed:
@@ -281,8 +285,12 @@ def attach_photos(
     for pid in wanted:
         if pid in existing:
             continue
-        values: dict = {"owner_type": owner_type, "owner_id": owner_id, "claimed_at": claimed}
-        values["position"] = next_position
+        values: dict = {
+            "owner_type": owner_type,
+            "owner_id": owner_id,
+            "claimed_at": claimed,
+            "position": next_position,
+        }
         if village_id is not None:
             values["village_id"] = village_id
         if household_id is not None:
