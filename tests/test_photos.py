@@ -18,7 +18,7 @@ import time_machine
 from flask import Flask
 from itsdangerous import URLSafeTimedSerializer
 from PIL import Image
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from backend.auth.models import User
 from backend.auth.scope import scope_for
@@ -647,3 +647,15 @@ def test_a_photo_stuck_for_a_day_is_marked_failed_not_retried_forever(app, world
         db.session.remove()
     stuck = load_photo(app, "e" * 32)
     assert (stuck.status, stuck.error_code) == (PhotoStatus.failed, "processing_timeout")
+
+
+def test_photo_gps_is_encrypted_at_rest_and_never_in_the_api(app, api, world) -> None:
+    photo_id = uploaded(api, "cadre", corpus.phone_jpeg(1, gps=(33.1525, 107.3301)))
+
+    with app.app_context():
+        raw = db.session.execute(text("SELECT gps_lat, gps_lng FROM photo WHERE id = :id"), {"id": photo_id}).one()
+        db.session.remove()
+    assert all(value is not None and b"33.15" not in bytes(value) and b"107.33" not in bytes(value) for value in raw)
+    assert load_photo(app, photo_id).gps == pytest.approx((33.1525, 107.3301), abs=1e-4)
+    body = api("cadre").get(f"/uploads/{photo_id}").get_data(as_text=True)
+    assert "33.15" not in body and "107.33" not in body
