@@ -236,6 +236,8 @@ def test_hostile_upload_is_refused_with_a_clear_code_and_leaves_nothing(app, api
         ("cmyk_jpeg", lambda: corpus.encode(Image.new("CMYK", (50, 40), (0, 50, 100, 0)), "JPEG"), (50, 40)),
         ("huge_exif", lambda: corpus.phone_jpeg(3, description="长" * 20000), (300, 400)),
         ("polyglot_jpeg_html", corpus.polyglot_jpeg, (64, 64)),
+        ("broken_exif", corpus.jpeg_with_broken_exif, (60, 80)),
+        ("motion_photo_trailer", corpus.jpeg_with_motion_photo_trailer, (60, 80)),
     ],
 )
 def test_odd_but_real_images_are_re_encoded_to_plain_jpeg(app, api, name: str, make, size) -> None:  # type: ignore[no-untyped-def]
