@@ -79,6 +79,7 @@ def build_app(tmp: Path):  # type: ignore[no-untyped-def]
             "UPLOAD_DIR": str(tmp / "uploads"),
             "REDIS_URL": redis_url,
             "RATELIMIT_STORAGE_URI": "memory://",
+            "UPLOAD_RATE_LIMIT": "100000 per minute",
             "SERVER_NAME": "localhost",
             "TESTING": True,
         }

@@ -7,12 +7,13 @@ duplicate unclaimed upload costs nothing (it is purged after 24 h).
 from __future__ import annotations
 
 from flask import Blueprint as FlaskBlueprint
-from flask import Response, send_file
+from flask import Response, current_app, send_file
 from flask_smorest import Blueprint
 from marshmallow import fields, pre_dump, validate
 
 from backend.db import db
 from backend.errors import NotFound
+from backend.extensions import limiter
 from backend.records import photos
 from backend.records.photo_models import Photo
 from backend.records.storage import photo_storage
@@ -67,11 +68,15 @@ class PhotoSchema(UploadSchema):
 @blp.route("/uploads", methods=["POST"])
 # Every role: cadres (records, visits), villagers (claim evidence), reviewers and admins (products).
 @allow(*ALL_ROLES)
+@limiter.limit(lambda: current_app.config["UPLOAD_RATE_LIMIT"])
 @blp.arguments(UploadFormArgs, location="form")
 @blp.arguments(UploadFileArgs, location="files")
 @blp.response(201, UploadSchema)
 def upload(form: dict, files: dict):  # type: ignore[no-untyped-def]
-    """One image (JPEG, PNG or WebP, ≤ 15 MB, ≤ 50 MP). Returns at once; copies are made in the background."""
+    """One image in the multipart field `file` (JPEG, PNG or WebP, ≤ 15 MB, ≤ 50 MP), with optional form
+    fields `event` (≤ 30 characters) and `place` (≤ 40) for the 温馨照片 label. Returns at once with
+    `status: processing`; copies are made in the background (poll GET /uploads/{id}). Errors:
+    payload_too_large (413), unsupported_image (415), rate_limited (429)."""
     return photos.accept_upload(
         db.session,
         user=current_user(),

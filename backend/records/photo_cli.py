@@ -1,5 +1,5 @@
-"""`flask purge-photos` and `flask photo-label`: the purge for cron (or the worker's schedule) and the
-per-county label switch for operators."""
+"""`flask photo-housekeeping` (hourly from cron or the worker's schedule: the 24 h purge and lost jobs)
+and `flask photo-label` (the per-county label switch for operators)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ from sqlalchemy import select
 
 from backend.db import db, unit_of_work
 from backend.org.models import County
-from backend.records.photos import purge_unclaimed, set_label_enabled
+from backend.records.jobs import photo_housekeeping
+from backend.records.photos import set_label_enabled
 
 
 def register_photo_cli(app: Flask) -> None:
-    @app.cli.command("purge-photos")
-    def purge_photos() -> None:
-        """Delete uploads that no record claimed within 24 hours (schedule hourly)."""
+    @app.cli.command("photo-housekeeping")
+    def housekeeping() -> None:
+        """Delete uploads no record claimed within 24 hours; re-queue photos whose processing job was lost."""
         with unit_of_work(db.session) as session:
-            deleted = purge_unclaimed(session)
-        click.echo(f"deleted {deleted} unclaimed photo(s)")
+            done = photo_housekeeping(session)
+        click.echo(
+            f"deleted {done['purged']} unclaimed photo(s), re-queued {done['requeued']}, gave up on {done['given_up']}"
+        )
 
     @app.cli.command("photo-label")
     @click.argument("county_code")

@@ -6,8 +6,12 @@ The interface other areas use:
 - `attach_photos(session, actor=scope, photo_ids=[...], owner_type="visit", owner_id=visit.id,
   village_id=..., household_id=...)` in the service that creates the owner (same transaction).
 - `photos_of(session, "visit", [ids])` for list pages (one query).
-- `photo_urls(photo, viewer_scope)` → `{"thumb_url", "display_url"}` for API serializers; admin
-  templates call `{{ photo_thumb(photo) }}` (admin_ui/photos.py), a thumbnail linking to the display copy.
+- `photo_urls(photo, viewer_scope)` → `{"thumb_url", "display_url"}`; API serializers nest
+  `miniprogram_api.uploads.PhotoSchema`; admin templates call `{{ photo_thumb(photo) }}`
+  (admin_ui/photos.py), a thumbnail linking to the display copy.
+
+Schedule `records.photo_housekeeping` (or `flask photo-housekeeping`) hourly: it deletes uploads
+nobody claimed within 24 h and re-queues photos whose processing job was lost.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
@@ -58,12 +62,18 @@ from backend.timeutil import now_utc, to_local
 log = logging.getLogger(__name__)
 
 PROCESS_TASK = "records.process_photo"
-PURGE_TASK = "records.purge_unclaimed_photos"
+HOUSEKEEPING_TASK = "records.photo_housekeeping"
 UNCLAIMED_TTL = timedelta(hours=24)
+# A photo still processing this long after upload lost its job (a worker died mid-job): queue it again,
+# until PROCESSING_GIVE_UP, when it is marked failed instead of retried forever.
+STUCK_AFTER = timedelta(minutes=15)
+PROCESSING_GIVE_UP = timedelta(hours=24)
 # dHash bits that may differ for two photos to count as the same scene re-used.
 NEAR_DUPLICATE_BITS = 6
 # How far back (per county) the near-duplicate search looks: bounded work per photo.
 NEAR_DUPLICATE_WINDOW = timedelta(days=180)
+# One uploader's similar photos this close together are shots of one occasion, not a re-used photo.
+SAME_OCCASION = timedelta(hours=12)
 VARIANTS = ("display", "thumb")
 
 
@@ -200,7 +210,8 @@ def _label_text(session: Session, photo: Photo) -> str | None:
 
 
 def _near_duplicate(session: Session, photo: Photo) -> str | None:
-    """An earlier photo of the same county whose dHash is within NEAR_DUPLICATE_BITS (other bytes)."""
+    """An earlier photo of the same county whose dHash is within NEAR_DUPLICATE_BITS (other bytes), from
+    someone else or from another day: a cadre's own burst of shots at one meeting is not suspicious."""
     assert photo.phash is not None
     rows = session.execute(
         select(Photo.id, Photo.phash)
@@ -211,6 +222,7 @@ def _near_duplicate(session: Session, photo: Photo) -> str | None:
             Photo.phash.is_not(None),
             Photo.received_at >= photo.received_at - NEAR_DUPLICATE_WINDOW,
             Photo.received_at <= photo.received_at,
+            or_(Photo.uploader_id != photo.uploader_id, Photo.received_at < photo.received_at - SAME_OCCASION),
         )
         .order_by(Photo.received_at)
     )
@@ -261,7 +273,7 @@ def attach_photos(
     photos = {p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_(wanted)))}
     missing = [pid for pid in wanted if pid not in photos or photos[pid].uploader_id != actor.user_id]
     if missing:
-        raise PhotoNotFound(errors={"photo_ids": [f"照片 {pid} 不存在或不是您上传的" for pid in missing]})
+        raise PhotoNotFound(errors={"photo_ids": [f"照片 {pid[:32]} 不存在或不是您上传的" for pid in missing]})
     for pid in wanted:
         photo = photos[pid]
         if photo.status == PhotoStatus.failed:
@@ -273,8 +285,12 @@ def attach_photos(
     for pid in wanted:
         if pid in existing:
             continue
-        values: dict = {"owner_type": owner_type, "owner_id": owner_id, "claimed_at": claimed}
-        values["position"] = next_position
+        values: dict = {
+            "owner_type": owner_type,
+            "owner_id": owner_id,
+            "claimed_at": claimed,
+            "position": next_position,
+        }
         if village_id is not None:
             values["village_id"] = village_id
         if household_id is not None:
@@ -443,6 +459,25 @@ def purge_unclaimed(session: Session, older_than: timedelta = UNCLAIMED_TTL, now
         for variant in ("original", *VARIANTS):
             store.delete(storage_key(photo_id, variant))
     return len(ids)
+
+
+def requeue_stuck(session: Session, now: datetime | None = None) -> tuple[int, int]:
+    """Queue again the photos whose processing job was lost; give up on those lost for a day.
+
+    Returns (requeued, given up). Processing is idempotent, so a job that was only slow does no harm.
+    """
+    now = now or now_utc()
+    stuck = select(Photo.id).where(Photo.status == PhotoStatus.processing, Photo.received_at < now - STUCK_AFTER)
+    given_up = session.execute(
+        update(Photo)
+        .where(Photo.id.in_(stuck.where(Photo.received_at < now - PROCESSING_GIVE_UP).scalar_subquery()))
+        .values(status=PhotoStatus.failed, error_code="processing_timeout", processed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    ids = list(session.scalars(stuck))
+    for photo_id in ids:
+        enqueue(session, PROCESS_TASK, job_id=f"photo-{photo_id}-{int(now.timestamp())}", photo_id=photo_id)
+    return len(ids), given_up
 
 
 # --- per-county settings --------------------------------------------------------------------------
