@@ -95,15 +95,15 @@ def test_town_admin_cannot_change_the_county_label(admin, world) -> None:
     assert response.status_code == 403
 
 
-def test_flask_photo_housekeeping_command_deletes_only_old_unclaimed_uploads(app, api, world) -> None:
+def test_hourly_housekeeping_deletes_only_old_unclaimed_uploads(app, api, world) -> None:
     keep = uploaded(api, "cadre", corpus.tiny_jpeg())
     with time_machine.travel(now_utc() - timedelta(hours=30)):
         old = uploaded(api, "cadre", corpus.scene_jpeg(4))
 
-    result = app.test_cli_runner().invoke(args=["photo-housekeeping"])
+    result = app.test_cli_runner().invoke(args=["schedule"])
 
     assert result.exit_code == 0, result.output
-    assert "deleted 1 unclaimed photo(s), re-queued 0, gave up on 0" in result.output
+    assert "enqueued photo-housekeeping-" in result.output
     with app.app_context():
         remaining = set(db.session.scalars(select(Photo.id)))
         db.session.remove()

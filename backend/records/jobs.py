@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from backend.jobs.schedule import scheduled
 from backend.jobs.tasks import task
 from backend.records import photos
 
@@ -20,3 +21,6 @@ def photo_housekeeping(session: Session) -> dict[str, int]:
     """Hourly: delete uploads no record claimed within 24 h (rows and files), re-queue lost processing jobs."""
     requeued, given_up = photos.requeue_stuck(session)
     return {"purged": photos.purge_unclaimed(session), "requeued": requeued, "given_up": given_up}
+
+
+scheduled("photo-housekeeping", photos.HOUSEKEEPING_TASK, "7 * * * *")  # hourly, seven past

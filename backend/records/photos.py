@@ -10,7 +10,7 @@ The interface other areas use:
   `miniprogram_api.uploads.PhotoSchema`; admin templates call `{{ photo_thumb(photo) }}`
   (admin_ui/photos.py), a thumbnail linking to the display copy.
 
-Schedule `records.photo_housekeeping` (or `flask photo-housekeeping`) hourly: it deletes uploads
+`records.photo_housekeeping` runs hourly from the schedule (backend/records/jobs.py): it deletes uploads
 nobody claimed within 24 h and re-queues photos whose processing job was lost.
 """
 
