@@ -13,3 +13,4 @@ from backend.points.models import (  # noqa: F401
     RuleBook,
     RuleItem,
 )
+from backend.shop.models import Product, Redemption, RedemptionWindow, ShopSetting, StockEntry  # noqa: F401

@@ -1,0 +1,34 @@
+"""Supermarket commands: prove stock equals its ledger; expire uncollected redemptions."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from backend.db import db, unit_of_work
+
+
+def register_shop_cli(app: Flask) -> None:
+    @app.cli.command("check-stock")
+    def check_stock() -> None:
+        """Prove every product's cached stock (and held units) equals the sum of its stock entries."""
+        from backend.shop.stock import stock_mismatches
+
+        mismatches = stock_mismatches(db.session)
+        for m in mismatches:
+            click.echo(
+                f"product {m.product_id}: stock {m.cached_stock} ≠ ledger {m.ledger_stock}, "
+                f"held {m.cached_held} ≠ ledger {m.ledger_held}"
+            )
+        if mismatches:
+            raise SystemExit(1)
+        click.echo("every product's stock equals the sum of its stock entries")
+
+    @app.cli.command("expire-redemptions")
+    def expire_redemptions_command() -> None:
+        """Expire approved redemptions not collected in time (releases points and stock)."""
+        from backend.shop.redemptions import expire_overdue
+
+        with unit_of_work() as session:
+            expired = expire_overdue(session)
+        click.echo(f"expired {expired} redemption(s)")
