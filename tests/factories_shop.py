@@ -46,10 +46,16 @@ def open_all_month(session: Session, world: World, *villages: str) -> None:
     session.flush()
 
 
-def add_shop(session: Session, world: World) -> World:
-    """world.ids gains product:rice, redemption:pending and redemption:approved (code PICKUP_CODE)."""
+def stock_shop(session: Session, world: World) -> World:
+    """Every village open all month; world.ids gains product:rice (30 points, 10 donated bags in V1)."""
     open_all_month(session, world, "V1", "V2", "V3", "V4")
     world.ids["product:rice"] = add_product(session, world, "大米（10斤）", 30, 10, unit="袋")
+    return world
+
+
+def add_shop(session: Session, world: World) -> World:
+    """stock_shop plus H1's redemption:pending and redemption:approved (pickup code PICKUP_CODE)."""
+    stock_shop(session, world)
     villager = session.get_one(User, world.ids["user:villager"])
     reviewer = session.get_one(User, world.ids["user:reviewer"])
     scope = villager_scope(world, "H1", "V1")
