@@ -197,7 +197,7 @@ def shop_products() -> str | Response:
         village_id=village_id,
         village_choices=choices,
         shop_settings=listing.village_settings(db.session, scope, selected, today_local()) if selected else None,
-        period_choices=list(listing.PERIOD_LABELS.items()),
+        period_choices=list(settings.PERIOD_LABELS.items()),
         cadence_choices=list(settings.CADENCE_LABELS.items()),
     )
 
@@ -252,7 +252,7 @@ def shop_product(product_id: int) -> str | Response:
     return render_template(
         "shop_product.html",
         view=listing.product_view(db.session, scope, product_id, page=page_arg()),
-        period_choices=list(listing.PERIOD_LABELS.items()),
+        period_choices=list(settings.PERIOD_LABELS.items()),
     )
 
 

@@ -11,10 +11,9 @@ from sqlalchemy.orm import Session
 from backend.auth.scope import Scope, load_village
 from backend.org.models import Household, Village
 from backend.org.service import PER_PAGE, Page, _page_bounds
-from backend.points.models import CapPeriod
 from backend.shop.models import Product, Redemption, RedemptionStatus, StockEntry
 from backend.shop.redemptions import redemptions_query
-from backend.shop.settings import describe_window, pickup_days, window_covers, windows_of
+from backend.shop.settings import PERIOD_LABELS, describe_window, pickup_days, window_covers, windows_of
 from backend.shop.stock import load_product, products_query, stock_entries_query
 
 STATUS_LABELS = {
@@ -25,7 +24,6 @@ STATUS_LABELS = {
     RedemptionStatus.cancelled: "已取消",
     RedemptionStatus.expired: "逾期未领",
 }
-PERIOD_LABELS = {CapPeriod.month: "每月", CapPeriod.quarter: "每季度", CapPeriod.year: "每年"}
 STOCK_KIND_LABELS = {
     "restock": "入库",
     "write_off": "报损",

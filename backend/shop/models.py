@@ -93,7 +93,6 @@ class RedemptionStatus(enum.StrEnum):
     expired = "expired"
 
 
-OPEN_STATUSES = (RedemptionStatus.pending, RedemptionStatus.approved)
 COUNTED_STATUSES = (RedemptionStatus.pending, RedemptionStatus.approved, RedemptionStatus.handed_over)
 
 

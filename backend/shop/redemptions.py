@@ -37,7 +37,7 @@ from backend.points.ledger import ensure_account, household_summary, post_entry
 from backend.points.models import EntryKind, PointsAccount
 from backend.points.rules import active_rule_book
 from backend.shop.models import COUNTED_STATUSES, Product, Redemption, RedemptionStatus, StockKind
-from backend.shop.settings import pickup_days, redemption_open
+from backend.shop.settings import PERIOD_LABELS, pickup_days, redemption_open
 from backend.shop.stock import post_stock
 from backend.timeutil import now_utc, to_local, today_local
 
@@ -83,7 +83,7 @@ def request_redemption(session: Session, scope: Scope, user: User, product_id: i
         )
         if (taken or 0) + quantity > product.per_household_limit:
             raise RedemptionLimitReached(
-                f"“{product.name}”每户每{_PERIOD_LABELS[product.limit_period]}限兑 {product.per_household_limit}"
+                f"“{product.name}”每户{PERIOD_LABELS[product.limit_period]}限兑 {product.per_household_limit}"
                 f"{product.unit}，本期已兑 {taken}{product.unit}"
             )
     redemption = Redemption(
@@ -123,9 +123,6 @@ def request_redemption(session: Session, scope: Scope, user: User, product_id: i
         actor_id=user.id,
     )
     return redemption
-
-
-_PERIOD_LABELS = {"month": "月", "quarter": "季度", "year": "年"}
 
 
 def _open_account(session: Session, household: Household, base_score: int, actor_id: int) -> None:

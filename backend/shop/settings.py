@@ -10,11 +10,14 @@ from sqlalchemy.orm import Session
 from backend.auth.scope import Scope, load_village
 from backend.errors import InvalidRequest, NotFound
 from backend.org.models import Town, Village
+from backend.points.models import CapPeriod
 from backend.shop.models import RedemptionWindow, ShopSetting, WindowCadence
 
 DEFAULT_PICKUP_DAYS = 7
 QUARTER_FIRST_MONTHS = frozenset({1, 4, 7, 10})
 CADENCE_LABELS = {WindowCadence.monthly: "每月", WindowCadence.quarterly: "每季度首月"}
+# Per-household limits count per period: 每月 / 每季度 / 每年.
+PERIOD_LABELS = {CapPeriod.month: "每月", CapPeriod.quarter: "每季度", CapPeriod.year: "每年"}
 
 
 def describe_window(window: RedemptionWindow) -> str:
