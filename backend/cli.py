@@ -56,6 +56,10 @@ def register_cli(app: Flask) -> None:
 
     register_demo_cli(app)
 
+    from backend.records.photo_cli import register_photo_cli
+
+    register_photo_cli(app)
+
     from backend.shop.cli import register_shop_cli
 
     register_shop_cli(app)

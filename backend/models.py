@@ -13,4 +13,5 @@ from backend.points.models import (  # noqa: F401
     RuleBook,
     RuleItem,
 )
+from backend.records.photo_models import Photo, PhotoSettings  # noqa: F401
 from backend.shop.models import Product, Redemption, RedemptionWindow, ShopSetting, StockEntry  # noqa: F401

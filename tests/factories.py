@@ -18,6 +18,7 @@ from backend.org.identity import make_id_number
 from backend.org.models import Cadre, County, Grid, Household, Pairing, Post, Posting, Resident, Town, Village
 from backend.points.models import Claim, ClaimSource
 from backend.points.rules import active_rule_book, install_preset
+from backend.records.photo_models import Photo, PhotoStatus
 
 _seq = count(1)
 
@@ -27,6 +28,8 @@ class World:
     ids: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     binding_codes: dict[str, str] = field(default_factory=dict)
+    # A processed photo the cadre took in V1 (not claimed by any record).
+    photo_id: str = ""
 
 
 def make_household(session: Session, village: Village, grid: Grid, number: str, *, poor: bool = False) -> Household:
@@ -151,6 +154,20 @@ def build_world(session: Session) -> World:
     session.add(claim)
     session.flush()
     world.ids["claim"] = claim.id
+    photo = Photo(
+        id="f" * 32,
+        uploader_id=users["cadre"].id,
+        county_id=c1.id,
+        village_id=villages["V1"].id,
+        status=PhotoStatus.ready,
+        format="jpeg",
+        byte_size=1000,
+        width=4,
+        height=3,
+        sha256="a" * 64,
+    )
+    session.add(photo)
+    world.photo_id = photo.id
     world.ids.update({k: v.id for k, v in villages.items()})
     world.ids.update({k: v.id for k, v in households.items()})
     world.ids.update({"C1": c1.id, "C2": c2.id, "T1": t1.id, "T2": t2.id, "T3": t3.id, "cadre": cadre.id})

@@ -20,5 +20,6 @@ def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 def load_all_tasks() -> None:
     """Import every domain's jobs module so their tasks register."""
-    import backend.auth.jobs  # noqa: F401
+    import backend.auth.jobs
     import backend.shop.jobs  # noqa: F401
+    from backend.records import jobs as _photo_jobs  # noqa: F401

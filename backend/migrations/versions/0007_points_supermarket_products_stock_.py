@@ -1,7 +1,7 @@
 """points supermarket: products, stock ledger, redemptions, windows, settings
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-25 13:03:00.535269
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
