@@ -285,6 +285,20 @@ def shop_product_stock(product_id: int) -> Response:
     return _act(move, "已入库" if restock else "已报损", url_for("admin.shop_product", product_id=product_id))
 
 
+@bp.post("/shop/products/<int:product_id>/photos")
+@admin_required
+def shop_product_photo(product_id: int) -> Response:
+    """Add a shelf photo; the first one is what villagers see in the mini program."""
+
+    def upload() -> None:
+        file = request.files.get("photo")
+        if file is None or not file.filename:
+            raise InvalidRequest("请选择照片")
+        stock.add_product_photo(db.session, current_scope(), current_user, product_id, file.read())
+
+    return _act(upload, "照片已上传，处理完成后显示", url_for("admin.shop_product", product_id=product_id))
+
+
 def _form_choice(name: str, choices: tuple[str, ...]) -> str:
     value = request.form.get(name, "")
     if value not in choices:

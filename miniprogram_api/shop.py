@@ -28,7 +28,8 @@ class ProductSchema(ApiSchema):
     name = fields.String()
     unit = fields.String()
     description = fields.String()
-    image_url = fields.Function(lambda p: None)
+    image_url = fields.String(allow_none=True)
+    thumb_url = fields.String(allow_none=True)
     points = fields.Integer()
     stock = fields.Integer()
     per_household_limit = fields.Integer(allow_none=True)
@@ -92,7 +93,9 @@ class HandOverArgs(ApiSchema):
 @blp.arguments(ProductListArgs, location="query")
 @blp.response(200, Page(ProductSchema))
 def products(args: dict) -> dict:
-    return page(db.session, stock.shelf_query(current_scope(), args["village_id"]), Product.id, args)
+    scope = current_scope()
+    result = page(db.session, stock.shelf_query(scope, args["village_id"]), Product.id, args)
+    return {**result, "items": stock.shelf_items(db.session, scope, result["items"])}
 
 
 @blp.route("/redemptions", methods=["POST"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from sqlalchemy import select
 
@@ -9,6 +11,7 @@ from backend.shop.models import Product, Redemption, RedemptionWindow, ShopSetti
 from backend.shop.stock import stock_mismatches
 from tests.admin_helpers import html, post_form
 from tests.factories_shop import PICKUP_CODE, add_shop
+from tests.photo_corpus import scene_jpeg
 from tests.xlsx import read_xlsx
 
 
@@ -121,3 +124,24 @@ def test_windows_and_pickup_days_are_set_per_village(admin, shop, database) -> N
         window = s.scalar(select(RedemptionWindow.id).where(RedemptionWindow.cadence == "quarterly"))
     post_form(browser, f"/admin/shop/villages/{village}/windows/{window}/delete", {})
     assert "每季度首月1–7日" not in html(browser.get(f"/admin/shop/products?village={village}"))
+
+
+def test_a_product_photo_uploaded_by_the_keeper_shows_on_the_villagers_phone(admin, shop, api, app) -> None:
+    browser = admin("reviewer")
+    url = f"/admin/shop/products/{shop.ids['product:rice']}"
+    response = post_form(browser, f"{url}/photos", {"photo": (io.BytesIO(scene_jpeg(7)), "rice.jpg")})
+    assert response.status_code == 302
+    assert "<img" in html(browser.get(url)) and "<img" in html(browser.get("/admin/shop/products"))
+    item = api("villager").get("/shop/products").json["items"][0]
+    assert item["image_url"] and item["thumb_url"]
+    served = app.test_client().get(item["thumb_url"])
+    assert (served.status_code, served.mimetype) == (200, "image/jpeg")
+    assert api("villager_far").get("/shop/products").json["items"] == []  # their village has no shop goods
+
+
+def test_a_file_that_is_not_an_image_is_refused_and_nothing_is_attached(admin, shop, database) -> None:
+    browser = admin("reviewer")
+    url = f"/admin/shop/products/{shop.ids['product:rice']}"
+    post_form(browser, f"{url}/photos", {"photo": (io.BytesIO(b"not an image at all"), "x.jpg")})
+    page = html(browser.get(url))
+    assert "还没有照片" in page

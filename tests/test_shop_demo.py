@@ -13,6 +13,7 @@ from backend.db import unit_of_work
 from backend.org.demo import seed_demo_county
 from backend.org.models import Village
 from backend.points.ledger import balance_mismatches
+from backend.records.photo_models import Photo
 from backend.shop.models import Product, Redemption, StockEntry
 from backend.shop.settings import redemption_open
 from backend.shop.stock import stock_mismatches
@@ -35,5 +36,9 @@ def test_every_demo_village_has_an_open_stocked_supermarket_with_redemptions(app
     assert "爱心人士捐赠" in notes
     states = Counter(session.scalars(select(Redemption.status)))
     assert states == {"handed_over": 24, "approved": 12, "pending": 12}
+    first_village = min(villages, key=lambda v: session.get_one(Village, v).code)
+    photographed = session.scalars(select(Photo.owner_id).where(Photo.owner_type == "product")).all()
+    shelf = session.scalars(select(Product.id).where(Product.village_id == first_village)).all()
+    assert sorted(photographed) == sorted(shelf)
     assert balance_mismatches(session) == []
     assert stock_mismatches(session) == []

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 from backend.auth.scope import Scope, load_village
 from backend.org.models import Household, Village
 from backend.org.service import PER_PAGE, Page, _page_bounds
+from backend.records.photo_models import Photo
 from backend.shop.models import Product, Redemption, RedemptionStatus, StockEntry
 from backend.shop.redemptions import redemptions_query
 from backend.shop.settings import PERIOD_LABELS, describe_window, pickup_days, window_covers, windows_of
-from backend.shop.stock import load_product, products_query, stock_entries_query
+from backend.shop.stock import load_product, product_photos, products_query, stock_entries_query
 
 STATUS_LABELS = {
     RedemptionStatus.pending: "待审核",
@@ -104,6 +105,7 @@ class ProductRow:
     held: int
     limit_label: str
     is_active: bool
+    cover: Photo | None
 
 
 def _limit_label(product: Product) -> str:
@@ -126,9 +128,22 @@ def product_page(
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
+    rows = session.execute(stmt).all()
+    photos = product_photos(session, [p.id for p, _ in rows])
     items = [
-        ProductRow(p.id, village_name, p.name, p.unit, p.points, p.stock, p.held, _limit_label(p), p.is_active)
-        for p, village_name in session.execute(stmt)
+        ProductRow(
+            p.id,
+            village_name,
+            p.name,
+            p.unit,
+            p.points,
+            p.stock,
+            p.held,
+            _limit_label(p),
+            p.is_active,
+            (photos.get(p.id) or [None])[0],
+        )
+        for p, village_name in rows
     ]
     return Page(items, page, per_page, total)
 
@@ -149,6 +164,7 @@ class ProductView:
     product: Product
     village_name: str
     limit_label: str
+    photos: list[Photo]
     ledger: Page[StockRow]
 
 
@@ -167,7 +183,8 @@ def product_view(
         for e in entries
     ]
     village_name = session.scalar(select(Village.name).where(Village.id == product.village_id)) or ""
-    return ProductView(product, village_name, _limit_label(product), Page(rows, page, per_page, total))
+    photos = product_photos(session, [product.id]).get(product.id, [])
+    return ProductView(product, village_name, _limit_label(product), photos, Page(rows, page, per_page, total))
 
 
 @dataclass(frozen=True)

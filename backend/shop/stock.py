@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from backend.auth.models import User
 from backend.auth.scope import Scope, filter_villages, load_village
 from backend.errors import InvalidRequest, NotFound, NotInScope, OutOfStock
 from backend.points.models import CapPeriod
+from backend.records.photo_models import Photo
+from backend.records.photos import accept_upload, attach_photos, photo_urls, photos_of
 from backend.shop.models import Product, StockEntry, StockKind
 from backend.timeutil import now_utc
 
@@ -214,6 +217,68 @@ def shelf_query(scope: Scope, village_id: int | None) -> Select[tuple[Product]]:
     if not scope.covers_village(village_id):
         raise NotInScope()
     return products_query(scope, village_id, active_only=True)
+
+
+PRODUCT_MAX_PHOTOS = 3
+
+
+def add_product_photo(session: Session, scope: Scope, user: User, product_id: int, data: bytes) -> Photo:
+    """A shelf photo of the product (the first one is its cover), visible to the product's village."""
+    product = load_product(session, scope, product_id)
+    photo = accept_upload(session, user=user, scope=scope, data=data)
+    attach_photos(
+        session,
+        actor=scope,
+        photo_ids=[photo.id],
+        owner_type="product",
+        owner_id=product.id,
+        max_count=PRODUCT_MAX_PHOTOS,
+        village_id=product.village_id,
+    )
+    return photo
+
+
+def product_photos(session: Session, product_ids: list[int]) -> dict[int, list[Photo]]:
+    return photos_of(session, "product", product_ids)
+
+
+@dataclass(frozen=True)
+class ShelfItem:
+    """What the phone lists: the product and signed URLs of its cover photo (None until one is ready)."""
+
+    id: int
+    name: str
+    unit: str
+    description: str
+    points: int
+    stock: int
+    per_household_limit: int | None
+    limit_period: str
+    image_url: str | None
+    thumb_url: str | None
+
+
+def shelf_items(session: Session, viewer: Scope, products: list[Product]) -> list[ShelfItem]:
+    """Products with their cover photo URLs, one photo query for the whole page."""
+    covers = product_photos(session, [p.id for p in products])
+    items = []
+    for p in products:
+        urls = photo_urls(covers[p.id][0], viewer) if covers.get(p.id) else {}
+        items.append(
+            ShelfItem(
+                p.id,
+                p.name,
+                p.unit,
+                p.description,
+                p.points,
+                p.stock,
+                p.per_household_limit,
+                p.limit_period.value,
+                urls.get("display_url"),
+                urls.get("thumb_url"),
+            )
+        )
+    return items
 
 
 def stock_entries_query(product_id: int) -> Select[tuple[StockEntry]]:
