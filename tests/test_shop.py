@@ -295,3 +295,10 @@ def test_windows_and_request_dates_follow_beijing_time(api, shop, database) -> N
         made = redeem(api, shop)
     assert made.status_code == 201, made.json
     assert made.json["requested_on"] == "2026-04-01"
+
+
+def test_goods_taken_off_the_shelf_cannot_be_requested(api, shop, database) -> None:
+    with database() as s:
+        s.execute(update(Product).where(Product.id == shop.ids["product:rice"]).values(is_active=False))
+    refused = redeem(api, shop)
+    assert (refused.status_code, refused.json["code"]) == (409, "product_unavailable")
