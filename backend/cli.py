@@ -73,3 +73,7 @@ def register_cli(app: Flask) -> None:
     from backend.org.demo import register_demo_cli
 
     register_demo_cli(app)
+
+    from backend.shop.cli import register_shop_cli
+
+    register_shop_cli(app)

@@ -24,6 +24,7 @@ from backend.records.models import (  # noqa: F401
     Visit,
 )
 from backend.records.photo_models import Photo, PhotoSettings  # noqa: F401
+from backend.shop.models import Product, Redemption, RedemptionWindow, ShopSetting, StockEntry  # noqa: F401
 from backend.surveys.models import (  # noqa: F401
     Survey,
     SurveyAlert,

@@ -86,7 +86,7 @@ class XiangzhiApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from miniprogram_api import auth, households, points, records, review, surveys, uploads
+    from miniprogram_api import auth, households, points, records, review, shop, surveys, uploads
 
     app.request_class = ApiRequest
 
@@ -98,7 +98,8 @@ def init_api(app: Flask) -> None:
             "security": [{"bearer": []}],
         },
     )
-    for blueprint in (auth.blp, households.blp, points.blp, review.blp, records.blp, surveys.blp):
+    blueprints = (auth.blp, households.blp, points.blp, review.blp, records.blp, shop.blp, shop.review_blp, surveys.blp)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
     api.register_blueprint(uploads.blp)

@@ -14,6 +14,7 @@ from backend.org.models import Cadre, County, Grid, Household, Post, Posting, Re
 from backend.timeutil import now_utc
 from tests.admin_helpers import CSRF_INPUT, PASSWORD, count_queries, html, post_login
 from tests.factories import World, make_cadre, make_household
+from tests.factories_shop import add_shop
 from tests.xlsx import read_xlsx
 
 HOUSEHOLD_LINK = re.compile(r'href="/admin/households/(\d+)"')
@@ -143,13 +144,20 @@ def test_non_admin_session_is_refused_on_every_admin_page(app, world):
         assert "只有管理员" in html(response)
 
 
-def test_every_admin_page_requires_an_admin(app, world, admin):
+def test_every_admin_page_requires_an_admin(app, world, admin, database):
     """Walks every /admin route: anonymous → login, cadre session → 403, reviewer → the page."""
     reviewer = admin("reviewer")
     cadre = app.test_client()
     with cadre.session_transaction() as sess:
         sess["_user_id"] = str(world.ids["user:cadre"])
-    values = {"household_id": world.ids["H1"], "survey_id": world.ids["survey"], "cadre_id": world.ids["cadre"]}
+    with database() as s:
+        add_shop(s, world)
+    values = {
+        "household_id": world.ids["H1"],
+        "survey_id": world.ids["survey"],
+        "cadre_id": world.ids["cadre"],
+        "product_id": world.ids["product:rice"],
+    }
     open_endpoints = {"admin.login", "admin.logout", "admin.static"}
     checked = 0
     for rule in app.url_map.iter_rules():

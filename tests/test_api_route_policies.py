@@ -20,6 +20,7 @@ from backend.db import db
 from backend.org.models import Household
 from miniprogram_api.policy import PUBLIC, policy_of
 from tests.factories import World
+from tests.factories_shop import PICKUP_CODE, add_shop
 from tests.photo_corpus import tiny_jpeg
 
 ROLES = ["villager", "cadre", "reviewer", "town_admin", "county_admin"]
@@ -159,7 +160,52 @@ CASES: dict[str, Case] = {
     "mp_uploads.upload": Case(
         "POST", lambda w: "/uploads", lambda w: {"file": (io.BytesIO(tiny_jpeg()), "x.jpg")}, multipart=True
     ),
+    # Points supermarket (the `world` fixture below adds the shop data these name).
+    "mp_shop.products": Case(
+        "GET",
+        lambda w: f"/shop/products?village_id={w.ids['V1']}",
+        names_a_resource=True,
+        outsiders={"villager": "villager_far"},
+    ),
+    "mp_shop.redeem": Case(
+        "POST",
+        lambda w: "/shop/redemptions",
+        lambda w: {"product_id": w.ids["product:rice"], "quantity": 1},
+        names_a_resource=True,
+        outsiders={"villager": "villager_far"},
+    ),
+    "mp_shop.my_redemptions": Case("GET", lambda w: "/shop/redemptions"),
+    "mp_shop.cancel": Case(
+        "POST", lambda w: f"/shop/redemptions/{w.ids['redemption:pending']}/cancel", names_a_resource=True
+    ),
+    "mp_shop.pickup_qr": Case(
+        "GET", lambda w: f"/shop/redemptions/{w.ids['redemption:approved']}/qr.svg", names_a_resource=True
+    ),
+    "mp_shop_review.review_list": Case("GET", lambda w: "/review/redemptions"),
+    "mp_shop_review.approve": Case(
+        "POST", lambda w: f"/review/redemptions/{w.ids['redemption:pending']}/approve", names_a_resource=True
+    ),
+    "mp_shop_review.reject": Case(
+        "POST",
+        lambda w: f"/review/redemptions/{w.ids['redemption:pending']}/reject",
+        lambda w: {"reason": "库存核对有误"},
+        names_a_resource=True,
+    ),
+    "mp_shop_review.hand_over": Case(
+        "POST",
+        lambda w: f"/review/redemptions/{w.ids['redemption:approved']}/hand-over",
+        lambda w: {"pickup_code": PICKUP_CODE},
+        names_a_resource=True,
+    ),
 }
+
+
+@pytest.fixture
+def world(world: World, database) -> World:  # type: ignore[no-untyped-def]
+    """The factories' world plus the data other areas' routes name (shop: a product, redemptions)."""
+    with database() as s:
+        add_shop(s, world)
+    return world
 
 
 def api_endpoints(app: Flask) -> set[str]:

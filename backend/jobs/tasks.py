@@ -22,4 +22,5 @@ def load_all_tasks() -> None:
     """Import every domain's jobs module so their tasks register."""
     import backend.auth.jobs
     import backend.records.jobs
+    import backend.shop.jobs
     import backend.surveys.jobs  # noqa: F401

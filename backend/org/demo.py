@@ -46,6 +46,7 @@ from backend.org.models import (
 from backend.points.rules import install_preset
 from backend.records.demo import seed_records_demo
 from backend.records.photo_demo import seed_photos_demo
+from backend.shop.demo import seed_shop_demo
 from backend.surveys.demo import seed_surveys_demo
 from backend.timeutil import now_utc
 
@@ -262,6 +263,7 @@ def seed_demo_county(session: Session, instance_path: Path | str) -> DemoSummary
     summary.surveys, summary.survey_alerts = surveys.closed + surveys.open, surveys.alerts
     seed_photos_demo(session, county)
     seed_records_demo(session, county)
+    seed_shop_demo(session, county)
 
     path = Path(instance_path) / ACCOUNTS_FILE
     _write_accounts_file(path, county, accounts, codes)
