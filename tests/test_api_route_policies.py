@@ -18,7 +18,7 @@ from sqlalchemy import select
 from backend.db import db
 from backend.org.models import Household
 from miniprogram_api.policy import PUBLIC, policy_of
-from tests.factories import World
+from tests.factories import NOTICE_MONTH, World
 
 ROLES = ["villager", "cadre", "reviewer", "town_admin", "county_admin"]
 # The users of tests.factories whose scope does NOT include household H1 / village V1, per role.
@@ -81,6 +81,17 @@ CASES: dict[str, Case] = {
     "mp_review.batch": Case(
         "POST", lambda w: "/review/claims/batch", lambda w: {"claim_ids": [w.ids["claim"]], "approve": True}
     ),
+    "mp_points.get_publication": Case(
+        "GET",
+        lambda w: f"/publications/{NOTICE_MONTH}?village_id={w.ids['V1']}",
+        names_a_resource=True,
+        outsiders={"villager": "villager_far"},
+    ),
+    "mp_points.object_to_publication": Case(
+        "POST", lambda w: f"/publications/{NOTICE_MONTH}/objections", lambda w: {"text": "第3户的加分与事实不符"}
+    ),
+    "mp_inbox.list_notifications": Case("GET", lambda w: "/notifications"),
+    "mp_inbox.mark_read": Case("POST", lambda w: "/notifications/read", lambda w: {}),
 }
 
 

@@ -22,6 +22,7 @@ from backend.errors import (
     NotFound,
     NotInScope,
 )
+from backend.inbox.service import notify
 from backend.org.models import Household
 from backend.points.ledger import ensure_account, post_entry
 from backend.points.models import (
@@ -146,6 +147,7 @@ def reject_claim(session: Session, scope: Scope, reviewer: User, claim_id: int, 
     claim.reject_reason = reason
     claim.decided_at = now_utc()
     session.flush()
+    _tell_household(session, claim)
     return claim
 
 
@@ -188,9 +190,29 @@ def approve_claim(session: Session, scope: Scope, reviewer: User, claim_id: int)
         rule_item_id=item.id,
         actor_id=reviewer.id,
         reason=item.title,
+        on=claim.occurred_on,
     )
     session.flush()
+    _tell_household(session, claim)
     return claim
+
+
+def _tell_household(session: Session, claim: Claim) -> None:
+    """The household learns the panel's decision in its inbox (and by WeChat where subscribed)."""
+    item = claim.rule_item
+    if claim.status == ClaimStatus.approved:
+        points = f"{item.signed_points:+d} 分" if item.kind != ItemKind.veto else "一票否决"
+        kind, title, body = (
+            "claim_approved",
+            "积分申报已通过",
+            f"{claim.occurred_on:%m月%d日}“{item.title}”已认定：{points}",
+        )
+    else:
+        kind, title = "claim_rejected", "积分申报未通过"
+        body = f"{claim.occurred_on:%m月%d日}“{item.title}”未通过，理由：{claim.reject_reason or '无'}"
+    notify(
+        session, household_id=claim.household_id, kind=kind, title=title, body=body, ref_type="claim", ref_id=claim.id
+    )
 
 
 def _record_review(session: Session, claim: Claim, reviewer: User, *, approve: bool, reason: str | None) -> None:

@@ -1,0 +1,168 @@
+"""Honors within a village: monthly / quarterly / annual rankings and 星级文明户 star bands.
+
+The score of a period is the net of what the panel decided in its months (earn, deduct, veto and
+correction entries; base scores and shop movements do not count). Ties share a rank and the next rank
+is skipped ("standard competition ranking": 60, 60, 50 → 1, 1, 3); within a tie the list is ordered by
+household number. A household vetoed (一票否决) in any month of the period is listed without a rank and
+gets no honor. Star bands (RuleBook.star_bands, thresholds as data) apply to annual scores.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.errors import InvalidRequest
+from backend.org.models import Household
+from backend.points.ledger import PointsSummary, household_summary, month_of, month_start, next_month
+from backend.points.models import EntryKind, LedgerEntry
+from backend.points.rules import active_rule_book
+from backend.timeutil import today_local
+
+SCORED_KINDS = (EntryKind.earn, EntryKind.deduct, EntryKind.veto, EntryKind.correction)
+PERIOD_KINDS = ("month", "quarter", "year")
+# How many places of a ranking are an honor.
+HONORED_PLACES = 3
+_PERIOD_KEY = {
+    "month": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"),
+    "quarter": re.compile(r"^(\d{4})-Q([1-4])$"),
+    "year": re.compile(r"^(\d{4})$"),
+}
+STAR_LABELS = {1: "一星", 2: "二星", 3: "三星", 4: "四星", 5: "五星"}
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str
+    key: str  # 2026-10 / 2026-Q4 / 2026
+    months: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        if self.kind == "month":
+            return f"{self.key[:4]}年{int(self.key[5:])}月"
+        if self.kind == "quarter":
+            return f"{self.key[:4]}年第{self.key[-1]}季度"
+        return f"{self.key}年度"
+
+    @property
+    def last_day(self) -> date:
+        return month_start(next_month(self.months[-1])) - timedelta(days=1)
+
+
+def period(kind: str, key: str) -> Period:
+    match = _PERIOD_KEY.get(kind, re.compile("^$")).match(key)
+    if match is None:
+        raise InvalidRequest(errors={"period": ["期间格式应为 2026-10、2026-Q4 或 2026"]})
+    year = int(match.group(1))
+    if kind == "month":
+        first, count = int(match.group(2)), 1
+    elif kind == "quarter":
+        first, count = (int(match.group(2)) - 1) * 3 + 1, 3
+    else:
+        first, count = 1, 12
+    months = [f"{year:04d}-{first:02d}"]
+    while len(months) < count:
+        months.append(next_month(months[-1]))
+    return Period(kind, key, tuple(months))
+
+
+def period_containing(kind: str, on: date) -> Period:
+    key = {"month": month_of(on), "quarter": f"{on.year}-Q{(on.month - 1) // 3 + 1}", "year": str(on.year)}[kind]
+    return period(kind, key)
+
+
+def previous_period(kind: str, on: date) -> Period:
+    return period_containing(kind, month_start(period_containing(kind, on).months[0]) - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class RankRow:
+    household_id: int
+    household_number: str
+    score: int
+    vetoed: bool
+    rank: int | None = None
+    stars: int | None = None
+
+
+def star_level(bands: list[dict[str, int]] | None, score: int) -> int | None:
+    """The highest band whose threshold the score reaches (thresholds inclusive)."""
+    levels = [band["stars"] for band in bands or [] if score >= band["min_points"]]
+    return max(levels) if levels else None
+
+
+def village_ranking(session: Session, village_id: int, per: Period) -> list[RankRow]:
+    """Every household of the village with its score for the period: ranked ones first, vetoed last."""
+    in_period = LedgerEntry.month.in_(per.months)
+    sums = (
+        select(
+            LedgerEntry.household_id,
+            func.sum(LedgerEntry.amount).label("score"),
+            func.count(LedgerEntry.id).filter(LedgerEntry.kind == EntryKind.veto).label("vetoes"),
+        )
+        .where(LedgerEntry.village_id == village_id, in_period, LedgerEntry.kind.in_(SCORED_KINDS))
+        .group_by(LedgerEntry.household_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Household.id, Household.number, sums.c.score, sums.c.vetoes)
+        .outerjoin(sums, sums.c.household_id == Household.id)
+        .where(Household.village_id == village_id)
+    ).all()
+    entries = [RankRow(hid, number, score or 0, bool(vetoes)) for hid, number, score, vetoes in rows]
+    eligible = sorted((r for r in entries if not r.vetoed), key=lambda r: (-r.score, r.household_number))
+    bands = active_rule_book(session, village_id, per.last_day).star_bands if per.kind == "year" else None
+    ranked: list[RankRow] = []
+    for position, row in enumerate(eligible, start=1):
+        rank = ranked[-1].rank if ranked and ranked[-1].score == row.score else position
+        ranked.append(replace(row, rank=rank, stars=star_level(bands, row.score)))
+    return ranked + sorted((r for r in entries if r.vetoed), key=lambda r: r.household_number)
+
+
+@dataclass(frozen=True)
+class Honor:
+    kind: str  # rank | star
+    period: str
+    title: str
+    rank: int | None = None
+    stars: int | None = None
+
+
+def household_honors(session: Session, village_id: int, household_id: int, today: date) -> list[Honor]:
+    """Honors from the last completed month, quarter and year: a top place, and the year's star band."""
+    honors: list[Honor] = []
+    for kind in PERIOD_KINDS:
+        per = previous_period(kind, today)
+        row = next((r for r in village_ranking(session, village_id, per) if r.household_id == household_id), None)
+        if row is None or row.rank is None:
+            continue
+        if row.rank <= HONORED_PLACES and row.score > 0:
+            honors.append(Honor("rank", per.key, f"{per.label}积分全村第{row.rank}名", rank=row.rank))
+        if row.stars:
+            honors.append(
+                Honor("star", per.key, f"{per.label}{STAR_LABELS.get(row.stars, '')}级文明户", stars=row.stars)
+            )
+    return honors
+
+
+def rank_in_village(session: Session, village_id: int, household_id: int, today: date) -> int | None:
+    """The household's place in this year's ranking so far; None while vetoed this year."""
+    rows = village_ranking(session, village_id, period_containing("year", today))
+    return next((r.rank for r in rows if r.household_id == household_id), None)
+
+
+def summary_with_honors(session: Session, household_id: int) -> PointsSummary:
+    """The home screen: balance and month from the ledger, plus rank and honors from the village rankings."""
+    summary = household_summary(session, household_id)
+    village_id = session.get_one(Household, household_id).village_id
+    today = today_local()
+    return replace(
+        summary,
+        rank_in_village=rank_in_village(session, village_id, household_id, today),
+        honors=household_honors(session, village_id, household_id, today),
+    )
