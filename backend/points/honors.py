@@ -16,8 +16,10 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend.auth.scope import Scope, load_village
+from backend.crypto import mask_name
 from backend.errors import InvalidRequest
-from backend.org.models import Household
+from backend.org.models import Household, Resident
 from backend.points.ledger import PointsSummary, household_summary, month_of, month_start, next_month
 from backend.points.models import EntryKind, LedgerEntry
 from backend.points.rules import active_rule_book
@@ -166,3 +168,23 @@ def summary_with_honors(session: Session, household_id: int) -> PointsSummary:
         rank_in_village=rank_in_village(session, village_id, household_id, today),
         honors=household_honors(session, village_id, household_id, today),
     )
+
+
+@dataclass(frozen=True)
+class NamedRankRow:
+    row: RankRow
+    masked_name: str
+
+
+def named_ranking(session: Session, scope: Scope, village_id: int, per: Period) -> list[NamedRankRow]:
+    """The ranking as the admin page and its export show it: heads' names masked."""
+    load_village(session, scope, village_id)
+    rows = village_ranking(session, village_id, per)
+    heads = dict(
+        session.execute(
+            select(Resident.household_id, Resident.name)
+            .join(Household, Household.id == Resident.household_id)
+            .where(Household.village_id == village_id, Resident.is_head.is_(True))
+        ).all()
+    )
+    return [NamedRankRow(row, mask_name(heads.get(row.household_id))) for row in rows]

@@ -401,3 +401,33 @@ def objections_query(scope: Scope, status: ObjectionStatus | None = None) -> Sel
     if status is not None:
         stmt = stmt.where(Objection.status == status)
     return stmt.options(selectinload(Objection.entry))
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    notice: MonthlyNotice
+    village_name: str
+    open_objections: int
+    objections: int
+
+
+def notice_rows(session: Session, scope: Scope, village_id: int | None = None, limit: int = 200) -> list[NoticeRow]:
+    """Admin list: newest months first, with the objection counts the panel acts on."""
+    counts = (
+        select(
+            Objection.notice_id,
+            func.count(Objection.id).label("total"),
+            func.count(Objection.id).filter(Objection.status == ObjectionStatus.open).label("open"),
+        )
+        .group_by(Objection.notice_id)
+        .subquery()
+    )
+    rows = session.execute(
+        notices_query(scope, village_id)
+        .join(Village, Village.id == MonthlyNotice.village_id)
+        .outerjoin(counts, counts.c.notice_id == MonthlyNotice.id)
+        .add_columns(Village.name, counts.c.open, counts.c.total)
+        .order_by(MonthlyNotice.month.desc(), Village.code)
+        .limit(limit)
+    ).all()
+    return [NoticeRow(notice, name, open_ or 0, total or 0) for notice, name, open_, total in rows]
