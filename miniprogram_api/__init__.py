@@ -68,7 +68,7 @@ class XiangzhiApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from miniprogram_api import auth, households, inbox, points, review
+    from miniprogram_api import auth, households, inbox, points, review, uploads
 
     api = XiangzhiApi(
         app,
@@ -81,6 +81,9 @@ def init_api(app: Flask) -> None:
     for blueprint in (auth.blp, households.blp, points.blp, review.blp, inbox.blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
+    api.register_blueprint(uploads.blp)
+    csrf.exempt(uploads.blp)
+    app.register_blueprint(uploads.media)
 
     from flask import Blueprint
 
@@ -90,5 +93,8 @@ def init_api(app: Flask) -> None:
     @app.before_request
     def _cap_json_bodies() -> None:
         """Phones send small JSON; only uploads may be large. Checked before the body is read."""
-        if request.path.startswith(BASE) and not request.path.startswith(f"{BASE}/uploads"):
+        if request.path.startswith(f"{BASE}/uploads"):
+            # One photo plus the multipart envelope; refused before the body is read.
+            request.max_content_length = app.config["PHOTO_MAX_BYTES"] + 64 * 1024
+        elif request.path.startswith(BASE):
             request.max_content_length = app.config["API_JSON_MAX_BYTES"]
