@@ -11,6 +11,7 @@ from backend.errors import Forbidden
 from backend.points import claims, honors, ledger, notice
 from backend.points.models import Claim, ClaimStatus, LedgerEntry, Objection
 from backend.points.rules import rules_in_force
+from backend.records.photos import photo_urls, photos_of
 from miniprogram_api import BASE
 from miniprogram_api.policy import ADMINS, allow, current_scope, current_user, idempotent
 from miniprogram_api.schemas import ApiSchema, ListArgs, Page, page
@@ -104,10 +105,27 @@ class ClaimSchema(ApiSchema):
     decided_at = fields.DateTime(allow_none=True)
     reject_reason = fields.String(allow_none=True)
     reviews = fields.List(fields.Nested(ReviewSchema))
+    photos = fields.Function(
+        lambda c: c.photo_views, metadata={"description": "[{id, thumb_url, display_url}]，签名链接，会过期"}
+    )
 
 
 class ClaimListArgs(ListArgs):
     status = fields.Enum(ClaimStatus, load_default=None)
+
+
+def with_photos(found: list[Claim]) -> list[Claim]:
+    """Each claim's evidence photos (one query for the page), with URLs signed for the caller."""
+    scope = current_scope()
+    by_claim = photos_of(db.session, "claim", [claim.id for claim in found])
+    for claim in found:
+        claim.photo_views = [{"id": p.id, **photo_urls(p, scope)} for p in by_claim.get(claim.id, [])]
+    return found
+
+
+def claims_page(status: ClaimStatus | None, args: dict, *, newest_first: bool) -> dict:
+    listing = page(db.session, claims.claims_query(current_scope(), status), Claim.id, args, newest_first=newest_first)
+    return {**listing, "items": with_photos(listing["items"])}
 
 
 def own_household_id() -> int:
@@ -146,7 +164,7 @@ def rules(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(ClaimArgs)
 @blp.response(201, ClaimSchema)
 def submit(args: dict):  # type: ignore[no-untyped-def]
-    return claims.submit_claim(
+    claim = claims.submit_claim(
         db.session,
         current_scope(),
         current_user(),
@@ -154,7 +172,9 @@ def submit(args: dict):  # type: ignore[no-untyped-def]
         occurred_on=args["occurred_on"],
         note=args["note"],
         household_id=args["household_id"],
+        photo_ids=args["photo_ids"],
     )
+    return with_photos([claim])[0]
 
 
 @blp.route("/claims", methods=["GET"])
@@ -162,7 +182,7 @@ def submit(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(ClaimListArgs, location="query")
 @blp.response(200, Page(ClaimSchema))
 def list_claims(args: dict) -> dict:
-    return page(db.session, claims.claims_query(current_scope(), args["status"]), Claim.id, args, newest_first=True)
+    return claims_page(args["status"], args, newest_first=True)
 
 
 class NoticeLineSchema(ApiSchema):

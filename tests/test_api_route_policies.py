@@ -67,7 +67,7 @@ CASES: dict[str, Case] = {
         "POST",
         lambda w: "/claims",
         lambda w: {
-            "rule_item_id": w.ids["item:P01"],
+            "rule_item_id": w.ids["item:P06"],
             "occurred_on": date.today().isoformat(),
             "household_id": w.ids["H1"],
         },

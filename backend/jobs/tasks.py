@@ -20,7 +20,7 @@ def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 def load_all_tasks() -> None:
     """Import every domain's jobs module so their tasks register."""
-    import backend.auth.jobs  # noqa: F401
-    import backend.inbox.jobs  # noqa: F401
-    import backend.points.jobs  # noqa: F401
+    import backend.auth.jobs
+    import backend.inbox.jobs
+    import backend.points.jobs
     import backend.records.jobs  # noqa: F401

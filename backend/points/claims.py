@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -37,8 +38,10 @@ from backend.points.models import (
     RuleItem,
 )
 from backend.points.rules import active_rule_book
+from backend.records.photos import attach_photos
 from backend.timeutil import now_utc, today_local
 
+MIN_EVIDENCE_PHOTOS, MAX_CLAIM_PHOTOS = 1, 3
 ENTRY_KIND = {ItemKind.positive: EntryKind.earn, ItemKind.negative: EntryKind.deduct, ItemKind.veto: EntryKind.veto}
 
 
@@ -51,9 +54,11 @@ def submit_claim(
     occurred_on: date,
     note: str,
     household_id: int | None = None,
+    photo_ids: Sequence[str] = (),
 ) -> Claim:
-    """A villager declares a good deed for their own household; a cadre records any item for a household
-    in their villages. Either way it waits for the review panel."""
+    """A villager declares a good deed for their own household (with 1–3 photos where the item requires
+    evidence); a cadre records any item for a household in their villages (photos optional). Either way it
+    waits for the review panel."""
     if user.role == Role.villager:
         if scope.household_id is None:
             raise Forbidden("请先绑定户")
@@ -86,6 +91,18 @@ def submit_claim(
     )
     session.add(claim)
     session.flush()
+    evidence = source == ClaimSource.self_declared and item.evidence_required
+    attach_photos(
+        session,
+        actor=scope,
+        photo_ids=photo_ids,
+        owner_type="claim",
+        owner_id=claim.id,
+        min_count=MIN_EVIDENCE_PHOTOS if evidence else 0,
+        max_count=MAX_CLAIM_PHOTOS,
+        village_id=household.village_id,
+        household_id=household.id,
+    )
     return claim
 
 
