@@ -59,7 +59,8 @@ class Period:
 def period(kind: str, key: str) -> Period:
     match = _PERIOD_KEY.get(kind, re.compile("^$")).match(key)
     if match is None:
-        raise InvalidRequest(errors={"period": ["期间格式应为 2026-10、2026-Q4 或 2026"]})
+        message = "期间格式应为 2026-10（月）、2026-Q4（季度）或 2026（年度）"
+        raise InvalidRequest(message, errors={"period": [message]})
     year = int(match.group(1))
     if kind == "month":
         first, count = int(match.group(2)), 1
