@@ -43,6 +43,7 @@ from backend.org.models import (
     Town,
     Village,
 )
+from backend.points.notice_demo import seed_notice_demo
 from backend.points.rules import install_preset
 from backend.timeutil import now_utc
 
@@ -253,6 +254,7 @@ def seed_demo_county(session: Session, instance_path: Path | str) -> DemoSummary
     accounts, codes = _create_users(session, rng, county, plans, summary)
     # The county-wide points scheme every village inherits until it sets its own.
     install_preset(session, county, "gaoyang", effective_from=date(2024, 1, 1))
+    seed_notice_demo(session, county)
 
     path = Path(instance_path) / ACCOUNTS_FILE
     _write_accounts_file(path, county, accounts, codes)
