@@ -178,3 +178,4 @@ def _publish(
     summary.objections += 1
     closed.objection_deadline = published + timedelta(days=3)
     notice.lock_notice(session, reviewer.scope, reviewer.user, closed.id)
+    closed.locked_at = closed.objection_deadline
