@@ -52,6 +52,16 @@ def register_cli(app: Flask) -> None:
             raise SystemExit(1)
         click.echo("every balance equals the sum of its ledger entries")
 
+    @app.cli.command("lock-notices")
+    def lock_notices_command() -> None:
+        """Lock monthly notices whose objection window passed with no open objection (cron: daily)."""
+        from backend.db import unit_of_work
+        from backend.points.notice import lock_due_notices
+
+        with unit_of_work() as session:
+            locked = lock_due_notices(session)
+        click.echo(f"locked {locked} monthly notice(s)")
+
     from backend.org.demo import register_demo_cli
 
     register_demo_cli(app)

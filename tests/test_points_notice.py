@@ -163,3 +163,12 @@ def test_quiet_notices_lock_automatically_after_the_window_and_open_objections_h
         pending = s.scalars(select(Objection.id).where(Objection.notice_id == objected)).one()
         dismiss_objection(s, scope, reviewer, pending, reason="经核实无误")
         assert s.get_one(MonthlyNotice, objected).status == NoticeStatus.locked
+
+
+def test_flask_lock_notices_locks_quiet_notices(app, database, world) -> None:  # type: ignore[no-untyped-def]
+    end_window(database, world.ids["notice"])
+    result = app.test_cli_runner().invoke(args=["lock-notices"])
+    assert result.exit_code == 0, result.output
+    assert "locked 1 monthly notice(s)" in result.output
+    with database() as s:
+        assert s.get_one(MonthlyNotice, world.ids["notice"]).status == NoticeStatus.locked
