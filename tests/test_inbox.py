@@ -15,6 +15,7 @@ from backend.errors import WechatUnavailable
 from backend.inbox.models import Notification, PushStatus
 from backend.inbox.service import PushSettings, deliver, notify, push_settings
 from backend.inbox.wechat import DevSubscribeSender, HttpSubscribeSender, SendOutcome, SubscribeMessage
+from tests.test_jobs import queue_name, redis_app, run_worker_process  # noqa: F401  (fixtures)
 
 APPID = "wx0123456789abcdef"
 SECRET = "app-secret-never-logged"
@@ -216,3 +217,20 @@ def test_the_inbox_lists_newest_first_with_an_unread_count_and_marks_read(api, w
     assert api("villager").post("/notifications/read", json={"ids": [newest]}).json["unread_count"] == 1
     assert api("villager").post("/notifications/read", json={}).json["unread_count"] == 0
     assert all(n["read"] for n in api("villager").get("/notifications").json["items"])
+
+
+@pytest.mark.redis
+def test_with_redis_the_push_runs_in_a_worker_process_after_commit(redis_app, queue_name, tmp_path, world) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    give_openid(redis_app, world, "villager", "o-worker")
+    response = redis_app.test_client().post(
+        f"/api/mp/v1/review/claims/{world.ids['claim']}/approve",
+        headers={"Authorization": f"Bearer {world.tokens['reviewer']}"},
+    )
+    assert response.status_code == 200
+    assert push_status(redis_app) == [PushStatus.pending]  # queued, not sent by the web process
+    assert redis_app.extensions["xz_jobs"].queue.count == 1
+
+    done = run_worker_process(redis_app, queue_name, tmp_path)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert push_status(redis_app) == [PushStatus.sent]  # the worker's dev adapter (no AppID configured)
