@@ -105,12 +105,16 @@ def test_closing_a_month_twice_is_refused(database, world) -> None:
             close_month(s, scope, reviewer, world.ids["V1"], PREV_MONTH)
 
 
-def test_approval_of_a_claim_dated_in_a_closed_month_lands_in_the_next_open_month(database, world) -> None:
-    close(database, world)
+def test_approval_of_a_claim_dated_in_a_locked_month_lands_in_the_next_open_month(database, world) -> None:
+    notice_id = close(database, world)
+    end_window(database, notice_id)
+    with database() as s:
+        reviewer, scope = acting(s, world, "reviewer")
+        assert lock_notice(s, scope, reviewer, notice_id).status == NoticeStatus.locked
     with database() as s:
         late = entry_of_claim(s, record_and_approve(s, world, "H2", "P10", LAST_DAY_OF_PREV))
         assert late.month == THIS_MONTH
-    close(database, world, THIS_MONTH)
+    close(database, world, THIS_MONTH)  # published (not yet locked) counts as closed too
     with database() as s:
         later = entry_of_claim(s, record_and_approve(s, world, "H2", "P20", LAST_DAY_OF_PREV - timedelta(days=1)))
         assert later.month == next_month(THIS_MONTH)  # both closed: the first month after them
