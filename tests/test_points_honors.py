@@ -6,7 +6,15 @@ from datetime import date, timedelta
 
 import pytest
 
-from backend.points.honors import period, period_containing, previous_period, star_level, village_ranking
+from backend.org.models import Household
+from backend.points.honors import (
+    period,
+    period_containing,
+    place_in_village,
+    previous_period,
+    star_level,
+    village_ranking,
+)
 from backend.points.ledger import redemption_blocked_by_veto
 from backend.points.models import RuleBook
 from tests.factories_points import LAST_DAY_OF_PREV, PREV_MONTH, TODAY, record_and_approve
@@ -96,3 +104,16 @@ def test_annual_ranking_gives_star_bands_from_the_rule_book(database, world) -> 
         monthly = village_ranking(s, world.ids["V1"], period("month", f"{last_year}-03"))
     assert (rows["002"].stars, rows["003"].stars, rows["001"].stars) == (3, 2, None)
     assert all(r.stars is None for r in monthly)  # bands are annual
+
+
+def test_one_households_place_equals_its_row_in_the_full_ranking(database, world) -> None:
+    day = LAST_DAY_OF_PREV
+    with database() as s:
+        record_and_approve(s, world, "H2", "N01", day)  # 002: −3, below the households without entries
+        record_and_approve(s, world, "H6", "P10", day)  # 003: +5
+        for kind in ("month", "year"):
+            per = period_containing(kind, day)
+            full = {r.household_id: r for r in village_ranking(s, world.ids["V1"], per)}
+            for household_id, row in full.items():
+                assert place_in_village(s, s.get_one(Household, household_id), per) == row
+        assert [full[world.ids[h]].rank for h in ("H6", "H1", "H2")] == [1, 2, 3]  # H1 has no entries: 0

@@ -94,24 +94,36 @@ class RankRow:
 
 
 def star_level(bands: list[dict[str, int]] | None, score: int) -> int | None:
-    """The highest band whose threshold the score reaches (thresholds inclusive)."""
-    levels = [band["stars"] for band in bands or [] if score >= band["min_points"]]
+    """The highest band whose threshold the score reaches (thresholds inclusive); a score ≤ 0 earns none."""
+    levels = [band["stars"] for band in bands or [] if score >= band["min_points"] and score > 0]
     return max(levels) if levels else None
 
 
-def village_ranking(session: Session, village_id: int, per: Period) -> list[RankRow]:
-    """Every household of the village with its score for the period: ranked ones first, vetoed last."""
-    in_period = LedgerEntry.month.in_(per.months)
-    sums = (
+def _scores(village_id: int, per: Period):  # type: ignore[no-untyped-def]
+    """Per household of the village with scored entries in the period: score and number of vetoes."""
+    return (
         select(
             LedgerEntry.household_id,
             func.sum(LedgerEntry.amount).label("score"),
             func.count(LedgerEntry.id).filter(LedgerEntry.kind == EntryKind.veto).label("vetoes"),
         )
-        .where(LedgerEntry.village_id == village_id, in_period, LedgerEntry.kind.in_(SCORED_KINDS))
+        .where(
+            LedgerEntry.village_id == village_id,
+            LedgerEntry.month.in_(per.months),
+            LedgerEntry.kind.in_(SCORED_KINDS),
+        )
         .group_by(LedgerEntry.household_id)
         .subquery()
     )
+
+
+def _bands(session: Session, village_id: int, per: Period) -> list[dict[str, int]] | None:
+    return active_rule_book(session, village_id, per.last_day).star_bands if per.kind == "year" else None
+
+
+def village_ranking(session: Session, village_id: int, per: Period) -> list[RankRow]:
+    """Every household of the village with its score for the period: ranked ones first, vetoed last."""
+    sums = _scores(village_id, per)
     rows = session.execute(
         select(Household.id, Household.number, sums.c.score, sums.c.vetoes)
         .outerjoin(sums, sums.c.household_id == Household.id)
@@ -119,12 +131,40 @@ def village_ranking(session: Session, village_id: int, per: Period) -> list[Rank
     ).all()
     entries = [RankRow(hid, number, score or 0, bool(vetoes)) for hid, number, score, vetoes in rows]
     eligible = sorted((r for r in entries if not r.vetoed), key=lambda r: (-r.score, r.household_number))
-    bands = active_rule_book(session, village_id, per.last_day).star_bands if per.kind == "year" else None
+    bands = _bands(session, village_id, per)
     ranked: list[RankRow] = []
     for position, row in enumerate(eligible, start=1):
         rank = ranked[-1].rank if ranked and ranked[-1].score == row.score else position
         ranked.append(replace(row, rank=rank, stars=star_level(bands, row.score)))
     return ranked + sorted((r for r in entries if r.vetoed), key=lambda r: r.household_number)
+
+
+def place_in_village(session: Session, household: Household, per: Period, *, with_stars: bool = True) -> RankRow:
+    """One household's row of village_ranking without building the whole ranking (the phone's home screen),
+    in one query: its rank is 1 + the number of eligible households with a strictly higher score."""
+    sums = _scores(household.village_id, per)
+    own_score = func.coalesce(select(sums.c.score).where(sums.c.household_id == household.id).scalar_subquery(), 0)
+    own_vetoes = func.coalesce(select(sums.c.vetoes).where(sums.c.household_id == household.id).scalar_subquery(), 0)
+    score, vetoes, ahead, scored, village_size = session.execute(
+        select(
+            own_score,
+            own_vetoes,
+            select(func.count())
+            .select_from(sums)
+            .where(sums.c.vetoes == 0, sums.c.score > own_score)
+            .scalar_subquery(),
+            select(func.count()).select_from(sums).scalar_subquery(),
+            select(func.count(Household.id)).where(Household.village_id == household.village_id).scalar_subquery(),
+        )
+    ).one()
+    row = RankRow(household.id, household.number, score, bool(vetoes))
+    if vetoes:
+        return row
+    if score < 0:  # households without any scored entry stand at 0, ahead of a negative score
+        ahead += village_size - scored
+    # No star without net points in the year: spares the rule-book lookup on most home screens.
+    stars = star_level(_bands(session, household.village_id, per), score) if with_stars and score > 0 else None
+    return replace(row, rank=ahead + 1, stars=stars)
 
 
 @dataclass(frozen=True)
@@ -136,13 +176,13 @@ class Honor:
     stars: int | None = None
 
 
-def household_honors(session: Session, village_id: int, household_id: int, today: date) -> list[Honor]:
+def household_honors(session: Session, household: Household, today: date) -> list[Honor]:
     """Honors from the last completed month, quarter and year: a top place, and the year's star band."""
     honors: list[Honor] = []
     for kind in PERIOD_KINDS:
         per = previous_period(kind, today)
-        row = next((r for r in village_ranking(session, village_id, per) if r.household_id == household_id), None)
-        if row is None or row.rank is None:
+        row = place_in_village(session, household, per)
+        if row.rank is None:
             continue
         if row.rank <= HONORED_PLACES and row.score > 0:
             honors.append(Honor("rank", per.key, f"{per.label}积分全村第{row.rank}名", rank=row.rank))
@@ -153,21 +193,16 @@ def household_honors(session: Session, village_id: int, household_id: int, today
     return honors
 
 
-def rank_in_village(session: Session, village_id: int, household_id: int, today: date) -> int | None:
-    """The household's place in this year's ranking so far; None while vetoed this year."""
-    rows = village_ranking(session, village_id, period_containing("year", today))
-    return next((r.rank for r in rows if r.household_id == household_id), None)
-
-
 def summary_with_honors(session: Session, household_id: int) -> PointsSummary:
-    """The home screen: balance and month from the ledger, plus rank and honors from the village rankings."""
+    """The home screen: balance and month from the ledger, plus the household's place in this year's village
+    ranking so far (None while vetoed this year) and its honors."""
     summary = household_summary(session, household_id)
-    village_id = session.get_one(Household, household_id).village_id
+    household = session.get_one(Household, household_id)
     today = today_local()
     return replace(
         summary,
-        rank_in_village=rank_in_village(session, village_id, household_id, today),
-        honors=household_honors(session, village_id, household_id, today),
+        rank_in_village=place_in_village(session, household, period_containing("year", today), with_stars=False).rank,
+        honors=household_honors(session, household, today),
     )
 
 
