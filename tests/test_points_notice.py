@@ -176,3 +176,80 @@ def test_flask_lock_notices_locks_quiet_notices(app, database, world) -> None:  
     assert "locked 1 monthly notice(s)" in result.output
     with database() as s:
         assert s.get_one(MonthlyNotice, world.ids["notice"]).status == NoticeStatus.locked
+
+
+def test_approvals_racing_the_close_of_their_month_are_either_published_or_moved_on(app, database, world) -> None:
+    """Real threads and connections: a claim approved while its month is being closed is either in the frozen
+    publication or counts in the next month, never silently in the closed month after its snapshot."""
+    import threading
+
+    from backend.auth.models import User
+    from backend.auth.scope import scope_for
+    from backend.db import db, unit_of_work
+    from backend.points.claims import submit_claim
+
+    households = ["H1", "H2", "H6"]
+    items = ["P10", "P19", "P09", "P11", "P13", "P20"]
+    with database() as s:
+        cadre, scope = acting(s, world, "cadre")
+        claim_ids = [
+            submit_claim(
+                s,
+                scope,
+                cadre,
+                rule_item_id=world.ids[f"item:{item}"],
+                occurred_on=LAST_DAY_OF_PREV - timedelta(days=n),
+                note="",
+                household_id=world.ids[household],
+            ).id
+            for n, (household, item) in enumerate((h, i) for h in households for i in items)
+        ]
+    barrier = threading.Barrier(len(claim_ids) + 1)
+    errors: list[BaseException] = []
+    done: list[int] = []
+    some_approved = threading.Event()  # close while the rest of the approvals are in flight
+
+    def approve(claim_id: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(
+            f"/api/mp/v1/review/claims/{claim_id}/approve",
+            headers={"Authorization": f"Bearer {world.tokens['reviewer']}"},
+        )
+        if response.status_code != 200:
+            errors.append(AssertionError(response.get_json()))
+        done.append(claim_id)
+        if len(done) >= len(claim_ids) // 3:
+            some_approved.set()
+
+    def close_prev() -> None:
+        with app.app_context():
+            barrier.wait()
+            some_approved.wait(30)
+            try:
+                with unit_of_work(db.session) as s:
+                    reviewer = s.get_one(User, world.ids["user:reviewer"])
+                    close_month(s, scope_for(s, reviewer), reviewer, world.ids["V1"], PREV_MONTH)
+            except BaseException as error:
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=approve, args=(cid,)) for cid in claim_ids] + [
+        threading.Thread(target=close_prev)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with database() as s:
+        published = s.scalars(select(MonthlyNotice).where(MonthlyNotice.month == PREV_MONTH)).one()
+        in_month = s.scalars(
+            select(LedgerEntry).where(LedgerEntry.month == PREV_MONTH, LedgerEntry.kind == "earn")
+        ).all()
+        moved = s.scalars(select(LedgerEntry).where(LedgerEntry.month == THIS_MONTH, LedgerEntry.kind == "earn")).all()
+        assert len(in_month) + len(moved) == len(claim_ids)
+        assert sum(line.earned for line in published.lines) == sum(e.amount for e in in_month)
+        assert all(e.created_at <= published.published_at for e in in_month)
+        assert balance_mismatches(s) == []

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from backend.errors import InsufficientPoints
@@ -52,12 +54,19 @@ def entry_month(session: Session, village_id: int, on: date) -> str:
 
 
 def ensure_account(session: Session, household: Household, base_score: int, actor_id: int | None = None) -> None:
-    """Open the household's account with its base score (基础分) the first time points touch it."""
-    exists = session.scalar(select(PointsAccount.household_id).where(PointsAccount.household_id == household.id))
-    if exists is not None:
+    """Open the household's account with its base score (基础分) the first time points touch it.
+
+    INSERT … ON CONFLICT DO NOTHING: of concurrent first approvals for one household exactly one opens the
+    account (the others wait for it, then find it), so none fails on the primary key.
+    """
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    opened = session.execute(
+        dialect_insert(PointsAccount)
+        .values(household_id=household.id, village_id=household.village_id, balance=0, held=0, updated_at=now_utc())
+        .on_conflict_do_nothing(index_elements=[PointsAccount.household_id])
+    ).rowcount
+    if opened != 1:
         return
-    session.add(PointsAccount(household_id=household.id, village_id=household.village_id, balance=0, held=0))
-    session.flush()
     post_entry(
         session,
         household_id=household.id,
