@@ -64,8 +64,9 @@ def ensure_account(session: Session, household: Household, base_score: int, acto
         dialect_insert(PointsAccount)
         .values(household_id=household.id, village_id=household.village_id, balance=0, held=0, updated_at=now_utc())
         .on_conflict_do_nothing(index_elements=[PointsAccount.household_id])
-    ).rowcount
-    if opened != 1:
+        .returning(PointsAccount.household_id)
+    ).scalar()
+    if opened is None:
         return
     post_entry(
         session,
