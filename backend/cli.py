@@ -62,6 +62,16 @@ def register_cli(app: Flask) -> None:
             locked = lock_due_notices(session)
         click.echo(f"locked {locked} monthly notice(s)")
 
+    @app.cli.command("retry-pushes")
+    def retry_pushes_command() -> None:
+        """Send WeChat subscribe messages still pending because WeChat was unavailable (cron: every 10 min)."""
+        from backend.db import unit_of_work
+        from backend.inbox.service import push_settings, retry_pending_pushes
+
+        with unit_of_work() as session:
+            settled = retry_pending_pushes(session, push_settings())
+        click.echo(f"settled {settled} pending WeChat push(es)")
+
     from backend.org.demo import register_demo_cli
 
     register_demo_cli(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -13,8 +14,9 @@ from backend.auth.models import User
 from backend.db import db
 from backend.errors import WechatUnavailable
 from backend.inbox.models import Notification, PushStatus
-from backend.inbox.service import PushSettings, deliver, notify, push_settings
+from backend.inbox.service import PushSettings, deliver, notify, push_settings, retry_pending_pushes
 from backend.inbox.wechat import DevSubscribeSender, HttpSubscribeSender, SendOutcome, SubscribeMessage
+from backend.timeutil import now_utc
 from tests.test_jobs import queue_name, redis_app, run_worker_process  # noqa: F401  (fixtures)
 
 APPID = "wx0123456789abcdef"
@@ -234,3 +236,51 @@ def test_with_redis_the_push_runs_in_a_worker_process_after_commit(redis_app, qu
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert push_status(redis_app) == [PushStatus.sent]  # the worker's dev adapter (no AppID configured)
+
+
+class FlakySender:
+    """WeChat unavailable for the first `failures` sends, then fine."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.sent: list[SubscribeMessage] = []
+
+    def send(self, message: SubscribeMessage) -> SendOutcome:
+        if self.failures:
+            self.failures -= 1
+            raise WechatUnavailable()
+        self.sent.append(message)
+        return SendOutcome.sent
+
+
+def test_pushes_left_pending_while_wechat_was_down_are_sent_by_the_retry_sweep(app, world) -> None:  # type: ignore[no-untyped-def]
+    give_openid(app, world, "villager", "o-retry")
+    with app.app_context():
+        made = [
+            notify(db.session, household_id=world.ids["H1"], kind="test", title=f"t{n}", body="b", ref_id=n)
+            for n in range(3)
+        ]
+        made[0].created_at = made[1].created_at = now_utc() - timedelta(minutes=30)
+        db.session.commit()
+
+        down = FlakySender(failures=1)
+        assert retry_pending_pushes(db.session, PushSettings(down, TEMPLATE)) == 0  # stops at the first failure
+        back = FlakySender(failures=0)
+        assert retry_pending_pushes(db.session, PushSettings(back, TEMPLATE)) == 2
+        db.session.commit()
+        assert [m.data["thing1"]["value"] for m in back.sent] == ["t0", "t1"]
+        assert retry_pending_pushes(db.session, PushSettings(back, TEMPLATE)) == 0  # nothing sent twice
+        db.session.rollback()
+    assert push_status(app) == [PushStatus.sent, PushStatus.sent, PushStatus.pending]  # the young one waits
+
+
+def test_flask_retry_pushes_runs_the_sweep(app, world) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        notify(db.session, household_id=world.ids["H2"], kind="test", title="t", body="b").created_at = (
+            now_utc() - timedelta(hours=1)
+        )
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["retry-pushes"])
+    assert result.exit_code == 0, result.output
+    assert "settled 1 pending WeChat push(es)" in result.output
+    assert push_status(app) == [PushStatus.no_recipient]

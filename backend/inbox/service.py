@@ -5,12 +5,14 @@ it announces commits; its WeChat push is a job enqueued through the outbox in th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.models import User
+from backend.errors import WechatUnavailable
 from backend.inbox.models import Notification, PushStatus
 from backend.inbox.wechat import DevSubscribeSender, SendOutcome, SubscribeMessage, SubscribeSender, sender_from_config
 from backend.jobs.outbox import enqueue
@@ -98,7 +100,13 @@ def push_settings() -> PushSettings:
 def deliver(session: Session, notification_id: int, settings: PushSettings) -> PushStatus:
     """Send the message to every WeChat user of the household. A refusal (43101) is final and recorded;
     WechatUnavailable propagates so the job is retried. Already delivered messages are left alone."""
-    notification = session.get(Notification, notification_id)
+    # Row lock: a retry sweep and a queued job for the same message never both send it.
+    notification = session.scalar(
+        select(Notification)
+        .where(Notification.id == notification_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if notification is None or notification.push_status != PushStatus.pending:
         return notification.push_status if notification else PushStatus.no_recipient
     openids = list(
@@ -121,6 +129,39 @@ def deliver(session: Session, notification_id: int, settings: PushSettings) -> P
     notification.pushed_at = now_utc()
     session.flush()
     return status
+
+
+def retry_pending_pushes(
+    session: Session,
+    settings: PushSettings,
+    *,
+    older_than: timedelta = timedelta(minutes=5),
+    within: timedelta = timedelta(days=2),
+    limit: int = 500,
+) -> int:
+    """Deliver messages whose push is still pending (WeChat was down when their job ran); run every few
+    minutes. Stops at the first WechatUnavailable: WeChat is still down, the rest wait for the next run.
+    Returns how many were settled."""
+    now = now_utc()
+    ids = session.scalars(
+        select(Notification.id)
+        .where(
+            Notification.push_status == PushStatus.pending,
+            Notification.created_at <= now - older_than,
+            Notification.created_at >= now - within,
+        )
+        .order_by(Notification.id)
+        .limit(limit)
+    ).all()
+    settled = 0
+    for notification_id in ids:
+        try:
+            with session.begin_nested():
+                deliver(session, notification_id, settings)
+        except WechatUnavailable:
+            break
+        settled += 1
+    return settled
 
 
 def _message(notification: Notification, openid: str, template_id: str) -> SubscribeMessage:
