@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Subquery
 
 from backend.auth.scope import Scope, load_village
 from backend.crypto import mask_name
@@ -99,7 +100,7 @@ def star_level(bands: list[dict[str, int]] | None, score: int) -> int | None:
     return max(levels) if levels else None
 
 
-def _scores(village_id: int, per: Period):  # type: ignore[no-untyped-def]
+def _scores(village_id: int, per: Period) -> Subquery:
     """Per household of the village with scored entries in the period: score and number of vetoes."""
     return (
         select(

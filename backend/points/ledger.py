@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Exists
 
 from backend.errors import InsufficientPoints
 from backend.org.models import Household, Village
@@ -182,7 +184,7 @@ class PointsSummary:
     vetoed_this_month: bool
     # Filled from the village rankings by points.honors.summary_with_honors.
     rank_in_village: int | None = None
-    honors: list = field(default_factory=list)
+    honors: list[Any] = field(default_factory=list)
 
 
 def household_summary(session: Session, household_id: int, month: str | None = None) -> PointsSummary:
@@ -210,7 +212,7 @@ def ledger_query(household_id: int):  # type: ignore[no-untyped-def]
     return select(LedgerEntry).where(LedgerEntry.household_id == household_id)
 
 
-def vetoed(household_id: int, months: list[str]):  # type: ignore[no-untyped-def]
+def vetoed(household_id: int, months: list[str]) -> Exists:
     """SQL condition: the household has a veto entry (一票否决) counting in one of `months`."""
     return exists().where(
         LedgerEntry.household_id == household_id, LedgerEntry.kind == EntryKind.veto, LedgerEntry.month.in_(months)
