@@ -64,6 +64,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "PHOTO_URL_TTL": int(env.get("XZ_PHOTO_URL_TTL", "7200")),
         "PHOTO_URL_WINDOW": int(env.get("XZ_PHOTO_URL_WINDOW", "900")),
         "PHOTO_LABEL_FONT": env.get("XZ_PHOTO_LABEL_FONT", ""),
+        # Per user: a cadre's busy day is a few dozen photos; this stops a client filling the disk.
+        "UPLOAD_RATE_LIMIT": env.get("XZ_UPLOAD_RATE_LIMIT", "30 per minute;600 per day"),
         "REDIS_URL": env.get("REDIS_URL", ""),
         # Reverse proxies in front of the app (nginx = 1): trust that many X-Forwarded-For/-Proto hops.
         "PROXY_HOPS": int(env.get("XZ_PROXY_HOPS", "0")),

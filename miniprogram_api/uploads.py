@@ -7,13 +7,15 @@ duplicate unclaimed upload costs nothing (it is purged after 24 h).
 from __future__ import annotations
 
 from flask import Blueprint as FlaskBlueprint
-from flask import Response, send_file
+from flask import Response, current_app, send_file
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import fields, pre_dump, validate
 
 from backend.db import db
 from backend.errors import NotFound
+from backend.extensions import limiter
 from backend.records import photos
+from backend.records.photo_models import Photo
 from backend.records.storage import photo_storage
 from miniprogram_api import BASE
 from miniprogram_api.policy import ALL_ROLES, allow, current_scope, current_user
@@ -43,14 +45,38 @@ class UploadSchema(ApiSchema):
     status = fields.String()
 
 
+class PhotoSchema(UploadSchema):
+    """A photo with signed, expiring URLs for the caller (null until processed). Other areas nest this
+    schema for the photos of their records, visits, problems and claims."""
+
+    thumb_url = fields.String(allow_none=True)
+    display_url = fields.String(allow_none=True)
+
+    @pre_dump
+    def _with_urls(self, photo: Photo, **kwargs: object) -> dict:
+        return {
+            "id": photo.id,
+            "sha256": photo.sha256,
+            "width": photo.width,
+            "height": photo.height,
+            "taken_at": photo.taken_at,
+            "status": photo.status.value,
+            **photos.photo_urls(photo, current_scope()),
+        }
+
+
 @blp.route("/uploads", methods=["POST"])
 # Every role: cadres (records, visits), villagers (claim evidence), reviewers and admins (products).
 @allow(*ALL_ROLES)
+@limiter.limit(lambda: current_app.config["UPLOAD_RATE_LIMIT"])
 @blp.arguments(UploadFormArgs, location="form")
 @blp.arguments(UploadFileArgs, location="files")
 @blp.response(201, UploadSchema)
 def upload(form: dict, files: dict):  # type: ignore[no-untyped-def]
-    """One image (JPEG, PNG or WebP, ≤ 15 MB, ≤ 50 MP). Returns at once; copies are made in the background."""
+    """One image in the multipart field `file` (JPEG, PNG or WebP, ≤ 15 MB, ≤ 50 MP), with optional form
+    fields `event` (≤ 30 characters) and `place` (≤ 40) for the 温馨照片 label. Returns at once with
+    `status: processing`; copies are made in the background (poll GET /uploads/{id}). Errors:
+    payload_too_large (413), unsupported_image (415), rate_limited (429)."""
     return photos.accept_upload(
         db.session,
         user=current_user(),
@@ -59,6 +85,14 @@ def upload(form: dict, files: dict):  # type: ignore[no-untyped-def]
         label_event=form["event"],
         label_place=form["place"],
     )
+
+
+@blp.route("/uploads/<photo_id>", methods=["GET"])
+@allow(*ALL_ROLES)
+@blp.response(200, PhotoSchema)
+def get_upload(photo_id: str):  # type: ignore[no-untyped-def]
+    """A photo the caller may see: poll after uploading until `status` is `ready`, then show `thumb_url`."""
+    return photos.load_photo(db.session, current_scope(), photo_id)
 
 
 @media.get("/photos/<token>")

@@ -20,6 +20,7 @@ from backend.org.models import Cadre, County, Grid, Household, Pairing, Post, Po
 from backend.points.models import Claim, ClaimSource
 from backend.points.notice import close_month
 from backend.points.rules import active_rule_book, install_preset
+from backend.records.photo_models import Photo, PhotoStatus
 
 _seq = count(1)
 NOTICE_MONTH = "2024-06"
@@ -30,6 +31,8 @@ class World:
     ids: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     binding_codes: dict[str, str] = field(default_factory=dict)
+    # A processed photo the cadre took in V1 (not claimed by any record).
+    photo_id: str = ""
 
 
 def make_household(session: Session, village: Village, grid: Grid, number: str, *, poor: bool = False) -> Household:
@@ -154,6 +157,20 @@ def build_world(session: Session) -> World:
     session.add(claim)
     session.flush()
     world.ids["claim"] = claim.id
+    photo = Photo(
+        id="f" * 32,
+        uploader_id=users["cadre"].id,
+        county_id=c1.id,
+        village_id=villages["V1"].id,
+        status=PhotoStatus.ready,
+        format="jpeg",
+        byte_size=1000,
+        width=4,
+        height=3,
+        sha256="a" * 64,
+    )
+    session.add(photo)
+    world.photo_id = photo.id
     # A published monthly notice of V1 long ago (its objection window open), for notice routes.
     reviewer_scope = scope_for(session, users["reviewer"])
     world.ids["notice"] = close_month(session, reviewer_scope, users["reviewer"], villages["V1"].id, NOTICE_MONTH).id

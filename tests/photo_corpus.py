@@ -137,6 +137,18 @@ def polyglot_jpeg() -> bytes:
     return image + html
 
 
+def jpeg_with_broken_exif() -> bytes:
+    """An APP1 Exif segment whose TIFF offsets point past its end."""
+    image = encode(upright(60, 80), "JPEG")
+    payload = b"Exif\x00\x00MM\x00*\xff\xff\xff\xf0" + b"\x13" * 40
+    return image[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + image[2:]
+
+
+def jpeg_with_motion_photo_trailer() -> bytes:
+    """Android Motion Photos append a video after the JPEG's end: the photo is still complete."""
+    return encode(upright(60, 80), "JPEG") + b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 4000
+
+
 HOSTILE_REFUSED = {
     # name: (bytes factory, expected status, expected code)
     "html_named_jpeg": (lambda: b"<!DOCTYPE html><html><script>alert(1)</script></html>", 415, "unsupported_image"),

@@ -96,6 +96,9 @@ CASES: dict[str, Case] = {
     ),
     "mp_inbox.list_notifications": Case("GET", lambda w: "/notifications"),
     "mp_inbox.mark_read": Case("POST", lambda w: "/notifications/read", lambda w: {}),
+    "mp_uploads.get_upload": Case(
+        "GET", lambda w: f"/uploads/{w.photo_id}", names_a_resource=True, outsiders={"villager": "villager_far"}
+    ),
     "mp_uploads.upload": Case(
         "POST", lambda w: "/uploads", lambda w: {"file": (io.BytesIO(tiny_jpeg()), "x.jpg")}, multipart=True
     ),

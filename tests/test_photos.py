@@ -3,25 +3,44 @@ serving and the 24-hour purge. Without REDIS_URL jobs run in-process right after
 
 from __future__ import annotations
 
+import hashlib
 import io
+import random
 import subprocess
 import sys
-from datetime import timedelta
+import threading
+import tracemalloc
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import time_machine
 from flask import Flask
+from itsdangerous import URLSafeTimedSerializer
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import delete, select, text
 
 from backend.auth.models import User
 from backend.auth.scope import scope_for
 from backend.db import db, unit_of_work
-from backend.errors import NotInScope, PhotoAlreadyUsed, PhotoNotFound, PhotoRequired, PhotoUnusable, TooManyPhotos
+from backend.errors import (
+    NotInScope,
+    PayloadTooLarge,
+    PhotoAlreadyUsed,
+    PhotoNotFound,
+    PhotoRequired,
+    PhotoUnusable,
+    TooManyPhotos,
+)
+from backend.jobs.models import OutboxJob
+from backend.jobs.outbox import discard_pending
 from backend.jobs.tasks import TASKS, load_all_tasks
+from backend.org.demo import DEMO_COUNTY_CODE, seed_demo_county
+from backend.org.models import County
 from backend.records import photos
-from backend.records.photo_models import Photo, PhotoFlag, PhotoStatus
+from backend.records.photo_demo import demo_photo
+from backend.records.photo_images import inspect_upload
+from backend.records.photo_models import Photo, PhotoFlag, PhotoSettings, PhotoStatus
 from backend.records.storage import photo_storage
 from backend.timeutil import now_utc
 from tests import photo_corpus as corpus
@@ -73,8 +92,6 @@ def test_cadre_upload_answers_with_id_hash_upright_size_and_capture_time(app, ap
     assert response.status_code == 201, response.json
     body = response.json
     assert set(body) == {"id", "sha256", "width", "height", "taken_at", "status"}
-    import hashlib
-
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
     assert (body["width"], body["height"]) == (300, 400)
     assert body["taken_at"].startswith("2026-11-20T01:30:00")
@@ -192,7 +209,7 @@ def test_attach_refuses_a_photo_whose_decoding_failed(app, api, world) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(corpus.HOSTILE_REFUSED))
-def test_hostile_upload_is_refused_with_a_clear_code_and_leaves_nothing(app, api, name: str) -> None:
+def test_hostile_upload_is_refused_with_a_clear_code_and_leaves_nothing(app, api, world, name: str) -> None:
     make, status, code = corpus.HOSTILE_REFUSED[name]
     stored_before = set(Path(app.config["UPLOAD_DIR"]).rglob("*"))
 
@@ -202,7 +219,7 @@ def test_hostile_upload_is_refused_with_a_clear_code_and_leaves_nothing(app, api
     assert response.json["code"] == code
     assert response.json["message"]
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Photo)) == 0
+        assert set(db.session.scalars(select(Photo.id))) == {world.photo_id}
         db.session.remove()
     assert set(Path(app.config["UPLOAD_DIR"]).rglob("*")) == stored_before
 
@@ -219,6 +236,8 @@ def test_hostile_upload_is_refused_with_a_clear_code_and_leaves_nothing(app, api
         ("cmyk_jpeg", lambda: corpus.encode(Image.new("CMYK", (50, 40), (0, 50, 100, 0)), "JPEG"), (50, 40)),
         ("huge_exif", lambda: corpus.phone_jpeg(3, description="长" * 20000), (300, 400)),
         ("polyglot_jpeg_html", corpus.polyglot_jpeg, (64, 64)),
+        ("broken_exif", corpus.jpeg_with_broken_exif, (60, 80)),
+        ("motion_photo_trailer", corpus.jpeg_with_motion_photo_trailer, (60, 80)),
     ],
 )
 def test_odd_but_real_images_are_re_encoded_to_plain_jpeg(app, api, name: str, make, size) -> None:  # type: ignore[no-untyped-def]
@@ -246,6 +265,25 @@ def test_upload_over_15_mb_is_refused_before_it_is_read(app, api) -> None:
     response = upload(api, "cadre", b"\xff\xd8\xff" + b"\0" * (15 * 1024 * 1024 + 100 * 1024))
 
     assert (response.status_code, response.json["code"]) == (413, "payload_too_large")
+
+
+def test_uploads_are_rate_limited_per_user(make_app, world) -> None:
+    strict = make_app(UPLOAD_RATE_LIMIT="2 per minute")
+
+    def send(user: str) -> int:
+        return (
+            strict.test_client()
+            .post(
+                "/api/mp/v1/uploads",
+                data={"file": (io.BytesIO(corpus.tiny_jpeg()), "a.jpg")},
+                content_type="multipart/form-data",
+                headers={"Authorization": f"Bearer {world.tokens[user]}"},
+            )
+            .status_code
+        )
+
+    assert [send("cadre") for _ in range(3)] == [201, 201, 429]
+    assert send("cadre_far") == 201, "another user has their own allowance"
 
 
 def test_upload_without_a_file_is_an_invalid_request(api) -> None:
@@ -285,14 +323,7 @@ def test_giant_headers_and_bombs_are_refused_with_bounded_memory(tmp_path: Path,
     """Decoding 60000×60000 would need ~10 GB: the process's peak memory must not move by more than a few MB."""
     sample = tmp_path / "sample"
     sample.write_bytes(make())
-    import tracemalloc
-
     tracemalloc.start()
-    from datetime import UTC, datetime
-
-    from backend.errors import PayloadTooLarge
-    from backend.records.photo_images import inspect_upload
-
     with pytest.raises(PayloadTooLarge):
         inspect_upload(sample.read_bytes(), 50_000_000, now=datetime.now(UTC))
     _current, peak = tracemalloc.get_traced_memory()
@@ -363,6 +394,18 @@ def test_recompressed_and_resized_copy_is_flagged_as_near_duplicate_but_another_
     assert load_photo(app, other).flag is None
 
 
+def test_one_cadres_similar_shots_of_one_occasion_are_not_flagged_but_the_same_scene_days_later_is(app, api) -> None:
+    original = corpus.scene(13, (1600, 1200))
+    with time_machine.travel(now_utc() - timedelta(days=3)):
+        first = uploaded(api, "cadre", corpus.encode(original, "JPEG", quality=92))
+        burst = uploaded(api, "cadre", corpus.encode(original, "JPEG", quality=70))
+    reused = uploaded(api, "cadre", corpus.encode(original.resize((1200, 900)), "JPEG", quality=80))
+
+    assert load_photo(app, burst).flag is None
+    later = load_photo(app, reused)
+    assert later.flag == PhotoFlag.near_duplicate and later.duplicate_of_id in {first, burst}
+
+
 # --- signed serving ------------------------------------------------------------------------------
 
 
@@ -401,8 +444,6 @@ def test_tampered_or_foreign_signatures_are_refused(app, api, world, client) -> 
     url = urls_for(app, world, "cadre", photo_id)["display_url"]
     token = url.rsplit("/", 1)[1]
     with app.app_context():
-        from itsdangerous import URLSafeTimedSerializer
-
         forged = URLSafeTimedSerializer("another-secret", salt="xz.photo.v1").dumps([photo_id, "original"])
         own_secret_wrong_variant = photos._serializer().dumps([photo_id, "original"])
 
@@ -473,7 +514,7 @@ def test_unclaimed_uploads_are_deleted_after_24_hours_with_their_files(app, api,
     def purge() -> int:
         with app.app_context():
             with unit_of_work(db.session) as s:
-                count = TASKS[photos.PURGE_TASK](s)
+                count = TASKS[photos.HOUSEKEEPING_TASK](s)["purged"]
             db.session.remove()
         return count
 
@@ -481,9 +522,142 @@ def test_unclaimed_uploads_are_deleted_after_24_hours_with_their_files(app, api,
     with time_machine.travel(now_utc() + timedelta(hours=23, minutes=59)):
         assert purge() == 0
     with time_machine.travel(now_utc() + timedelta(hours=24, minutes=1)):
-        assert purge() == 1
+        assert purge() == 2  # this upload and the world's unclaimed photo
     assert not any(f.exists() for f in files)
     assert load_photo(app, claimed).owner_type == "daily_record"
     with app.app_context():
         assert db.session.get(Photo, unclaimed) is None
         db.session.remove()
+
+
+# --- demo ----------------------------------------------------------------------------------------
+
+
+def test_demo_photos_are_deterministic_and_go_through_the_real_pipeline(app, world) -> None:
+    with app.app_context():
+        user = db.session.get(User, world.ids["user:cadre"])
+        scope = user_scope(world, "cadre")
+        with unit_of_work(db.session) as s:
+            first = demo_photo(s, random.Random(7), user=user, scope=scope, event="入户走访")
+            again = demo_photo(s, random.Random(7), user=user, scope=scope)
+            other = demo_photo(s, random.Random(8), user=user, scope=scope)
+            ids = (first.id, again.id, other.id)
+            hashes = (first.sha256, again.sha256, other.sha256)
+        db.session.remove()
+
+    assert hashes[0] == hashes[1] != hashes[2]
+    assert all(load_photo(app, photo_id).status == PhotoStatus.ready for photo_id in ids)
+
+
+def test_demo_county_turns_the_photo_label_on(app) -> None:
+    with app.app_context():
+        with unit_of_work(db.session) as s:
+            seed_demo_county(s, app.instance_path)
+        county = db.session.scalar(select(County).where(County.code == DEMO_COUNTY_CODE))
+        assert db.session.get(PhotoSettings, county.id).label_enabled
+        db.session.remove()
+
+
+def test_uploader_polls_their_upload_and_gets_urls_once_it_is_ready(app, api, world, client) -> None:
+    photo_id = uploaded(api, "cadre", corpus.phone_jpeg(6))
+
+    response = api("cadre").get(f"/uploads/{photo_id}")
+
+    assert response.status_code == 200
+    body = response.json
+    assert (body["id"], body["status"], body["width"], body["height"]) == (photo_id, "ready", 300, 400)
+    assert Image.open(io.BytesIO(client.get(body["thumb_url"]).data)).size == (240, 320)
+    assert api("cadre").get(f"/uploads/{'0' * 32}").json["code"] == "not_found"
+    assert api("cadre_far").get(f"/uploads/{photo_id}").json["code"] == "not_in_scope"
+
+
+def test_concurrent_claims_of_one_photo_let_exactly_one_record_have_it(app, api, world) -> None:
+    photo_id = uploaded(api, "cadre", corpus.tiny_jpeg())
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def claim(owner_id: int) -> None:
+        with app.app_context():
+            scope = user_scope(world, "cadre")
+            db.session.rollback()
+            barrier.wait()
+            try:
+                with unit_of_work(db.session) as s:
+                    photos.attach_photos(s, actor=scope, photo_ids=[photo_id], owner_type="visit", owner_id=owner_id)
+                outcomes.append("claimed")
+            except PhotoAlreadyUsed:
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=claim, args=(owner_id,)) for owner_id in range(100, 106)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["claimed"] + ["refused"] * 5
+    assert load_photo(app, photo_id).owner_id in range(100, 106)
+
+
+def test_a_photo_whose_job_was_lost_is_processed_by_the_next_housekeeping_and_given_up_after_a_day(app, world) -> None:
+    with app.app_context():
+        with unit_of_work(db.session) as s:
+            lost = photos.accept_upload(
+                s, user=s.get(User, world.ids["user:cadre"]), scope=user_scope(world, "cadre"), data=corpus.tiny_jpeg()
+            )
+            lost_id = lost.id
+            # As if the worker died: the job ran never; only the row and the original exist.
+            s.execute(delete(OutboxJob))
+            discard_pending(s)
+        db.session.remove()
+    assert load_photo(app, lost_id).status == PhotoStatus.processing
+
+    def housekeeping() -> dict:
+        with app.app_context():
+            with unit_of_work(db.session) as s:
+                done = TASKS[photos.HOUSEKEEPING_TASK](s)
+            db.session.remove()
+        return done
+
+    load_all_tasks()
+    with time_machine.travel(now_utc() + timedelta(minutes=10)):
+        assert housekeeping()["requeued"] == 0, "a slow job is not a lost job"
+    with time_machine.travel(now_utc() + timedelta(minutes=20)):
+        assert housekeeping()["requeued"] == 1
+    assert load_photo(app, lost_id).status == PhotoStatus.ready
+
+
+def test_a_photo_stuck_for_a_day_is_marked_failed_not_retried_forever(app, world) -> None:
+    with app.app_context():
+        photo = Photo(
+            id="e" * 32,
+            uploader_id=world.ids["user:cadre"],
+            format="jpeg",
+            byte_size=1,
+            width=1,
+            height=1,
+            sha256="0" * 64,
+            received_at=now_utc() - timedelta(hours=25),
+            owner_type="visit",
+            owner_id=1,
+        )
+        db.session.add(photo)
+        db.session.commit()
+        assert photos.requeue_stuck(db.session) == (0, 1)
+        db.session.commit()
+        db.session.remove()
+    stuck = load_photo(app, "e" * 32)
+    assert (stuck.status, stuck.error_code) == (PhotoStatus.failed, "processing_timeout")
+
+
+def test_photo_gps_is_encrypted_at_rest_and_never_in_the_api(app, api, world) -> None:
+    photo_id = uploaded(api, "cadre", corpus.phone_jpeg(1, gps=(33.1525, 107.3301)))
+
+    with app.app_context():
+        raw = db.session.execute(text("SELECT gps_lat, gps_lng FROM photo WHERE id = :id"), {"id": photo_id}).one()
+        db.session.remove()
+    assert all(value is not None and b"33.15" not in bytes(value) and b"107.33" not in bytes(value) for value in raw)
+    assert load_photo(app, photo_id).gps == pytest.approx((33.1525, 107.3301), abs=1e-4)
+    body = api("cadre").get(f"/uploads/{photo_id}").get_data(as_text=True)
+    assert "33.15" not in body and "107.33" not in body

@@ -20,7 +20,7 @@ def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 def load_all_tasks() -> None:
     """Import every domain's jobs module so their tasks register."""
-    import backend.auth.jobs
-    import backend.inbox.jobs
-    import backend.points.jobs
-    import backend.records.jobs  # noqa: F401
+    import backend.auth.jobs  # noqa: F401
+    from backend.inbox import jobs as _inbox_jobs  # noqa: F401
+    from backend.points import jobs as _points_jobs  # noqa: F401
+    from backend.records import jobs as _photo_jobs  # noqa: F401

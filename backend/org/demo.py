@@ -45,6 +45,7 @@ from backend.org.models import (
 )
 from backend.points.notice_demo import seed_notice_demo
 from backend.points.rules import install_preset
+from backend.records.photo_demo import seed_photos_demo
 from backend.timeutil import now_utc
 
 SEED = 20240601
@@ -254,6 +255,7 @@ def seed_demo_county(session: Session, instance_path: Path | str) -> DemoSummary
     accounts, codes = _create_users(session, rng, county, plans, summary)
     # The county-wide points scheme every village inherits until it sets its own.
     install_preset(session, county, "gaoyang", effective_from=date(2024, 1, 1))
+    seed_photos_demo(session, county)
     seed_notice_demo(session, county)
 
     path = Path(instance_path) / ACCOUNTS_FILE

@@ -15,7 +15,8 @@ def process_photo(session: Session, photo_id: str) -> str | None:
     return None if status is None else status.value
 
 
-@task(photos.PURGE_TASK)
-def purge_unclaimed_photos(session: Session) -> int:
-    """Periodic (hourly is plenty): uploads no record claimed within 24 h go, rows and files."""
-    return photos.purge_unclaimed(session)
+@task(photos.HOUSEKEEPING_TASK)
+def photo_housekeeping(session: Session) -> dict[str, int]:
+    """Hourly: delete uploads no record claimed within 24 h (rows and files), re-queue lost processing jobs."""
+    requeued, given_up = photos.requeue_stuck(session)
+    return {"purged": photos.purge_unclaimed(session), "requeued": requeued, "given_up": given_up}

@@ -109,7 +109,8 @@ def _check_complete(data: bytes, fmt: str) -> None:
     if fmt == "JPEG":
         scan = _jpeg_first_scan(data)
         # No EOI after the first scan = cut short. Data after EOI (Motion Photo video, maker trailers) is fine.
-        if scan is None or data.find(b"\xff\xd9", scan) < 0:
+        # Searched from the end, where it is: a few bytes read instead of the whole file.
+        if scan is None or data.rfind(b"\xff\xd9", scan) < 0:
             raise UnsupportedImage("照片不完整（可能上传中断），请重新上传")
     elif fmt == "WEBP":
         if int.from_bytes(data[4:8], "little") + 8 > len(data):

@@ -6,8 +6,12 @@ The interface other areas use:
 - `attach_photos(session, actor=scope, photo_ids=[...], owner_type="visit", owner_id=visit.id,
   village_id=..., household_id=...)` in the service that creates the owner (same transaction).
 - `photos_of(session, "visit", [ids])` for list pages (one query).
-- `photo_urls(photo, viewer_scope)` → `{"thumb_url", "display_url"}` for API serializers; admin
-  templates call `{{ photo_thumb(photo) }}` (admin_ui/photos.py), a thumbnail linking to the display copy.
+- `photo_urls(photo, viewer_scope)` → `{"thumb_url", "display_url"}`; API serializers nest
+  `miniprogram_api.uploads.PhotoSchema`; admin templates call `{{ photo_thumb(photo) }}`
+  (admin_ui/photos.py), a thumbnail linking to the display copy.
+
+Schedule `records.photo_housekeeping` (or `flask photo-housekeeping`) hourly: it deletes uploads
+nobody claimed within 24 h and re-queues photos whose processing job was lost.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
-from backend.auth.scope import Scope
+from backend.auth.scope import Scope, filter_villages
+from backend.crypto import mask_name
 from backend.errors import (
     DomainError,
     NotFound,
@@ -39,21 +45,35 @@ from backend.errors import (
     TooManyPhotos,
 )
 from backend.jobs.outbox import enqueue
-from backend.org.models import Town, Village
+from backend.org.models import Cadre, Town, Village
+from backend.org.service import PER_PAGE, Page, _page_bounds
 from backend.records.photo_images import find_font, hamming, inspect_upload, render_copies
-from backend.records.photo_models import OWNER_TYPES, Photo, PhotoFlag, PhotoSettings, PhotoStatus
+from backend.records.photo_models import (
+    OWNER_TYPES,
+    PHOTO_FLAG_LABELS,
+    Photo,
+    PhotoFlag,
+    PhotoSettings,
+    PhotoStatus,
+)
 from backend.records.storage import photo_storage
 from backend.timeutil import now_utc, to_local
 
 log = logging.getLogger(__name__)
 
 PROCESS_TASK = "records.process_photo"
-PURGE_TASK = "records.purge_unclaimed_photos"
+HOUSEKEEPING_TASK = "records.photo_housekeeping"
 UNCLAIMED_TTL = timedelta(hours=24)
+# A photo still processing this long after upload lost its job (a worker died mid-job): queue it again,
+# until PROCESSING_GIVE_UP, when it is marked failed instead of retried forever.
+STUCK_AFTER = timedelta(minutes=15)
+PROCESSING_GIVE_UP = timedelta(hours=24)
 # dHash bits that may differ for two photos to count as the same scene re-used.
 NEAR_DUPLICATE_BITS = 6
 # How far back (per county) the near-duplicate search looks: bounded work per photo.
 NEAR_DUPLICATE_WINDOW = timedelta(days=180)
+# One uploader's similar photos this close together are shots of one occasion, not a re-used photo.
+SAME_OCCASION = timedelta(hours=12)
 VARIANTS = ("display", "thumb")
 
 
@@ -190,7 +210,8 @@ def _label_text(session: Session, photo: Photo) -> str | None:
 
 
 def _near_duplicate(session: Session, photo: Photo) -> str | None:
-    """An earlier photo of the same county whose dHash is within NEAR_DUPLICATE_BITS (other bytes)."""
+    """An earlier photo of the same county whose dHash is within NEAR_DUPLICATE_BITS (other bytes), from
+    someone else or from another day: a cadre's own burst of shots at one meeting is not suspicious."""
     assert photo.phash is not None
     rows = session.execute(
         select(Photo.id, Photo.phash)
@@ -201,6 +222,7 @@ def _near_duplicate(session: Session, photo: Photo) -> str | None:
             Photo.phash.is_not(None),
             Photo.received_at >= photo.received_at - NEAR_DUPLICATE_WINDOW,
             Photo.received_at <= photo.received_at,
+            or_(Photo.uploader_id != photo.uploader_id, Photo.received_at < photo.received_at - SAME_OCCASION),
         )
         .order_by(Photo.received_at)
     )
@@ -251,7 +273,7 @@ def attach_photos(
     photos = {p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_(wanted)))}
     missing = [pid for pid in wanted if pid not in photos or photos[pid].uploader_id != actor.user_id]
     if missing:
-        raise PhotoNotFound(errors={"photo_ids": [f"照片 {pid} 不存在或不是您上传的" for pid in missing]})
+        raise PhotoNotFound(errors={"photo_ids": [f"照片 {pid[:32]} 不存在或不是您上传的" for pid in missing]})
     for pid in wanted:
         photo = photos[pid]
         if photo.status == PhotoStatus.failed:
@@ -263,8 +285,12 @@ def attach_photos(
     for pid in wanted:
         if pid in existing:
             continue
-        values: dict = {"owner_type": owner_type, "owner_id": owner_id, "claimed_at": claimed}
-        values["position"] = next_position
+        values: dict = {
+            "owner_type": owner_type,
+            "owner_id": owner_id,
+            "claimed_at": claimed,
+            "position": next_position,
+        }
         if village_id is not None:
             values["village_id"] = village_id
         if household_id is not None:
@@ -337,6 +363,16 @@ def may_view(scope: Scope, photo: Photo) -> bool:
             return photo.household_id == scope.household_id
         return scope.covers_village(photo.village_id)
     return scope.covers_village(photo.village_id)
+
+
+def load_photo(session: Session, scope: Scope, photo_id: str) -> Photo:
+    """A photo the viewer may see, or not_found / not_in_scope."""
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        raise NotFound("照片不存在")
+    if not may_view(scope, photo):
+        raise NotInScope("无权查看该照片")
+    return photo
 
 
 class _WindowSigner(TimestampSigner):
@@ -425,7 +461,31 @@ def purge_unclaimed(session: Session, older_than: timedelta = UNCLAIMED_TTL, now
     return len(ids)
 
 
+def requeue_stuck(session: Session, now: datetime | None = None) -> tuple[int, int]:
+    """Queue again the photos whose processing job was lost; give up on those lost for a day.
+
+    Returns (requeued, given up). Processing is idempotent, so a job that was only slow does no harm.
+    """
+    now = now or now_utc()
+    stuck = select(Photo.id).where(Photo.status == PhotoStatus.processing, Photo.received_at < now - STUCK_AFTER)
+    given_up = session.execute(
+        update(Photo)
+        .where(Photo.id.in_(stuck.where(Photo.received_at < now - PROCESSING_GIVE_UP).scalar_subquery()))
+        .values(status=PhotoStatus.failed, error_code="processing_timeout", processed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    ids = list(session.scalars(stuck))
+    for photo_id in ids:
+        enqueue(session, PROCESS_TASK, job_id=f"photo-{photo_id}-{int(now.timestamp())}", photo_id=photo_id)
+    return len(ids), given_up
+
+
 # --- per-county settings --------------------------------------------------------------------------
+
+
+def label_enabled(session: Session, county_id: int) -> bool:
+    settings = session.get(PhotoSettings, county_id)
+    return bool(settings and settings.label_enabled)
 
 
 def set_label_enabled(session: Session, county_id: int, enabled: bool) -> PhotoSettings:
@@ -436,3 +496,68 @@ def set_label_enabled(session: Session, county_id: int, enabled: bool) -> PhotoS
     settings.label_enabled = enabled
     session.flush()
     return settings
+
+
+# --- admin review of flagged photos ---------------------------------------------------------------
+
+OWNER_LABELS = {
+    "daily_record": "日纪实",
+    "visit": "入户走访",
+    "problem": "问题台账",
+    "problem_closing": "问题销号",
+    "claim": "积分申报",
+    "product": "积分超市商品",
+}
+
+
+@dataclass(frozen=True)
+class FlaggedPhotoRow:
+    photo: Photo
+    original: Photo | None
+    flag_label: str
+    uploader: str  # masked name for cadres, else the username
+    village_name: str
+    used_for: str
+    place: str | None  # GPS rounded to ~1 km, never the exact point
+
+
+def flagged_photos_query(scope: Scope) -> Select[tuple[Photo]]:
+    return filter_villages(select(Photo).where(Photo.flag.is_not(None)), scope, Photo.village_id)
+
+
+def flagged_photo_page(
+    session: Session, scope: Scope, *, page: int = 1, per_page: int = PER_PAGE
+) -> Page[FlaggedPhotoRow]:
+    """Photos flagged as (near-)duplicates in the admin's villages, newest first; five queries a page."""
+    base = flagged_photos_query(scope)
+    total, page = _page_bounds(session, base, page, per_page)
+    found = list(
+        session.scalars(base.order_by(Photo.received_at.desc(), Photo.id).limit(per_page).offset((page - 1) * per_page))
+    )
+    originals = {
+        p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_({p.duplicate_of_id for p in found})))
+    }
+    uploaders = {
+        user_id: mask_name(cadre_name) if cadre_name else username
+        for user_id, username, cadre_name in session.execute(
+            select(User.id, User.username, Cadre.name)
+            .outerjoin(Cadre, Cadre.id == User.cadre_id)
+            .where(User.id.in_({p.uploader_id for p in found}))
+        )
+    }
+    villages = dict(
+        session.execute(select(Village.id, Village.name).where(Village.id.in_({p.village_id for p in found}))).all()
+    )
+    rows = [
+        FlaggedPhotoRow(
+            photo=p,
+            original=originals.get(p.duplicate_of_id or ""),
+            flag_label=PHOTO_FLAG_LABELS[p.flag] if p.flag else "",
+            uploader=uploaders[p.uploader_id],
+            village_name=villages.get(p.village_id, "") if p.village_id else "",
+            used_for=OWNER_LABELS.get(p.owner_type or "", "未使用"),
+            place=rounded_gps(p),
+        )
+        for p in found
+    ]
+    return Page(rows, page, per_page, total)
