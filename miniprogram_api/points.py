@@ -11,10 +11,11 @@ from backend.errors import Forbidden
 from backend.points import claims, honors, ledger, notice
 from backend.points.models import Claim, ClaimStatus, LedgerEntry, Objection
 from backend.points.rules import rules_in_force
-from backend.records.photos import photo_urls, photos_of
+from backend.records.photos import photos_of
 from miniprogram_api import BASE
 from miniprogram_api.policy import ADMINS, allow, current_scope, current_user, idempotent
 from miniprogram_api.schemas import ApiSchema, ListArgs, Page, page
+from miniprogram_api.uploads import PhotoSchema
 
 blp = Blueprint("mp_points", __name__, url_prefix=BASE, description="村民积分")
 
@@ -105,8 +106,10 @@ class ClaimSchema(ApiSchema):
     decided_at = fields.DateTime(allow_none=True)
     reject_reason = fields.String(allow_none=True)
     reviews = fields.List(fields.Nested(ReviewSchema))
-    photos = fields.Function(
-        lambda c: c.photo_views, metadata={"description": "[{id, thumb_url, display_url}]，签名链接，会过期"}
+    photos = fields.List(
+        fields.Nested(PhotoSchema),
+        attribute="evidence_photos",
+        metadata={"description": "申报照片（签名链接，会过期）"},
     )
 
 
@@ -115,11 +118,10 @@ class ClaimListArgs(ListArgs):
 
 
 def with_photos(found: list[Claim]) -> list[Claim]:
-    """Each claim's evidence photos (one query for the page), with URLs signed for the caller."""
-    scope = current_scope()
+    """Each claim's evidence photos, one query for the page (PhotoSchema signs their URLs for the caller)."""
     by_claim = photos_of(db.session, "claim", [claim.id for claim in found])
     for claim in found:
-        claim.photo_views = [{"id": p.id, **photo_urls(p, scope)} for p in by_claim.get(claim.id, [])]
+        claim.evidence_photos = by_claim.get(claim.id, [])
     return found
 
 

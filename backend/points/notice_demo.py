@@ -24,6 +24,7 @@ from backend.points.claims import approve_claim, reject_claim, submit_claim
 from backend.points.ledger import month_of, month_start, next_month
 from backend.points.models import ItemKind, LedgerEntry, RuleItem
 from backend.points.rules import active_rule_book
+from backend.records.photo_demo import demo_photo
 from backend.timeutil import LOCAL_TZ, today_local
 
 SEED = 20261125
@@ -90,7 +91,6 @@ def _seed_village(
     positives = [i for i in items if i.kind == ItemKind.positive]
     negatives = [i for i in items if i.kind == ItemKind.negative]
     veto = next(i for i in items if i.kind == ItemKind.veto)
-    declarable = [i for i in positives if not i.evidence_required]
     for index, month in enumerate(months):
         start = month_start(month)
         days = (month_start(next_month(month)) - start).days
@@ -98,7 +98,7 @@ def _seed_village(
             on = start + timedelta(days=rng.randrange(days))
             declared = n < len(villagers) and rng.random() < 0.8
             if declared:
-                item, by, household_id = rng.choice(declarable), villagers[n], villagers[n].scope.household_id
+                item, by, household_id = rng.choice(positives), villagers[n], villagers[n].scope.household_id
             else:
                 item = rng.choice(negatives) if rng.random() < 0.25 else rng.choice(positives)
                 by, household_id = cadre, rng.choice(households)
@@ -120,8 +120,21 @@ def _claim(
 ) -> None:
     try:
         with session.begin_nested():
+            # Villagers' evidence: a photo taken on the day, as the phone would upload it.
+            photos = (
+                [demo_photo(session, rng, user=by.user, scope=by.scope, event=item.title).id]
+                if item.evidence_required and by.scope.household_id is not None
+                else []
+            )
             claim = submit_claim(
-                session, by.scope, by.user, rule_item_id=item.id, occurred_on=on, note="", household_id=household_id
+                session,
+                by.scope,
+                by.user,
+                rule_item_id=item.id,
+                occurred_on=on,
+                note="",
+                household_id=household_id,
+                photo_ids=photos,
             )
             if rng.random() < 0.12:
                 reject_claim(session, reviewer.scope, reviewer.user, claim.id, "证明材料不足，请补充后重新申报")
