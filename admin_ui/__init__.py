@@ -27,7 +27,8 @@ def render_admin_error(error: DomainError | HTTPException) -> Response:
 
 
 def init_admin(app: Flask) -> None:
-    from admin_ui import org, photos, records, shop, surveys, views  # noqa: F401  (each adds routes to the blueprint)
+    # Each module adds its routes (and top-bar entries) to the one blueprint.
+    from admin_ui import honors, notice, org, photos, records, shop, surveys, views  # noqa: F401
     from admin_ui.access import bp
 
     login_manager.login_view = "admin.login"

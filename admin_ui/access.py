@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from backend.db import db
 from backend.errors import Forbidden
 from backend.extensions import login_manager
 from backend.org.service import scope_name
+from backend.timeutil import to_local
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
 
@@ -56,6 +58,12 @@ def nav_item(endpoint: str, label: str, order: int, also_active: tuple[str, ...]
         raise ValueError(f"{endpoint} is in the admin nav twice")
     NAV.append(NavItem(endpoint, label, order, also_active))
     NAV.sort(key=lambda item: item.order)
+
+
+@bp.app_template_filter("localtime")
+def localtime(moment: datetime | None) -> str:
+    """Times are stored in UTC and shown as the county reads them (Beijing wall time, to the minute)."""
+    return f"{to_local(moment):%Y-%m-%d %H:%M}" if moment else "—"
 
 
 @bp.context_processor

@@ -4,8 +4,6 @@ scope only (backend.records.photos.photo_urls)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
@@ -19,7 +17,6 @@ from backend.errors import Forbidden
 from backend.records import photos as service
 from backend.records.photo_models import PHOTO_FLAG_LABELS, Photo
 from backend.records.photos import may_view, photo_urls
-from backend.timeutil import to_local
 
 nav_item("admin.photos", "照片核查", 80)
 
@@ -46,11 +43,6 @@ def photo_thumb(photo: Photo) -> Markup:
         '<a class="photo" href="{}" target="_blank" rel="noopener noreferrer">'
         '<img src="{}" alt="照片" loading="lazy" decoding="async"></a>{}'
     ).format(urls["display_url"], urls["thumb_url"], badge)
-
-
-@bp.app_template_filter("photo_time")
-def photo_time(moment: datetime) -> str:
-    return to_local(moment).strftime("%Y-%m-%d %H:%M")
 
 
 @bp.get("/photos")

@@ -4,7 +4,6 @@ their stock (restock with a donor note, write-off, ledger), windows and pickup d
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
@@ -20,18 +19,12 @@ from backend.org.service import village_choices
 from backend.points.models import CapPeriod
 from backend.shop import listing, redemptions, settings, stock
 from backend.shop.models import RedemptionStatus, WindowCadence
-from backend.timeutil import to_local, today_local
+from backend.timeutil import today_local
 
 nav_item("admin.shop_redemptions", "兑换审核", 60)
 nav_item("admin.shop_products", "积分超市", 61, also_active=("admin.shop_product",))
 
 PICKUP_CODE_RATE_LIMIT = "5 per 10 minutes"
-
-
-@bp.app_template_filter("local_time")
-def local_time(moment: datetime | None) -> str:
-    """Stored UTC, shown as Beijing wall time to the minute."""
-    return f"{to_local(moment):%Y-%m-%d %H:%M}" if moment else "—"
 
 
 def _form_int(name: str, *, required: bool = True) -> int | None:

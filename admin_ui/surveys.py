@@ -29,7 +29,7 @@ from backend.surveys.models import (
     SurveyResult,
     TargetKind,
 )
-from backend.timeutil import LOCAL_TZ, to_local, today_local
+from backend.timeutil import LOCAL_TZ, today_local
 
 nav_item(
     "admin.surveys",
@@ -40,12 +40,6 @@ nav_item(
 nav_item("admin.survey_alerts", "满意度预警", 41)
 
 TEMPLATE_FORM_ROWS = 10
-
-
-@bp.app_template_filter("localtime")
-def localtime(moment: datetime) -> str:
-    """Beijing wall time, as the county reads it."""
-    return f"{to_local(moment):%Y-%m-%d %H:%M}"
 
 
 def _flash_error(error: DomainError) -> None:

@@ -78,6 +78,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "WECHAT_SECRET": env.get("WECHAT_SECRET", ""),
         "WECHAT_API_BASE": env.get("WECHAT_API_BASE", "https://api.weixin.qq.com"),
         "WECHAT_TIMEOUT": float(env.get("WECHAT_TIMEOUT", "3")),
+        # Subscribe-message template (thing1 title, thing2 detail, time3 time); empty: inbox only, no push.
+        "WECHAT_NOTICE_TEMPLATE_ID": env.get("WECHAT_NOTICE_TEMPLATE_ID", ""),
         # Largest request body; JSON endpoints are capped lower per request.
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "API_JSON_MAX_BYTES": 64 * 1024,

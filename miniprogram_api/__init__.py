@@ -86,7 +86,7 @@ class XiangzhiApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from miniprogram_api import auth, households, points, records, review, shop, surveys, uploads
+    from miniprogram_api import auth, households, inbox, points, records, review, shop, surveys, uploads
 
     app.request_class = ApiRequest
 
@@ -98,12 +98,10 @@ def init_api(app: Flask) -> None:
             "security": [{"bearer": []}],
         },
     )
-    blueprints = (auth.blp, households.blp, points.blp, review.blp, records.blp, shop.blp, shop.review_blp, surveys.blp)
-    for blueprint in blueprints:
+    modules = (auth, households, inbox, points, review, records, shop, surveys, uploads)
+    for blueprint in [module.blp for module in modules] + [shop.review_blp]:
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
-    api.register_blueprint(uploads.blp)
-    csrf.exempt(uploads.blp)
     app.register_blueprint(uploads.media)
 
     from flask import Blueprint

@@ -8,12 +8,14 @@ from marshmallow import fields, validate
 from backend.auth.models import Role
 from backend.db import db
 from backend.errors import Forbidden
-from backend.points import claims, ledger
-from backend.points.models import Claim, ClaimStatus, LedgerEntry
+from backend.points import claims, honors, ledger, notice
+from backend.points.models import Claim, ClaimStatus, LedgerEntry, Objection
 from backend.points.rules import rules_in_force
+from backend.records.photos import photos_of
 from miniprogram_api import BASE
-from miniprogram_api.policy import allow, current_scope, current_user, idempotent
+from miniprogram_api.policy import ADMINS, allow, current_scope, current_user, idempotent
 from miniprogram_api.schemas import ApiSchema, ListArgs, Page, page
+from miniprogram_api.uploads import PhotoSchema
 
 blp = Blueprint("mp_points", __name__, url_prefix=BASE, description="村民积分")
 
@@ -24,6 +26,14 @@ class MonthSchema(ApiSchema):
     deducted = fields.Integer()
 
 
+class HonorSchema(ApiSchema):
+    kind = fields.String(metadata={"description": "rank（排名）| star（星级文明户）"})
+    period = fields.String(metadata={"description": "2026-10 / 2026-Q4 / 2026"})
+    title = fields.String()
+    rank = fields.Integer(allow_none=True)
+    stars = fields.Integer(allow_none=True)
+
+
 class SummarySchema(ApiSchema):
     household_id = fields.Integer()
     balance = fields.Integer()
@@ -31,7 +41,7 @@ class SummarySchema(ApiSchema):
     month = fields.Function(lambda s: {"month": s.month, "earned": s.earned, "deducted": s.deducted})
     vetoed_this_month = fields.Boolean()
     rank_in_village = fields.Integer(allow_none=True)
-    honors = fields.Function(lambda s: [])
+    honors = fields.List(fields.Nested(HonorSchema))
 
 
 class LedgerEntrySchema(ApiSchema):
@@ -96,10 +106,28 @@ class ClaimSchema(ApiSchema):
     decided_at = fields.DateTime(allow_none=True)
     reject_reason = fields.String(allow_none=True)
     reviews = fields.List(fields.Nested(ReviewSchema))
+    photos = fields.List(
+        fields.Nested(PhotoSchema),
+        attribute="evidence_photos",
+        metadata={"description": "申报照片（签名链接，会过期）"},
+    )
 
 
 class ClaimListArgs(ListArgs):
     status = fields.Enum(ClaimStatus, load_default=None)
+
+
+def with_photos(found: list[Claim]) -> list[Claim]:
+    """Each claim's evidence photos, one query for the page (PhotoSchema signs their URLs for the caller)."""
+    by_claim = photos_of(db.session, "claim", [claim.id for claim in found])
+    for claim in found:
+        claim.evidence_photos = by_claim.get(claim.id, [])
+    return found
+
+
+def claims_page(status: ClaimStatus | None, args: dict, *, newest_first: bool) -> dict:
+    listing = page(db.session, claims.claims_query(current_scope(), status), Claim.id, args, newest_first=newest_first)
+    return {**listing, "items": with_photos(listing["items"])}
 
 
 def own_household_id() -> int:
@@ -113,7 +141,7 @@ def own_household_id() -> int:
 @allow(Role.villager)
 @blp.response(200, SummarySchema)
 def summary():  # type: ignore[no-untyped-def]
-    return ledger.household_summary(db.session, own_household_id())
+    return honors.summary_with_honors(db.session, own_household_id())
 
 
 @blp.route("/points/ledger", methods=["GET"])
@@ -138,7 +166,7 @@ def rules(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(ClaimArgs)
 @blp.response(201, ClaimSchema)
 def submit(args: dict):  # type: ignore[no-untyped-def]
-    return claims.submit_claim(
+    claim = claims.submit_claim(
         db.session,
         current_scope(),
         current_user(),
@@ -146,7 +174,9 @@ def submit(args: dict):  # type: ignore[no-untyped-def]
         occurred_on=args["occurred_on"],
         note=args["note"],
         household_id=args["household_id"],
+        photo_ids=args["photo_ids"],
     )
+    return with_photos([claim])[0]
 
 
 @blp.route("/claims", methods=["GET"])
@@ -154,4 +184,83 @@ def submit(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(ClaimListArgs, location="query")
 @blp.response(200, Page(ClaimSchema))
 def list_claims(args: dict) -> dict:
-    return page(db.session, claims.claims_query(current_scope(), args["status"]), Claim.id, args, newest_first=True)
+    return claims_page(args["status"], args, newest_first=True)
+
+
+class NoticeLineSchema(ApiSchema):
+    household_id = fields.Integer()
+    household_number = fields.String()
+    name = fields.String(attribute="masked_name", metadata={"description": "户主姓名（脱敏）"})
+    earned = fields.Integer()
+    deducted = fields.Integer()
+    balance = fields.Integer(metadata={"description": "月末积分"})
+    vetoed = fields.Boolean()
+
+
+class NoticeEntrySchema(ApiSchema):
+    id = fields.Integer()
+    household_id = fields.Integer()
+    at = fields.DateTime(attribute="created_at")
+    kind = fields.String()
+    amount = fields.Integer()
+    reason = fields.String()
+    rule_item = fields.Function(lambda e: e.rule_item and {"id": e.rule_item.id, "code": e.rule_item.code})
+
+
+class ObjectionSchema(ApiSchema):
+    id = fields.Integer()
+    household_id = fields.Integer()
+    entry_id = fields.Integer(allow_none=True)
+    text = fields.String()
+    status = fields.String(metadata={"description": "open | upheld（成立，已更正）| dismissed（不成立）"})
+    submitted_at = fields.DateTime()
+    decided_at = fields.DateTime(allow_none=True)
+    answer = fields.String(allow_none=True)
+    correction_entry_id = fields.Integer(allow_none=True)
+
+
+class PublicationSchema(ApiSchema):
+    village_id = fields.Function(lambda p: p.notice.village_id)
+    village_name = fields.String()
+    month = fields.Function(lambda p: p.notice.month)
+    status = fields.Function(lambda p: p.notice.status.value)
+    published_at = fields.Function(lambda p: p.notice.published_at.isoformat())
+    objection_deadline = fields.Function(lambda p: p.notice.objection_deadline.isoformat())
+    objection_open = fields.Boolean()
+    locked_at = fields.Function(lambda p: p.notice.locked_at and p.notice.locked_at.isoformat())
+    lines = fields.Function(lambda p: NoticeLineSchema(many=True).dump(p.notice.lines))
+    entries = fields.Function(
+        lambda p: [
+            {**NoticeEntrySchema().dump(e), "household_number": p.household_numbers.get(e.household_id)}
+            for e in p.entries
+        ]
+    )
+    objections = fields.List(fields.Nested(ObjectionSchema))
+
+
+class PublicationArgs(ApiSchema):
+    village_id = fields.Integer(load_default=None)
+
+
+class ObjectionArgs(ApiSchema):
+    entry_id = fields.Integer(load_default=None)
+    text = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+@blp.route("/publications/<month>", methods=["GET"])
+@allow(Role.villager, *ADMINS)
+@blp.arguments(PublicationArgs, location="query")
+@blp.response(200, PublicationSchema)
+def get_publication(args: dict, month: str):  # type: ignore[no-untyped-def]
+    return notice.publication(db.session, current_scope(), month, args["village_id"])
+
+
+@blp.route("/publications/<month>/objections", methods=["POST"])
+@allow(Role.villager)
+@idempotent
+@blp.arguments(ObjectionArgs)
+@blp.response(201, ObjectionSchema)
+def object_to_publication(args: dict, month: str) -> Objection:
+    return notice.file_objection(
+        db.session, current_scope(), current_user(), month, entry_id=args["entry_id"], text=args["text"]
+    )

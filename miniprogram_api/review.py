@@ -7,11 +7,11 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from backend.db import db
 from backend.points import claims
-from backend.points.models import Claim, ClaimStatus
+from backend.points.models import ClaimStatus
 from miniprogram_api import BASE
-from miniprogram_api.points import ClaimSchema
+from miniprogram_api.points import ClaimSchema, claims_page, with_photos
 from miniprogram_api.policy import ADMINS, allow, current_scope, current_user
-from miniprogram_api.schemas import ApiSchema, ListArgs, Page, page
+from miniprogram_api.schemas import ApiSchema, ListArgs, Page
 
 blp = Blueprint("mp_review", __name__, url_prefix=f"{BASE}/review", description="评议审核")
 
@@ -50,14 +50,14 @@ class BatchResultSchema(ApiSchema):
 @blp.arguments(ReviewListArgs, location="query")
 @blp.response(200, Page(ClaimSchema))
 def pending_claims(args: dict) -> dict:
-    return page(db.session, claims.claims_query(current_scope(), args["status"]), Claim.id, args)
+    return claims_page(args["status"], args, newest_first=False)
 
 
 @blp.route("/claims/<int:claim_id>/approve", methods=["POST"])
 @allow(*ADMINS)
 @blp.response(200, ClaimSchema)
 def approve(claim_id: int):  # type: ignore[no-untyped-def]
-    return claims.approve_claim(db.session, current_scope(), current_user(), claim_id)
+    return with_photos([claims.approve_claim(db.session, current_scope(), current_user(), claim_id)])[0]
 
 
 @blp.route("/claims/<int:claim_id>/reject", methods=["POST"])
@@ -65,7 +65,7 @@ def approve(claim_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(RejectArgs)
 @blp.response(200, ClaimSchema)
 def reject(args: dict, claim_id: int):  # type: ignore[no-untyped-def]
-    return claims.reject_claim(db.session, current_scope(), current_user(), claim_id, args["reason"])
+    return with_photos([claims.reject_claim(db.session, current_scope(), current_user(), claim_id, args["reason"])])[0]
 
 
 @blp.route("/claims/batch", methods=["POST"])

@@ -13,16 +13,19 @@ from itertools import count
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
+from backend.auth.scope import scope_for
 from backend.auth.service import issue_binding_code, issue_token
 from backend.org.identity import make_id_number
 from backend.org.models import Cadre, County, Grid, Household, Pairing, Post, Posting, Resident, Town, Village
 from backend.points.models import Claim, ClaimSource
+from backend.points.notice import close_month
 from backend.points.rules import active_rule_book, install_preset
 from backend.records.photo_models import Photo, PhotoStatus
 from tests.factories_records import add_cadre_work
 from tests.factories_surveys import open_world_survey
 
 _seq = count(1)
+NOTICE_MONTH = "2024-06"
 
 
 @dataclass
@@ -170,6 +173,9 @@ def build_world(session: Session) -> World:
     )
     session.add(photo)
     world.photo_id = photo.id
+    # A published monthly notice of V1 long ago (its objection window open), for notice routes.
+    reviewer_scope = scope_for(session, users["reviewer"])
+    world.ids["notice"] = close_month(session, reviewer_scope, users["reviewer"], villages["V1"].id, NOTICE_MONTH).id
     world.ids.update({k: v.id for k, v in villages.items()})
     world.ids.update({k: v.id for k, v in households.items()})
     world.ids.update({"C1": c1.id, "C2": c2.id, "T1": t1.id, "T2": t2.id, "T3": t3.id, "cadre": cadre.id})

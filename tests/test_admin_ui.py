@@ -157,6 +157,7 @@ def test_every_admin_page_requires_an_admin(app, world, admin, database):
         "survey_id": world.ids["survey"],
         "cadre_id": world.ids["cadre"],
         "product_id": world.ids["product:rice"],
+        "notice_id": world.ids["notice"],
     }
     open_endpoints = {"admin.login", "admin.logout", "admin.static"}
     checked = 0

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from backend.db import db
 from backend.org.models import Household
 from miniprogram_api.policy import PUBLIC, policy_of
-from tests.factories import World
+from tests.factories import NOTICE_MONTH, World
 from tests.factories_shop import PICKUP_CODE, add_shop
 from tests.photo_corpus import tiny_jpeg
 
@@ -68,7 +68,7 @@ CASES: dict[str, Case] = {
         "POST",
         lambda w: "/claims",
         lambda w: {
-            "rule_item_id": w.ids["item:P01"],
+            "rule_item_id": w.ids["item:P06"],
             "occurred_on": date.today().isoformat(),
             "household_id": w.ids["H1"],
         },
@@ -154,6 +154,17 @@ CASES: dict[str, Case] = {
         lambda w: {"evidence": "已联系镇建设办维修完毕"},
         names_a_resource=True,
     ),
+    "mp_points.get_publication": Case(
+        "GET",
+        lambda w: f"/publications/{NOTICE_MONTH}?village_id={w.ids['V1']}",
+        names_a_resource=True,
+        outsiders={"villager": "villager_far"},
+    ),
+    "mp_points.object_to_publication": Case(
+        "POST", lambda w: f"/publications/{NOTICE_MONTH}/objections", lambda w: {"text": "第3户的加分与事实不符"}
+    ),
+    "mp_inbox.list_notifications": Case("GET", lambda w: "/notifications"),
+    "mp_inbox.mark_read": Case("POST", lambda w: "/notifications/read", lambda w: {}),
     "mp_uploads.get_upload": Case(
         "GET", lambda w: f"/uploads/{w.photo_id}", names_a_resource=True, outsiders={"villager": "villager_far"}
     ),

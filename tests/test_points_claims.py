@@ -33,7 +33,7 @@ def ledger_of(app, household_id: int) -> list[tuple[str, int, int]]:  # type: ig
 
 
 def test_a_declared_deed_waits_for_review_and_changes_nothing_yet(api, world) -> None:
-    response = claim(api, "villager", "P01", world, note="清扫村道")
+    response = claim(api, "villager", "P06", world, note="清扫村道")
     assert response.status_code == 201, response.json
     assert response.json["status"] == "pending"
     summary = api("villager").get("/points/summary").json
@@ -69,31 +69,32 @@ def test_villagers_may_only_declare_positive_items(api, world) -> None:
 
 
 def test_a_villager_cannot_claim_for_another_household(api, world) -> None:
-    response = claim(api, "villager", "P01", world, household_id=world.ids["H2"])
+    response = claim(api, "villager", "P06", world, household_id=world.ids["H2"])
     assert response.status_code == 403
     assert response.json["code"] == "not_in_scope"
 
 
 def test_the_same_item_on_the_same_day_is_a_duplicate(api, world) -> None:
-    assert claim(api, "villager", "P01", world).status_code == 201
-    second = claim(api, "villager", "P01", world)
+    assert claim(api, "villager", "P06", world).status_code == 201
+    second = claim(api, "villager", "P06", world)
     assert second.status_code == 409
     assert second.json["code"] == "duplicate_claim"
 
 
 def test_future_dates_are_refused(api, world) -> None:
-    response = claim(api, "villager", "P01", world, on=(date.today() + timedelta(days=1)).isoformat())
+    response = claim(api, "villager", "P06", world, on=(date.today() + timedelta(days=1)).isoformat())
     assert response.status_code == 422
 
 
 def test_caps_are_enforced_at_approval(api, world) -> None:
-    # P03 美丽庭院: at most once a month. Two days of last month, so the test means the same on any date.
+    # P07 按时缴纳医保 (no photo needed): at most once a year. Two days of last month, so the test means the same
+    # on any date.
     first_of_this_month = date.today().replace(day=1)
     day_one = (first_of_this_month - timedelta(days=1)).replace(day=1)
     day_two = day_one + timedelta(days=1)
-    first = claim(api, "villager", "P03", world, on=day_one.isoformat()).json["id"]
-    other_household = claim(api, "villager_neighbour", "P03", world, on=day_one.isoformat()).json["id"]
-    second = claim(api, "villager", "P03", world, on=day_two.isoformat()).json["id"]
+    first = claim(api, "villager", "P07", world, on=day_one.isoformat()).json["id"]
+    other_household = claim(api, "villager_neighbour", "P07", world, on=day_one.isoformat()).json["id"]
+    second = claim(api, "villager", "P07", world, on=day_two.isoformat()).json["id"]
     reviewer = api("reviewer")
     assert reviewer.post(f"/review/claims/{first}/approve").status_code == 200
     assert reviewer.post(f"/review/claims/{other_household}/approve").status_code == 200
@@ -104,7 +105,7 @@ def test_caps_are_enforced_at_approval(api, world) -> None:
 
 def test_decided_claims_cannot_be_decided_again(api, world) -> None:
     reviewer = api("reviewer")
-    rejected = claim(api, "villager", "P01", world).json["id"]
+    rejected = claim(api, "villager", "P06", world).json["id"]
     assert reviewer.post(f"/review/claims/{rejected}/reject", json={"reason": "照片看不清"}).status_code == 200
     again = reviewer.post(f"/review/claims/{rejected}/approve")
     assert (again.status_code, again.json["code"]) == (409, "claim_already_decided")
@@ -170,7 +171,7 @@ def test_review_panel_of_another_village_cannot_touch_the_claim(app, api, world)
 
 
 def test_batch_review_reports_each_claim(api, world) -> None:
-    second = claim(api, "villager_neighbour", "P01", world).json["id"]
+    second = claim(api, "villager_neighbour", "P06", world).json["id"]
     response = api("reviewer").post(
         "/review/claims/batch", json={"claim_ids": [world.ids["claim"], second, 999999], "approve": True}
     )
@@ -209,7 +210,7 @@ def test_a_claim_keeps_the_rule_version_it_was_judged_by(app, api, world) -> Non
 def test_idempotent_replay_returns_the_first_answer_and_creates_one_claim(app, api, world) -> None:
     phone = api("villager")
     headers = {"Idempotency-Key": "6f1c0f8e-claim-1"}
-    body = {"rule_item_id": world.ids["item:P02"], "occurred_on": TODAY, "note": "志愿服务"}
+    body = {"rule_item_id": world.ids["item:P06"], "occurred_on": TODAY, "note": "参加村民会议"}
     first = phone.post("/claims", json=body, headers=headers)
     replay = phone.post("/claims", json=body, headers=headers)
     assert first.status_code == replay.status_code == 201
@@ -222,7 +223,7 @@ def test_idempotent_replay_returns_the_first_answer_and_creates_one_claim(app, a
 
 def test_concurrent_retries_with_one_key_create_one_claim(app, world) -> None:
     headers = {"Authorization": f"Bearer {world.tokens['villager']}", "Idempotency-Key": "retry-storm"}
-    body = {"rule_item_id": world.ids["item:P02"], "occurred_on": TODAY}
+    body = {"rule_item_id": world.ids["item:P06"], "occurred_on": TODAY}
     results: list[tuple[int, int | None]] = []
     barrier = threading.Barrier(20)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import requests
 
@@ -48,18 +48,8 @@ class HttpWechatGateway:
 
     def code_to_session(self, code: str) -> WechatSession:
         params = {"appid": self.appid, "secret": self.secret, "js_code": code, "grant_type": "authorization_code"}
-        try:
-            response = requests.get(f"{self.base_url}/sns/jscode2session", params=params, timeout=self.timeout)
-            response.raise_for_status()
-            # WeChat answers JSON with a text/plain content type, so decode regardless of the header.
-            body = response.json()
-        except (requests.RequestException, ValueError) as exc:
-            log.warning("jscode2session failed: %s", type(exc).__name__)
-            raise WechatUnavailable() from exc
-        if not isinstance(body, dict):
-            log.warning("jscode2session answered %s, not an object", type(body).__name__)
-            raise WechatUnavailable()
-        errcode = _errcode(body.get("errcode"))
+        body = call_wechat("GET", f"{self.base_url}/sns/jscode2session", self.timeout, params=params)
+        errcode = errcode_of(body)
         if errcode:
             log.info("jscode2session errcode=%s", errcode)
             error = _ERRCODES.get(errcode, WechatUnavailable)
@@ -73,6 +63,28 @@ class HttpWechatGateway:
         if not isinstance(unionid, str) or not unionid:
             unionid = None
         return WechatSession(openid=openid, session_key=session_key, unionid=unionid)
+
+
+def call_wechat(method: str, url: str, timeout: float, **kwargs: Any) -> dict[str, Any]:
+    """One call to a WeChat server API: a JSON object back, or WechatUnavailable (network, HTTP error,
+    not JSON, not an object). Errcodes are the caller's to read with `errcode_of`. Never logs secrets."""
+    name = url.rsplit("/", 1)[-1]
+    try:
+        response = requests.request(method, url, timeout=timeout, **kwargs)
+        response.raise_for_status()
+        # WeChat answers JSON with a text/plain content type, so decode regardless of the header.
+        body = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        log.warning("%s failed: %s", name, type(exc).__name__)
+        raise WechatUnavailable() from exc
+    if not isinstance(body, dict):
+        log.warning("%s answered %s, not an object", name, type(body).__name__)
+        raise WechatUnavailable()
+    return body
+
+
+def errcode_of(body: dict[str, Any]) -> int:
+    return _errcode(body.get("errcode"))
 
 
 def _errcode(value: object) -> int:

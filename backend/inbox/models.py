@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base, UTCDateTime
+from backend.db import Base, UTCDateTime, str_enum
 from backend.timeutil import now_utc
+
+
+class PushStatus(enum.StrEnum):
+    """What became of the WeChat subscribe message that mirrors an inbox message."""
+
+    pending = "pending"
+    sent = "sent"
+    refused = "refused"  # errcode 43101: the user has not (or no longer) subscribed; never retried
+    no_recipient = "no_recipient"  # nobody of the household logged in with WeChat
+    not_configured = "not_configured"  # no template id configured for this deployment
 
 
 class Notification(Base):
@@ -29,3 +40,7 @@ class Notification(Base):
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    push_status: Mapped[PushStatus] = mapped_column(
+        str_enum(PushStatus, "push_status"), default=PushStatus.pending, server_default=PushStatus.pending.value
+    )
+    pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -21,6 +21,8 @@ def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 def load_all_tasks() -> None:
     """Import every domain's jobs module so their tasks register."""
     import backend.auth.jobs
+    import backend.inbox.jobs
+    import backend.points.jobs
     import backend.records.jobs
     import backend.shop.jobs
     import backend.surveys.jobs  # noqa: F401

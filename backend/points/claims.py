@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,6 +23,7 @@ from backend.errors import (
     NotFound,
     NotInScope,
 )
+from backend.inbox.service import notify
 from backend.org.models import Household
 from backend.points.ledger import ensure_account, post_entry
 from backend.points.models import (
@@ -36,8 +38,10 @@ from backend.points.models import (
     RuleItem,
 )
 from backend.points.rules import active_rule_book
+from backend.records.photos import attach_photos
 from backend.timeutil import now_utc, today_local
 
+MIN_EVIDENCE_PHOTOS, MAX_CLAIM_PHOTOS = 1, 3
 ENTRY_KIND = {ItemKind.positive: EntryKind.earn, ItemKind.negative: EntryKind.deduct, ItemKind.veto: EntryKind.veto}
 
 
@@ -50,9 +54,11 @@ def submit_claim(
     occurred_on: date,
     note: str,
     household_id: int | None = None,
+    photo_ids: Sequence[str] = (),
 ) -> Claim:
-    """A villager declares a good deed for their own household; a cadre records any item for a household
-    in their villages. Either way it waits for the review panel."""
+    """A villager declares a good deed for their own household (with 1–3 photos where the item requires
+    evidence); a cadre records any item for a household in their villages (photos optional). Either way it
+    waits for the review panel."""
     if user.role == Role.villager:
         if scope.household_id is None:
             raise Forbidden("请先绑定户")
@@ -85,6 +91,18 @@ def submit_claim(
     )
     session.add(claim)
     session.flush()
+    evidence = source == ClaimSource.self_declared and item.evidence_required
+    attach_photos(
+        session,
+        actor=scope,
+        photo_ids=photo_ids,
+        owner_type="claim",
+        owner_id=claim.id,
+        min_count=MIN_EVIDENCE_PHOTOS if evidence else 0,
+        max_count=MAX_CLAIM_PHOTOS,
+        village_id=household.village_id,
+        household_id=household.id,
+    )
     return claim
 
 
@@ -146,6 +164,7 @@ def reject_claim(session: Session, scope: Scope, reviewer: User, claim_id: int, 
     claim.reject_reason = reason
     claim.decided_at = now_utc()
     session.flush()
+    _tell_household(session, claim)
     return claim
 
 
@@ -188,9 +207,29 @@ def approve_claim(session: Session, scope: Scope, reviewer: User, claim_id: int)
         rule_item_id=item.id,
         actor_id=reviewer.id,
         reason=item.title,
+        on=claim.occurred_on,
     )
     session.flush()
+    _tell_household(session, claim)
     return claim
+
+
+def _tell_household(session: Session, claim: Claim) -> None:
+    """The household learns the panel's decision in its inbox (and by WeChat where subscribed)."""
+    item = claim.rule_item
+    if claim.status == ClaimStatus.approved:
+        points = f"{item.signed_points:+d} 分" if item.kind != ItemKind.veto else "一票否决"
+        kind, title, body = (
+            "claim_approved",
+            "积分申报已通过",
+            f"{claim.occurred_on:%m月%d日}“{item.title}”已认定：{points}",
+        )
+    else:
+        kind, title = "claim_rejected", "积分申报未通过"
+        body = f"{claim.occurred_on:%m月%d日}“{item.title}”未通过，理由：{claim.reject_reason or '无'}"
+    notify(
+        session, household_id=claim.household_id, kind=kind, title=title, body=body, ref_type="claim", ref_id=claim.id
+    )
 
 
 def _record_review(session: Session, claim: Claim, reviewer: User, *, approve: bool, reason: str | None) -> None:

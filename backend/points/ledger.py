@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Exists
 
 from backend.errors import InsufficientPoints
-from backend.org.models import Household
-from backend.points.models import EntryKind, LedgerEntry, PointsAccount
+from backend.org.models import Household, Village
+from backend.points.models import EntryKind, LedgerEntry, MonthlyNotice, PointsAccount
 from backend.points.rules import active_rule_book
 from backend.timeutil import now_utc, to_local, today_local
 
@@ -18,13 +23,53 @@ def business_month(moment=None) -> str:  # type: ignore[no-untyped-def]
     return f"{to_local(moment or now_utc()):%Y-%m}"
 
 
+def month_of(day: date) -> str:
+    return f"{day:%Y-%m}"
+
+
+def next_month(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def month_start(month: str) -> date:
+    return date(int(month[:4]), int(month[5:7]), 1)
+
+
+def entry_month(session: Session, village_id: int, on: date) -> str:
+    """The month an entry counts in: the month of `on`, unless the village has already closed that month
+    (月公示 published or locked); then the first later month it has not closed.
+
+    Takes a shared lock on the village row; closing a month takes it exclusively, so no entry can slip
+    into a month between its snapshot and its notice (PostgreSQL; SQLite serialises all writers anyway).
+    """
+    session.execute(select(Village.id).where(Village.id == village_id).with_for_update(read=True))
+    month = month_of(on)
+    closed = set(
+        session.scalars(
+            select(MonthlyNotice.month).where(MonthlyNotice.village_id == village_id, MonthlyNotice.month >= month)
+        )
+    )
+    while month in closed:
+        month = next_month(month)
+    return month
+
+
 def ensure_account(session: Session, household: Household, base_score: int, actor_id: int | None = None) -> None:
-    """Open the household's account with its base score (基础分) the first time points touch it."""
-    exists = session.scalar(select(PointsAccount.household_id).where(PointsAccount.household_id == household.id))
-    if exists is not None:
+    """Open the household's account with its base score (基础分) the first time points touch it.
+
+    INSERT … ON CONFLICT DO NOTHING: of concurrent first approvals for one household exactly one opens the
+    account (the others wait for it, then find it), so none fails on the primary key.
+    """
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    opened = session.execute(
+        dialect_insert(PointsAccount)
+        .values(household_id=household.id, village_id=household.village_id, balance=0, held=0, updated_at=now_utc())
+        .on_conflict_do_nothing(index_elements=[PointsAccount.household_id])
+        .returning(PointsAccount.household_id)
+    ).scalar()
+    if opened is None:
         return
-    session.add(PointsAccount(household_id=household.id, village_id=household.village_id, balance=0, held=0))
-    session.flush()
     post_entry(
         session,
         household_id=household.id,
@@ -52,12 +97,15 @@ def post_entry(
     held_delta: int = 0,
     rule_item_id: int | None = None,
     require_funds: bool = False,
+    on: date | None = None,
 ) -> LedgerEntry:
     """Move the cached balance with a guarded UPDATE, then append the entry that says why.
 
     With `require_funds` the update only happens if the balance stays ≥ 0, so two concurrent
-    spends can never overdraw: the loser's UPDATE matches no row.
+    spends can never overdraw: the loser's UPDATE matches no row. `on` is the business date the
+    entry belongs to (a claim's day; default today); see entry_month for closed months.
     """
+    month = entry_month(session, village_id, on or today_local())
     guard = [PointsAccount.household_id == household_id]
     if require_funds:
         guard.append(PointsAccount.balance + amount >= 0)
@@ -81,7 +129,7 @@ def post_entry(
             amount=amount,
             held_delta=held_delta,
             balance_after=balance_after,
-            month=business_month(),
+            month=month,
             source_type=source_type,
             source_id=source_id,
             rule_item_id=rule_item_id,
@@ -134,18 +182,20 @@ class PointsSummary:
     earned: int
     deducted: int
     vetoed_this_month: bool
-    rank_in_village: int | None
+    # Filled from the village rankings by points.honors.summary_with_honors.
+    rank_in_village: int | None = None
+    honors: list[Any] = field(default_factory=list)
 
 
 def household_summary(session: Session, household_id: int, month: str | None = None) -> PointsSummary:
-    """What the villager's home screen shows: balance, this month's movement, veto, rank in the village."""
+    """Balance and this month's movement and veto, from the account and the month's entries."""
     month = month or business_month()
     account = session.get(PointsAccount, household_id)
     if account is None:
         # No points movement yet: the household stands at the base score of its village's rule book.
         household = session.get_one(Household, household_id)
         base = active_rule_book(session, household.village_id, today_local()).base_score
-        return PointsSummary(household_id, base, 0, month, 0, 0, False, None)
+        return PointsSummary(household_id, base, 0, month, 0, 0, False)
     earned, deducted, vetoes = session.execute(
         select(
             func.coalesce(func.sum(LedgerEntry.amount).filter(LedgerEntry.kind == EntryKind.earn), 0),
@@ -155,15 +205,24 @@ def household_summary(session: Session, household_id: int, month: str | None = N
             func.count(LedgerEntry.id).filter(LedgerEntry.kind == EntryKind.veto),
         ).where(LedgerEntry.household_id == household_id, LedgerEntry.month == month)
     ).one()
-    ahead = session.scalar(
-        select(func.count())
-        .select_from(PointsAccount)
-        .where(PointsAccount.village_id == account.village_id, PointsAccount.balance > account.balance)
-    )
-    return PointsSummary(
-        household_id, account.balance, account.held, month, earned, deducted, vetoes > 0, (ahead or 0) + 1
-    )
+    return PointsSummary(household_id, account.balance, account.held, month, earned, deducted, vetoes > 0)
 
 
 def ledger_query(household_id: int):  # type: ignore[no-untyped-def]
     return select(LedgerEntry).where(LedgerEntry.household_id == household_id)
+
+
+def vetoed(household_id: int, months: list[str]) -> Exists:
+    """SQL condition: the household has a veto entry (一票否决) counting in one of `months`."""
+    return exists().where(
+        LedgerEntry.household_id == household_id, LedgerEntry.kind == EntryKind.veto, LedgerEntry.month.in_(months)
+    )
+
+
+def redemption_blocked_by_veto(session: Session, household_id: int, on: date) -> bool:
+    """A household vetoed in the month of `on` may not redeem then, where its rule book says so
+    (RuleBook.veto_blocks_redemption). The shop calls this before holding points."""
+    household = session.get_one(Household, household_id)
+    if not active_rule_book(session, household.village_id, on).veto_blocks_redemption:
+        return False
+    return bool(session.scalar(select(vetoed(household_id, [month_of(on)]))))

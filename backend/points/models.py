@@ -4,6 +4,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -32,6 +33,14 @@ class CapPeriod(enum.StrEnum):
     year = "year"
 
 
+# Default 星级文明户 bands: the year's net points (earned − deducted) needed for each star level.
+DEFAULT_STAR_BANDS: tuple[dict[str, int], ...] = (
+    {"stars": 5, "min_points": 60},
+    {"stars": 4, "min_points": 40},
+    {"stars": 3, "min_points": 20},
+)
+
+
 class RuleBook(Base):
     """One version of a points scheme owned by a county, town or village (the most specific wins).
 
@@ -47,6 +56,7 @@ class RuleBook(Base):
             name="one_owner",
         ),
         CheckConstraint("review_quorum >= 1", name="quorum_positive"),
+        CheckConstraint("objection_days >= 0", name="objection_days_not_negative"),
         UniqueConstraint("owner", "version"),
     )
 
@@ -64,6 +74,10 @@ class RuleBook(Base):
     review_quorum: Mapped[int] = mapped_column(Integer, default=1)
     # Whether a vetoed household may still redeem in the month of the veto.
     veto_blocks_redemption: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Days villagers may object (申诉) after a monthly notice is published, counted in Asia/Shanghai.
+    objection_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # 星级文明户 bands: [{"stars": 5, "min_points": 60}, ...] over a year's points (see honors.py); None: no bands.
+    star_bands: Mapped[list[dict[str, int]] | None] = mapped_column(JSON, default=lambda: list(DEFAULT_STAR_BANDS))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
@@ -199,3 +213,80 @@ class LedgerEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
     rule_item: Mapped[RuleItem | None] = relationship()
+
+
+class NoticeStatus(enum.StrEnum):
+    published = "published"  # 公示中: villagers may object until the window closes
+    locked = "locked"  # 已锁定: nothing changes in this month any more
+
+
+class MonthlyNotice(Base):
+    """A village's monthly public notice (月公示). Once a month is closed, no entry ever counts in it
+    again: later changes land in the next open month (see ledger.entry_month)."""
+
+    __tablename__ = "monthly_notice"
+    __table_args__ = (UniqueConstraint("village_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    status: Mapped[NoticeStatus] = mapped_column(str_enum(NoticeStatus, "notice_status"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    objection_deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # None with locked_at set: locked automatically after a quiet objection window.
+    locked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    lines: Mapped[list[NoticeLine]] = relationship(back_populates="notice", order_by="NoticeLine.household_number")
+
+
+class NoticeLine(Base):
+    """One household as published: frozen at closing, the head's name already masked (as posted on the wall)."""
+
+    __tablename__ = "notice_line"
+    __table_args__ = (UniqueConstraint("notice_id", "household_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("monthly_notice.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
+    household_number: Mapped[str] = mapped_column(String(20))
+    masked_name: Mapped[str] = mapped_column(String(20))
+    earned: Mapped[int] = mapped_column(Integer)
+    deducted: Mapped[int] = mapped_column(Integer)
+    balance: Mapped[int] = mapped_column(Integer)
+    vetoed: Mapped[bool] = mapped_column(Boolean)
+
+    notice: Mapped[MonthlyNotice] = relationship(back_populates="lines")
+
+
+class ObjectionStatus(enum.StrEnum):
+    open = "open"
+    upheld = "upheld"  # 申诉成立: a correction entry follows (in the next open month)
+    dismissed = "dismissed"  # 申诉不成立: with the reviewer's reason
+
+
+class Objection(Base):
+    """A villager's objection (申诉) to the month's notice: to one entry, or in general."""
+
+    __tablename__ = "objection"
+    __table_args__ = (Index("ix_objection_notice_id_status", "notice_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("monthly_notice.id"))
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))  # who objects
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[ObjectionStatus] = mapped_column(
+        str_enum(ObjectionStatus, "objection_status"), default=ObjectionStatus.open
+    )
+    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answer: Mapped[str | None] = mapped_column(Text)
+    correction_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
+
+    entry: Mapped[LedgerEntry | None] = relationship(foreign_keys=[entry_id])
+    correction_entry: Mapped[LedgerEntry | None] = relationship(foreign_keys=[correction_entry_id])

@@ -1,0 +1,65 @@
+"""A household's inbox on the phone: messages newest first with the unread count, marking read."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from backend.auth.models import Role
+from backend.db import db
+from backend.inbox import service
+from backend.inbox.models import Notification
+from miniprogram_api import BASE
+from miniprogram_api.points import own_household_id
+from miniprogram_api.policy import allow
+from miniprogram_api.schemas import ApiSchema, ListArgs, page
+
+blp = Blueprint("mp_inbox", __name__, url_prefix=BASE, description="消息")
+
+
+class NotificationSchema(ApiSchema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "claim_approved | claim_rejected | objection_answered | ..."})
+    title = fields.String()
+    body = fields.String()
+    ref_type = fields.String(allow_none=True)
+    ref_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    read = fields.Function(lambda n: n.read_at is not None)
+
+
+class InboxPageSchema(ApiSchema):
+    items = fields.List(fields.Nested(NotificationSchema))
+    next_cursor = fields.String(allow_none=True)
+    unread_count = fields.Integer()
+
+
+class ReadArgs(ApiSchema):
+    ids = fields.List(
+        fields.Integer(),
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "省略则全部标为已读"},
+    )
+
+
+class UnreadSchema(ApiSchema):
+    unread_count = fields.Integer()
+
+
+@blp.route("/notifications", methods=["GET"])
+@allow(Role.villager)
+@blp.arguments(ListArgs, location="query")
+@blp.response(200, InboxPageSchema)
+def list_notifications(args: dict) -> dict:
+    household_id = own_household_id()
+    listing = page(db.session, service.inbox_query(household_id), Notification.id, args, newest_first=True)
+    return {**listing, "unread_count": service.unread_count(db.session, household_id)}
+
+
+@blp.route("/notifications/read", methods=["POST"])
+@allow(Role.villager)
+@blp.arguments(ReadArgs)
+@blp.response(200, UnreadSchema)
+def mark_read(args: dict) -> dict:
+    return {"unread_count": service.mark_read(db.session, own_household_id(), args["ids"])}
