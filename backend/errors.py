@@ -51,3 +51,4 @@ AlreadyReviewed = _error("AlreadyReviewed", "already_reviewed", 409, "您已审�
 CapReached = _error("CapReached", "cap_reached", 409, "该事项本周期已达上限")
 DuplicateClaim = _error("DuplicateClaim", "duplicate_claim", 409, "同一事项同一天已申报过")
 NoRuleBook = _error("NoRuleBook", "no_rule_book", 404, "本村尚未设置积分规则")
+RuleVersionInForce = _error("RuleVersionInForce", "rule_version_in_force", 409, "该版本已生效，不能修改，请新建版本")
