@@ -28,7 +28,7 @@ def render_admin_error(error: DomainError | HTTPException) -> Response:
 
 def init_admin(app: Flask) -> None:
     import admin_ui.points  # noqa: F401
-    from admin_ui import org, views  # noqa: F401  (each module adds its routes to the one blueprint)
+    from admin_ui import org, photos, views  # noqa: F401  (each module adds its routes to the one blueprint)
     from admin_ui.access import bp
 
     login_manager.login_view = "admin.login"

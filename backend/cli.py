@@ -55,3 +55,7 @@ def register_cli(app: Flask) -> None:
     from backend.org.demo import register_demo_cli
 
     register_demo_cli(app)
+
+    from backend.records.photo_cli import register_photo_cli
+
+    register_photo_cli(app)

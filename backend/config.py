@@ -57,6 +57,13 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         ),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "UPLOAD_DIR": env.get("XZ_UPLOAD_DIR") or str(instance / "uploads"),
+        # Photo uploads: limits checked before decoding; signed URLs valid PHOTO_URL_TTL seconds, stable
+        # for PHOTO_URL_WINDOW seconds (cacheable); a font with Chinese glyphs for the 温馨照片 label.
+        "PHOTO_MAX_BYTES": int(env.get("XZ_PHOTO_MAX_BYTES", str(15 * 1024 * 1024))),
+        "PHOTO_MAX_PIXELS": int(env.get("XZ_PHOTO_MAX_PIXELS", "50000000")),
+        "PHOTO_URL_TTL": int(env.get("XZ_PHOTO_URL_TTL", "7200")),
+        "PHOTO_URL_WINDOW": int(env.get("XZ_PHOTO_URL_WINDOW", "900")),
+        "PHOTO_LABEL_FONT": env.get("XZ_PHOTO_LABEL_FONT", ""),
         "REDIS_URL": env.get("REDIS_URL", ""),
         # Reverse proxies in front of the app (nginx = 1): trust that many X-Forwarded-For/-Proto hops.
         "PROXY_HOPS": int(env.get("XZ_PROXY_HOPS", "0")),

@@ -13,3 +13,4 @@ from backend.points.models import (  # noqa: F401
     RuleBook,
     RuleItem,
 )
+from backend.records.photo_models import Photo, PhotoSettings  # noqa: F401

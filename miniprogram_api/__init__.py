@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, request
+from io import BytesIO
+from typing import IO
+
+from flask import Flask, Request, Response, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -59,6 +62,21 @@ def render_api_error(error: DomainError | HTTPException) -> Response:
     return response
 
 
+class ApiRequest(Request):
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        """A photo upload (≤ 15 MB, capped before the body is read) stays in memory: spooling it to a temp
+        file and reading it back would cost more than every check acceptance makes."""
+        if self.path.startswith(f"{BASE}/uploads"):
+            return BytesIO()
+        return super()._get_file_stream(total_content_length, content_type, filename, content_length)
+
+
 class XiangzhiApi(Api):
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return render_api_error(error)
@@ -68,7 +86,9 @@ class XiangzhiApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from miniprogram_api import auth, households, points, review
+    from miniprogram_api import auth, households, points, review, uploads
+
+    app.request_class = ApiRequest
 
     api = XiangzhiApi(
         app,
@@ -81,6 +101,9 @@ def init_api(app: Flask) -> None:
     for blueprint in (auth.blp, households.blp, points.blp, review.blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
+    api.register_blueprint(uploads.blp)
+    csrf.exempt(uploads.blp)
+    app.register_blueprint(uploads.media)
 
     from flask import Blueprint
 
@@ -90,5 +113,8 @@ def init_api(app: Flask) -> None:
     @app.before_request
     def _cap_json_bodies() -> None:
         """Phones send small JSON; only uploads may be large. Checked before the body is read."""
-        if request.path.startswith(BASE) and not request.path.startswith(f"{BASE}/uploads"):
+        if request.path.startswith(f"{BASE}/uploads"):
+            # One photo plus the multipart envelope; refused before the body is read.
+            request.max_content_length = app.config["PHOTO_MAX_BYTES"] + 64 * 1024
+        elif request.path.startswith(BASE):
             request.max_content_length = app.config["API_JSON_MAX_BYTES"]

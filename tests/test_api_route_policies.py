@@ -7,6 +7,7 @@ policy (miniprogram_api.policy.allow / public) and gets a case here.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -19,6 +20,7 @@ from backend.db import db
 from backend.org.models import Household
 from miniprogram_api.policy import PUBLIC, policy_of
 from tests.factories import World
+from tests.photo_corpus import tiny_jpeg
 
 ROLES = ["villager", "cadre", "reviewer", "town_admin", "county_admin"]
 # The users of tests.factories whose scope does NOT include household H1 / village V1, per role.
@@ -42,6 +44,8 @@ class Case:
     names_a_resource: bool = False
     # Per-role outsider where the default one (OUTSIDERS) would legitimately see the resource.
     outsiders: dict[str, str] | None = None
+    # Body sent as multipart/form-data (file uploads) instead of JSON.
+    multipart: bool = False
 
 
 CASES: dict[str, Case] = {
@@ -81,6 +85,9 @@ CASES: dict[str, Case] = {
     "mp_review.batch": Case(
         "POST", lambda w: "/review/claims/batch", lambda w: {"claim_ids": [w.ids["claim"]], "approve": True}
     ),
+    "mp_uploads.upload": Case(
+        "POST", lambda w: "/uploads", lambda w: {"file": (io.BytesIO(tiny_jpeg()), "x.jpg")}, multipart=True
+    ),
 }
 
 
@@ -107,6 +114,8 @@ def call(api, user: str | None, case: Case, world: World):  # type: ignore[no-un
     client = api(user)
     if case.method == "GET":
         return client.get(case.path(world))
+    if case.multipart:
+        return client.post(case.path(world), data=case.body(world), content_type="multipart/form-data")
     return client.post(case.path(world), json=case.body(world) if case.body else None)
 
 

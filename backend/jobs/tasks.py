@@ -21,3 +21,4 @@ def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 def load_all_tasks() -> None:
     """Import every domain's jobs module so their tasks register."""
     import backend.auth.jobs  # noqa: F401
+    from backend.records import jobs as _photo_jobs  # noqa: F401

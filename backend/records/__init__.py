@@ -1,0 +1,1 @@
+"""Resident cadres' work: check-ins, daily records, visits, problems, and the photos that evidence them."""
