@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import date, timedelta
 
 import time_machine
 from sqlalchemy import func, select
 
+from backend.auth.models import User
+from backend.auth.scope import scope_for
 from backend.crypto import mask_name
 from backend.org.models import Grid, Household, Resident, Village
 from backend.points.claims import approve_claim
 from backend.points.models import Claim, ClaimSource, ClaimStatus, EntryKind, LedgerEntry, PointsAccount, RuleBook
-from backend.points.rules import active_rule_book
+from backend.points.rules import active_rule_book, install_preset
+from backend.records.photo_demo import demo_photo
+from backend.records.photos import attach_photos, process_photo
 from backend.timeutil import today_local
 from tests.admin_helpers import count_queries, html, post_form
 from tests.factories import World, make_household
@@ -68,6 +73,30 @@ def test_reviewer_sees_only_their_village_and_town_admin_their_town(admin, datab
     assert queue_ids(html(admin("town_admin").get("/admin/points/review"))) == {own, v2}
     assert queue_ids(html(admin("county_admin").get("/admin/points/review"))) == {own, v2, v3}
     assert queue_ids(html(admin("county_admin_other").get("/admin/points/review"))) == set()
+
+
+def test_the_queue_shows_evidence_photos_as_thumbnails_without_extra_queries_per_claim(
+    app, admin, database, world
+) -> None:
+    client = admin("reviewer")
+    client.get("/admin/points/review")
+    with count_queries(app) as before:
+        client.get("/admin/points/review")
+    with database() as s:
+        villager = s.get(User, world.ids["user:villager"])
+        scope = scope_for(s, villager)
+        rng = random.Random(3)
+        for claim_id in (world.ids["claim"], add_claim(s, world, "H1", "P01")):
+            taken = [demo_photo(s, rng, user=villager, scope=scope) for _ in range(2)]
+            attach_photos(s, actor=scope, photo_ids=[p.id for p in taken], owner_type="claim", owner_id=claim_id)
+            for photo in taken:
+                process_photo(s, photo.id)
+    with count_queries(app) as after:
+        page = html(client.get("/admin/points/review"))
+    assert page.count('<a class="photo"') == 4 and page.count("<img") == 4
+    thumb = re.search(r'<img src="([^"]+)"', page).group(1)
+    assert client.get(thumb).status_code == 200
+    assert len(after) == len(before)  # the photos of the whole page come in one query, with or without photos
 
 
 def test_an_outsider_gets_403_on_approve_and_reject_and_the_claim_stays_pending(admin, database, world) -> None:
@@ -154,8 +183,6 @@ def test_batch_approve_reports_claims_outside_the_reviewers_village(admin, datab
 def test_quorum_progress_shows_approvals_so_far(admin, database, world) -> None:
     with database() as s:
         village = s.get(Village, world.ids["V1"])
-        from backend.points.rules import install_preset
-
         book = install_preset(s, village, "gaoyang", effective_from=TODAY - timedelta(days=10))
         book.review_quorum = 2
         s.flush()
@@ -336,9 +363,6 @@ def test_a_new_version_changes_claims_from_its_date_but_not_those_judged_by_the_
 
     with time_machine.travel(TODAY + timedelta(days=2), tick=False), database() as s:
         later = add_claim(s, world, "H1", "P09", on=TODAY + timedelta(days=2))
-        from backend.auth.models import User
-        from backend.auth.scope import scope_for
-
         reviewer = s.get(User, world.ids["user:reviewer"])
         approve_claim(s, scope_for(s, reviewer), reviewer, later)
     with database() as s:

@@ -25,6 +25,7 @@ from backend.points.ledger import PointsSummary, business_month, household_summa
 from backend.points.models import (
     CapPeriod,
     Claim,
+    ClaimSource,
     ClaimStatus,
     EntryKind,
     ItemKind,
@@ -33,11 +34,14 @@ from backend.points.models import (
     RuleItem,
 )
 from backend.points.rules import active_rule_book
+from backend.records.photo_models import Photo
+from backend.records.photos import photos_of
 from backend.timeutil import today_local
 
 ITEM_KIND_LABELS = {ItemKind.positive: "正面清单", ItemKind.negative: "负面清单", ItemKind.veto: "一票否决"}
 CAP_PERIOD_LABELS = {CapPeriod.month: "每月", CapPeriod.quarter: "每季度", CapPeriod.year: "每年"}
 CLAIM_STATUS_LABELS = {ClaimStatus.pending: "待评议", ClaimStatus.approved: "已通过", ClaimStatus.rejected: "已驳回"}
+SOURCE_LABELS = {ClaimSource.self_declared: "本人申报", ClaimSource.recorded: "网格员采集"}
 ENTRY_KIND_LABELS = {
     EntryKind.base: "基础分",
     EntryKind.earn: "加分",
@@ -125,6 +129,7 @@ class ClaimRow:
     status_label: str
     decided_at: datetime | None
     reject_reason: str | None
+    photos: list[Photo]  # evidence, in upload order; templates render them with photo_thumb
 
 
 def _claims_stmt(scope: Scope, filters: ClaimFilters) -> Select[tuple[Claim]]:
@@ -159,10 +164,12 @@ def claim_page(
     actors = _actor_labels(
         session, {c.submitted_by_id for c in claims} | {r.reviewer_id for c in claims for r in c.reviews}
     )
-    return Page([_claim_row(c, households[c.household_id], actors) for c in claims], page, per_page, total)
+    photos = photos_of(session, "claim", [c.id for c in claims])
+    rows = [_claim_row(c, households[c.household_id], actors, photos.get(c.id, [])) for c in claims]
+    return Page(rows, page, per_page, total)
 
 
-def _claim_row(claim: Claim, household: Household, actors: dict[int, str]) -> ClaimRow:
+def _claim_row(claim: Claim, household: Household, actors: dict[int, str], photos: list[Photo]) -> ClaimRow:
     item = claim.rule_item
     return ClaimRow(
         id=claim.id,
@@ -177,7 +184,7 @@ def _claim_row(claim: Claim, household: Household, actors: dict[int, str]) -> Cl
         rule_version=item.rule_book.version,
         occurred_on=claim.occurred_on,
         note=claim.note,
-        source_label="本人申报" if claim.source == "self_declared" else "网格员采集",
+        source_label=SOURCE_LABELS[claim.source],
         submitter=actors.get(claim.submitted_by_id, ""),
         submitted_at=claim.submitted_at,
         approvals=sum(1 for r in claim.reviews if r.approve),
@@ -187,6 +194,7 @@ def _claim_row(claim: Claim, household: Household, actors: dict[int, str]) -> Cl
         status_label=CLAIM_STATUS_LABELS[claim.status],
         decided_at=claim.decided_at,
         reject_reason=claim.reject_reason,
+        photos=photos,
     )
 
 
