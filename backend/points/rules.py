@@ -248,7 +248,7 @@ def _book_to_copy(session: Session, owner: Owner) -> RuleBook:
         else None
     )
     if book is None:
-        raise NoRuleBook("上级尚未设置积分规则，无法复制")
+        raise NoRuleBook("没有可复制的积分规则：请先为县设置规则")
     return book
 
 
