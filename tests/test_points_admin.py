@@ -10,6 +10,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from backend.auth.models import User
+from backend.auth.passwords import hash_password
 from backend.auth.scope import scope_for
 from backend.crypto import mask_name
 from backend.org.models import Grid, Household, Resident, Village
@@ -19,7 +20,7 @@ from backend.points.rules import active_rule_book, install_preset
 from backend.records.photo_demo import demo_photo
 from backend.records.photos import attach_photos, process_photo
 from backend.timeutil import today_local
-from tests.admin_helpers import count_queries, html, post_form
+from tests.admin_helpers import PASSWORD, count_queries, html, post_form, post_login
 from tests.factories import World, make_household
 from tests.xlsx import read_xlsx
 
@@ -475,3 +476,28 @@ def test_village_overview_lists_every_household_sortable_and_exports(admin, data
     assert [r[0] for r in rows[1:]] == ["001", "003", "002"]
     assert rows[1][2] == 110 and rows[1][4] == 10 and rows[2][2] == 100
     assert client.get(f"/admin/points/overview?village={world.ids['V2']}").status_code == 403
+
+
+# --- The demo county -------------------------------------------------------------------------------
+
+
+def test_demo_county_has_claims_waiting_with_photos_and_a_scheduled_rule_version(app, database) -> None:
+    from backend.db import unit_of_work
+    from backend.org.demo import seed_demo_county
+
+    with database() as s, unit_of_work(s):
+        seed_demo_county(s, app.instance_path)
+    with database() as s:
+        reviewer = s.scalar(select(User).where(User.role == "reviewer").order_by(User.village_id).limit(1))
+        reviewer.password_hash = hash_password(PASSWORD)
+        username, village_id = reviewer.username, reviewer.village_id
+        pending = s.scalar(
+            select(func.count(Claim.id)).where(Claim.village_id == village_id, Claim.status == ClaimStatus.pending)
+        )
+    client = app.test_client()
+    post_login(client, username, PASSWORD)
+    page = html(client.get("/admin/points/review"))
+    assert pending >= 5 and len(queue_ids(page)) == pending
+    assert page.count('<a class="photo"') + page.count("photo-missing") >= 2 * 5
+    assert "<b>0</b><span>" not in html(client.get("/admin/points/overview"))
+    assert "待生效" in html(client.get(f"/admin/points/rules?village={village_id}"))

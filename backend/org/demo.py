@@ -43,6 +43,7 @@ from backend.org.models import (
     Town,
     Village,
 )
+from backend.points.review_demo import seed_review_demo
 from backend.points.rules import install_preset
 from backend.records.photo_demo import seed_photos_demo
 from backend.timeutil import now_utc
@@ -255,6 +256,7 @@ def seed_demo_county(session: Session, instance_path: Path | str) -> DemoSummary
     # The county-wide points scheme every village inherits until it sets its own.
     install_preset(session, county, "gaoyang", effective_from=date(2024, 1, 1))
     seed_photos_demo(session, county)
+    seed_review_demo(session, county)
 
     path = Path(instance_path) / ACCOUNTS_FILE
     _write_accounts_file(path, county, accounts, codes)
