@@ -229,6 +229,7 @@ def points_rule_book(book_id: int) -> str | Response:
         period_labels=q.CAP_PERIOD_LABELS,
         blank_rows=3,
         today=today_local(),
+        one_day=timedelta(days=1),
     )
 
 
