@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ from backend.org.service import village_choices
 from backend.points import admin_queries as q
 from backend.points import rules
 from backend.points.claims import review_claims
-from backend.points.models import CapPeriod, ClaimStatus, ItemKind
+from backend.points.models import CapPeriod, ClaimStatus, ItemKind, RuleBook
 from backend.timeutil import to_local, today_local
 
 nav_item("admin.points_review", "积分评议", 40, also_active=("admin.points_history",))
@@ -220,10 +221,19 @@ def points_rule_book(book_id: int) -> str | Response:
                 for i in book.items
             ),
         )
+    return _rule_book_page(book, owner, book, book.items)
+
+
+def _rule_book_page(
+    book: RuleBook, owner: rules.Owner, settings: RuleBook | rules.VersionChanges, items: Sequence[object]
+) -> str:
+    """The version page; a draft shows the editor filled from `settings`/`items` (saved, or just posted)."""
     return render_template(
         "points_rule_book.html",
         book=book,
         owner=owner,
+        settings=settings,
+        items=items,
         editable=rules.is_draft(book) and rules.may_edit(current_user, owner),
         kind_labels=q.ITEM_KIND_LABELS,
         period_labels=q.CAP_PERIOD_LABELS,
@@ -244,8 +254,12 @@ def _form_int(name: str, errors: dict[str, list[str]], label: str, *, required: 
         return None
 
 
-def _parse_changes() -> rules.VersionChanges:
-    """The editor form: settings plus rows item-<n>-*; empty new rows and ticked 删除 rows are dropped."""
+def _parse_changes(fallback_date: date) -> tuple[rules.VersionChanges, dict[str, list[str]]]:
+    """The editor form: settings plus rows item-<n>-*; empty new rows and ticked 删除 rows are dropped.
+
+    Always returns what was typed (unreadable numbers as 0/empty) with the reasons, so the editor can be
+    shown again without losing the rest of the user's edits.
+    """
     errors: dict[str, list[str]] = {}
     items: list[rules.ItemInput] = []
     for n in range(min(_form_int("item_count", errors, "事项数") or 0, 500)):
@@ -276,12 +290,10 @@ def _parse_changes() -> rules.VersionChanges:
         effective_from = date.fromisoformat(request.form.get("effective_from") or "")
     except ValueError:
         errors["effective_from"] = ["请填写生效日期"]
-        effective_from = today_local()
+        effective_from = fallback_date
     base_score = _form_int("base_score", errors, "基础分")
     quorum = _form_int("review_quorum", errors, "评议通过人数")
-    if errors:
-        raise InvalidRequest("请检查填写的内容", errors=errors)
-    return rules.VersionChanges(
+    changes = rules.VersionChanges(
         title=request.form.get("title") or "",
         effective_from=effective_from,
         base_score=base_score or 0,
@@ -289,20 +301,24 @@ def _parse_changes() -> rules.VersionChanges:
         veto_blocks_redemption=bool(request.form.get("veto_blocks_redemption")),
         items=items,
     )
+    return changes, errors
 
 
 @bp.post("/points/rulebooks/<int:book_id>")
 @admin_required
-def points_save_rule_book(book_id: int) -> str | Response:
-    rules.editable_book(db.session, current_scope(), current_user, book_id)  # 403/409 before reading the form
+def points_save_rule_book(book_id: int) -> tuple[str, int] | Response:
+    book, owner = rules.editable_book(db.session, current_scope(), current_user, book_id)  # 403/409 first
+    changes, errors = _parse_changes(book.effective_from)
     try:
-        book = rules.update_version(db.session, current_scope(), current_user, book_id, _parse_changes())
+        if errors:
+            raise InvalidRequest("请检查填写的内容", errors=errors)
+        book = rules.update_version(db.session, current_scope(), current_user, book_id, changes)
     except InvalidRequest as error:
-        # Back to the editor with the reasons; update_version validates before it writes anything.
+        # The editor again, as typed, with the reasons (422: the request rolls back; nothing was written).
         for key, problems in (error.errors or {}).items():
             flash(f"{_field_label(key)}：{'；'.join(problems)}", "error")
         flash(error.message, "error")
-        return redirect(url_for("admin.points_rule_book", book_id=book_id))
+        return _rule_book_page(book, owner, changes, changes.items), 422
     flash(f"第 {book.version} 版已保存，{book.effective_from.isoformat()} 起生效", "info")
     return redirect(url_for("admin.points_rule_book", book_id=book.id))
 

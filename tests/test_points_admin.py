@@ -322,10 +322,25 @@ def test_a_version_cannot_start_today_or_in_the_past(admin, database, world) -> 
     book_id = int(start_version(client, "county", world.ids["C1"], TOMORROW).headers["Location"].rsplit("/", 1)[1])
     form = editor_form(html(client.get(f"/admin/points/rulebooks/{book_id}")))
     form["effective_from"] = TODAY.isoformat()
-    post_form(client, f"/admin/points/rulebooks/{book_id}", form)
-    assert "生效日期必须晚于今天" in html(client.get(f"/admin/points/rulebooks/{book_id}"))
+    form["item-0-title"] = "打扫公共区域卫生"
+    form["item-48-title"] = "参加移风易俗宣讲"
+    refused = post_form(client, f"/admin/points/rulebooks/{book_id}", form)
+    page = html(refused)
+    # The editor comes back as typed, with the reason; nothing was saved.
+    assert refused.status_code == 422 and "生效日期必须晚于今天" in page
+    assert 'value="打扫公共区域卫生"' in page and 'value="参加移风易俗宣讲"' in page
     with database() as s:
-        assert s.get(RuleBook, book_id).effective_from == TOMORROW
+        book = s.get(RuleBook, book_id)
+        assert book.effective_from == TOMORROW and book.items[0].title != "打扫公共区域卫生" and len(book.items) == 48
+
+
+def test_a_cap_needs_both_count_and_period(admin, database, world) -> None:
+    client = admin("county_admin")
+    book_id = int(start_version(client, "county", world.ids["C1"], TOMORROW).headers["Location"].rsplit("/", 1)[1])
+    form = editor_form(html(client.get(f"/admin/points/rulebooks/{book_id}")))
+    form["item-8-cap_count"] = "3"  # P09 has no cap period
+    refused = post_form(client, f"/admin/points/rulebooks/{book_id}", form)
+    assert refused.status_code == 422 and "第 9 个事项：上限次数与周期须同时填写" in html(refused)
 
 
 def test_a_version_in_force_is_read_only(admin, database, world) -> None:
