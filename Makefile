@@ -54,5 +54,8 @@ $(STAMP): requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet -r requirements.txt
 	@touch $(STAMP)
 
+bench: $(STAMP)
+	$(BIN)/python -m bench.points_read
+
 clean-venv:
 	rm -rf $(VENV)

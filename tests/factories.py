@@ -147,6 +147,7 @@ def build_world(session: Session) -> World:
         install_preset(session, county, "gaoyang", effective_from=date(2020, 1, 1))
     book = active_rule_book(session, villages["V1"].id, date.today())
     world.ids.update({f"item:{item.code}": item.id for item in book.items})
+    world.ids["rule_book"] = book.id
     claim = Claim(
         household_id=households["H1"].id,
         village_id=villages["V1"].id,

@@ -158,6 +158,7 @@ def test_every_admin_page_requires_an_admin(app, world, admin, database):
         "cadre_id": world.ids["cadre"],
         "product_id": world.ids["product:rice"],
         "notice_id": world.ids["notice"],
+        "book_id": world.ids["rule_book"],
     }
     open_endpoints = {"admin.login", "admin.logout", "admin.static"}
     checked = 0

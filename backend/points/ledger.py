@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.expression import Exists
 
 from backend.errors import InsufficientPoints
 from backend.org.models import Household, Village
-from backend.points.models import EntryKind, LedgerEntry, MonthlyNotice, PointsAccount
+from backend.points.models import EntryKind, LedgerEntry, MonthlyNotice, PointsAccount, RuleBook
 from backend.points.rules import active_rule_book
 from backend.timeutil import now_utc, to_local, today_local
 
@@ -209,7 +209,11 @@ def household_summary(session: Session, household_id: int, month: str | None = N
 
 
 def ledger_query(household_id: int):  # type: ignore[no-untyped-def]
-    return select(LedgerEntry).where(LedgerEntry.household_id == household_id)
+    return (
+        select(LedgerEntry)
+        .where(LedgerEntry.household_id == household_id)
+        .options(selectinload(LedgerEntry.rule_item))  # the phone's ledger shows each entry's item
+    )
 
 
 def vetoed(household_id: int, months: list[str]) -> Exists:
@@ -219,10 +223,12 @@ def vetoed(household_id: int, months: list[str]) -> Exists:
     )
 
 
-def redemption_blocked_by_veto(session: Session, household_id: int, on: date) -> bool:
+def redemption_blocked_by_veto(session: Session, household_id: int, on: date, book: RuleBook | None = None) -> bool:
     """A household vetoed in the month of `on` may not redeem then, where its rule book says so
-    (RuleBook.veto_blocks_redemption). The shop calls this before holding points."""
-    household = session.get_one(Household, household_id)
-    if not active_rule_book(session, household.village_id, on).veto_blocks_redemption:
+    (RuleBook.veto_blocks_redemption). The shop calls this before holding points, passing the book
+    it already loaded."""
+    if book is None:
+        book = active_rule_book(session, session.get_one(Household, household_id).village_id, on)
+    if not book.veto_blocks_redemption:
         return False
     return bool(session.scalar(select(vetoed(household_id, [month_of(on)]))))

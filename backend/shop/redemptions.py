@@ -33,7 +33,7 @@ from backend.errors import (
 from backend.inbox.service import notify
 from backend.org.models import Household
 from backend.points.claims import period_bounds
-from backend.points.ledger import ensure_account, household_summary, post_entry
+from backend.points.ledger import ensure_account, post_entry, redemption_blocked_by_veto
 from backend.points.models import EntryKind, PointsAccount
 from backend.points.rules import active_rule_book
 from backend.shop.models import COUNTED_STATUSES, Product, Redemption, RedemptionStatus, StockKind
@@ -63,7 +63,7 @@ def request_redemption(session: Session, scope: Scope, user: User, product_id: i
     if not redemption_open(session, household.village_id, today):
         raise RedemptionClosed()
     book = active_rule_book(session, household.village_id, today)
-    if book.veto_blocks_redemption and household_summary(session, household.id).vetoed_this_month:
+    if redemption_blocked_by_veto(session, household.id, today, book):
         raise RedemptionVetoed()
     _open_account(session, household, book.base_score, user.id)
     # Serialise this household's requests: the per-period limit below is a read, then a write.

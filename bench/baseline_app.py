@@ -1,0 +1,121 @@
+"""The bare baseline for bench/points_read.py: the same reads as GET /points/summary and /points/ledger.
+
+Plain Flask + SQLAlchemy Core on the models' tables: one token lookup (joined to the user), then the same
+indexed queries the app runs, serialized with jsonify. No ORM objects, marshmallow, flask-smorest, policy
+decorators, request-boundary commit or scope object: what is left is the floor the app is compared to.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, abort, jsonify, request
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import make_url
+
+from backend.auth.models import ApiToken, User
+from backend.auth.service import _token_hash
+from backend.points.ledger import business_month
+from backend.points.models import EntryKind, LedgerEntry, PointsAccount, RuleItem
+from backend.timeutil import now_utc
+
+token = ApiToken.__table__
+user = User.__table__
+account = PointsAccount.__table__
+entry = LedgerEntry.__table__
+item = RuleItem.__table__
+
+
+def _engine_url(raw: str) -> str:
+    url = make_url(raw)
+    return str(url.set(drivername="postgresql+psycopg")) if url.drivername == "postgresql" else raw
+
+
+def create_baseline() -> Flask:
+    app = Flask(__name__)
+    engine = create_engine(_engine_url(os.environ["DATABASE_URL"]), pool_pre_ping=True)
+
+    def household_id(conn) -> int:  # type: ignore[no-untyped-def]
+        raw = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        row = conn.execute(
+            select(user.c.household_id, token.c.expires_at, token.c.revoked_at)
+            .join(user, user.c.id == token.c.user_id)
+            .where(token.c.token_hash == _token_hash(raw))
+        ).first()
+        if row is None or row.revoked_at is not None or row.expires_at <= now_utc() or row.household_id is None:
+            abort(401)
+        return row.household_id
+
+    @app.get("/")
+    def index():  # type: ignore[no-untyped-def]
+        return "ok"
+
+    @app.get("/bare/summary")
+    def summary():  # type: ignore[no-untyped-def]
+        month = business_month()
+        with engine.connect() as conn:
+            hid = household_id(conn)
+            acc = conn.execute(
+                select(account.c.balance, account.c.held, account.c.village_id).where(account.c.household_id == hid)
+            ).one()
+            earned, deducted, vetoes = conn.execute(
+                select(
+                    func.coalesce(func.sum(entry.c.amount).filter(entry.c.kind == EntryKind.earn.value), 0),
+                    func.coalesce(
+                        -func.sum(entry.c.amount).filter(entry.c.kind.in_([EntryKind.deduct.value, "veto"])), 0
+                    ),
+                    func.count(entry.c.id).filter(entry.c.kind == EntryKind.veto.value),
+                ).where(entry.c.household_id == hid, entry.c.month == month)
+            ).one()
+            ahead = conn.execute(
+                select(func.count())
+                .select_from(account)
+                .where(account.c.village_id == acc.village_id, account.c.balance > acc.balance)
+            ).scalar_one()
+        return jsonify(
+            household_id=hid,
+            balance=acc.balance,
+            held=acc.held,
+            month={"month": month, "earned": earned, "deducted": deducted},
+            vetoed_this_month=vetoes > 0,
+            rank_in_village=ahead + 1,
+            honors=[],
+        )
+
+    @app.get("/bare/ledger")
+    def ledger():  # type: ignore[no-untyped-def]
+        with engine.connect() as conn:
+            hid = household_id(conn)
+            rows = conn.execute(
+                select(
+                    entry.c.id,
+                    entry.c.created_at,
+                    entry.c.amount,
+                    entry.c.kind,
+                    entry.c.reason,
+                    entry.c.rule_item_id,
+                    item.c.code,
+                    entry.c.balance_after,
+                    entry.c.month,
+                )
+                .outerjoin(item, item.c.id == entry.c.rule_item_id)
+                .where(entry.c.household_id == hid)
+                .order_by(entry.c.id.desc())
+                .limit(21)
+            ).all()
+        items = [
+            {
+                "id": r.id,
+                "at": r.created_at.isoformat(),
+                "amount": r.amount,
+                "kind": r.kind.value if hasattr(r.kind, "value") else r.kind,
+                "reason": r.reason,
+                "rule_item": {"id": r.rule_item_id, "code": r.code} if r.rule_item_id else None,
+                "balance_after": r.balance_after,
+                "month": r.month,
+            }
+            for r in rows[:20]
+        ]
+        return jsonify(items=items, next_cursor=str(rows[19].id) if len(rows) > 20 else None)
+
+    return app
