@@ -14,3 +14,4 @@ from backend.points.models import (  # noqa: F401
     RuleBook,
     RuleItem,
 )
+from backend.ratings.models import CompileRun, RatingResult  # noqa: F401

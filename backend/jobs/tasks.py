@@ -20,4 +20,5 @@ def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 def load_all_tasks() -> None:
     """Import every domain's jobs module so their tasks register."""
-    import backend.auth.jobs  # noqa: F401
+    import backend.auth.jobs
+    import backend.ratings.jobs  # noqa: F401
