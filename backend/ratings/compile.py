@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import InvalidRequest
 from backend.jobs.outbox import enqueue
-from backend.org.models import Post, Posting, Town, Village
+from backend.org.models import County, Post, Posting, Town, Village
 from backend.ratings.evaluate import (
     Candidate,
     Entry,
@@ -670,3 +670,13 @@ def compile_counties(session: Session, month: str) -> list[int]:
     """The month-end schedule: compile `month` for every county that has a scheme."""
     counties = session.scalars(select(RatingScheme.county_id).distinct().order_by(RatingScheme.county_id)).all()
     return [compile_month(session, county_id, month).id for county_id in counties]
+
+
+def resolve_county(session: Session, county: str) -> int:
+    """A county by its 6-digit code or its id (the CLI accepts either)."""
+    found = session.scalar(select(County.id).where(County.code == county))
+    if found is None and county.isdigit():
+        found = session.scalar(select(County.id).where(County.id == int(county)))
+    if found is None:
+        raise InvalidRequest(errors={"county": [f"县 {county} 不存在"]})
+    return found
