@@ -27,7 +27,7 @@ def render_admin_error(error: DomainError | HTTPException) -> Response:
 
 
 def init_admin(app: Flask) -> None:
-    from admin_ui import org, views  # noqa: F401  (each module adds its routes to the one blueprint)
+    from admin_ui import org, ratings, views  # noqa: F401  (each module adds its routes to the one blueprint)
     from admin_ui.access import bp
 
     login_manager.login_view = "admin.login"

@@ -68,7 +68,7 @@ class XiangzhiApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from miniprogram_api import auth, households, points, review
+    from miniprogram_api import auth, households, points, ratings, review
 
     api = XiangzhiApi(
         app,
@@ -78,7 +78,7 @@ def init_api(app: Flask) -> None:
             "security": [{"bearer": []}],
         },
     )
-    for blueprint in (auth.blp, households.blp, points.blp, review.blp):
+    for blueprint in (auth.blp, households.blp, points.blp, review.blp, ratings.blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
 

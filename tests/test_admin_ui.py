@@ -149,7 +149,7 @@ def test_every_admin_page_requires_an_admin(app, world, admin):
     cadre = app.test_client()
     with cadre.session_transaction() as sess:
         sess["_user_id"] = str(world.ids["user:cadre"])
-    values = {"household_id": world.ids["H1"]}
+    values = {"household_id": world.ids["H1"], "village_id": world.ids["V1"]}
     open_endpoints = {"admin.login", "admin.logout", "admin.static"}
     checked = 0
     for rule in app.url_map.iter_rules():

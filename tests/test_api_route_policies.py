@@ -81,6 +81,12 @@ CASES: dict[str, Case] = {
     "mp_review.batch": Case(
         "POST", lambda w: "/review/claims/batch", lambda w: {"claim_ids": [w.ids["claim"]], "approve": True}
     ),
+    "mp_ratings.village": Case(
+        "GET",
+        lambda w: f"/ratings/villages/{w.ids['V1']}?month=2026-05",
+        names_a_resource=True,
+        outsiders={"villager": "villager_far"},
+    ),
 }
 
 

@@ -252,6 +252,7 @@ class StarRow:
     input_value: float | None
     sources: list[dict[str, Any]]
     stages: dict[str, float] = field(default_factory=dict)
+    vetoes: list[tuple[str, str]] = field(default_factory=list)  # (code, title) the raters may tick
 
 
 @dataclass
@@ -311,9 +312,10 @@ def village_rating(session: Session, scope: Scope, village_id: int, month: str) 
                     stages.get(ind["code"], {}),
                 )
             )
-        contents = {i["code"]: i.get("content", "") for i in _star_definition(session, village, month)["indicators"]}
+        definition = {i["code"]: i for i in _star_definition(session, village, month)["indicators"]}
         for star in stars:
-            star.content = contents.get(star.code, "")
+            star.content = definition.get(star.code, {}).get("content", "")
+            star.vetoes = [(v["code"], v["title"]) for v in definition.get(star.code, {}).get("vetoes", [])]
     months = previous_months(month, 12)
     by_month = dict(
         session.execute(
