@@ -253,6 +253,9 @@ def seed_demo_county(session: Session, instance_path: Path | str) -> DemoSummary
     accounts, codes = _create_users(session, rng, county, plans, summary)
     # The county-wide points scheme every village inherits until it sets its own.
     install_preset(session, county, "gaoyang", effective_from=date(2024, 1, 1))
+    from backend.ratings.demo import seed_ratings_demo
+
+    seed_ratings_demo(session, county)
 
     path = Path(instance_path) / ACCOUNTS_FILE
     _write_accounts_file(path, county, accounts, codes)

@@ -27,7 +27,6 @@ from backend.org.models import County, Post, Posting, Town, Village
 from backend.ratings.evaluate import (
     Candidate,
     Entry,
-    Evaluation,
     apply_quota,
     bottom_share,
     evaluate,
@@ -83,7 +82,7 @@ def parse_month(month: str) -> Period:
     return period
 
 
-def _half_year(month: str) -> Period | None:
+def half_year_of(month: str) -> Period | None:
     """Half-year schemes are compiled with the month that closes the half (June, December)."""
     if month[5:] == "06":
         return Period.half_year(f"{month[:4]}-H1")
@@ -154,6 +153,24 @@ def _enqueue_pending(session: Session, run: CompileRun) -> None:
         enqueue(session, "ratings.finalize", job_id=f"ratings-finalize-r{run.id}-a{run.attempt}", run_id=run.id)
 
 
+def compile_month_now(session: Session, county_id: int, month: str) -> CompileRun:
+    """The same compile in the caller's transaction, without jobs (demo seed, benchmark): one run, every
+    town in turn, then the county-wide finish."""
+    parse_month(month)
+    towns = session.scalars(select(Town.id).where(Town.county_id == county_id).order_by(Town.code)).all()
+    run = CompileRun(county_id=county_id, month=month, units_total=len(towns), counts={}, errors=[], digest={}, diff=[])
+    session.add(run)
+    session.flush()
+    for town_id in towns:
+        villages = session.scalars(select(Village).where(Village.town_id == town_id).order_by(Village.code)).all()
+        compile_villages(session, run, list(villages))
+        session.add(CompileUnit(run_id=run.id, town_id=town_id, finished_at=now_utc()))
+    run.units_done = len(towns)
+    session.flush()
+    finalize_run(session, run.id)
+    return run
+
+
 # --- one town -------------------------------------------------------------------------------------
 
 
@@ -193,11 +210,14 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
         enqueue(session, "ratings.finalize", job_id=f"ratings-finalize-r{run_id}-a{done.attempt}", run_id=run_id)
 
 
-def _upsert(session: Session, model: type, values: dict[str, Any], keys: list[str]) -> None:
+def _upsert(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert or update by natural key, all rows in one executemany (one compiled statement)."""
+    if not rows:
+        return
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(model).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in values if k not in keys})
-    session.execute(stmt)
+    stmt = insert(model)
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in rows[0] if k not in keys})
+    session.execute(stmt, rows)
 
 
 def _entries(session: Session, subject_type: str, ids: Iterable[int], period: str) -> dict[int, dict[str, list[Entry]]]:
@@ -221,64 +241,65 @@ def _input_keys(definition: dict[str, Any]) -> set[str]:
     return keys
 
 
-def _evaluate_subject(
-    session: Session,
+class _Inputs:
+    """Provider values per subject and period, each key gathered once even when several schemes name it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cache: dict[tuple[Subject, str], dict[str, dict[str, Any]]] = {}
+
+    def __call__(self, keys: set[str], subject: Subject, period: Period) -> dict[str, dict[str, Any]]:
+        have = self.cache.setdefault((subject, period.label), {})
+        missing = keys - have.keys()
+        if missing:
+            have.update(gather(self.session, missing, subject, period))
+        return {key: have[key] for key in sorted(keys)}
+
+
+def _result_row(
+    inputs: _Inputs,
     scheme: RatingScheme,
     subject: Subject,
     period: Period,
     entries: dict[str, list[Entry]],
+    where: tuple[int, int, int],
+    run: CompileRun | None,
     category: str | None = None,
-) -> tuple[Evaluation, dict[str, Any]]:
-    inputs = gather(session, _input_keys(scheme.definition), subject, period)
-    values = {k: (v["value"] if v["available"] else None) for k, v in inputs.items()}
+    **extra: Any,
+) -> dict[str, Any]:
+    """Evaluate one subject under one scheme: the RatingResult row, its detail naming every input's records."""
+    gathered = inputs(_input_keys(scheme.definition), subject, period)
+    values = {k: (v["value"] if v["available"] else None) for k, v in gathered.items()}
     result = evaluate(scheme.kind.value, scheme.definition, values, entries, category)
     detail = {
         "scheme": {"id": scheme.id, "version": scheme.version, "title": scheme.title},
-        "inputs": inputs,
+        "inputs": gathered,
         "indicators": [asdict(i) for i in result.indicators],
         "bonus": result.bonus,
         "deduction": result.deduction,
         "grade_before_quota": result.grade,
+        **({"category": category} if category else {}),
+        **extra,
     }
-    if category:
-        detail["category"] = category
-    return result, detail
-
-
-def _write(
-    session: Session,
-    run: CompileRun | None,
-    scheme: RatingScheme,
-    subject: Subject,
-    period: Period,
-    village: Village,
-    county_id: int,
-    result: Evaluation,
-    detail: dict[str, Any],
-) -> None:
-    _upsert(
-        session,
-        RatingResult,
-        {
-            "kind": scheme.kind,
-            "subject_type": subject.type,
-            "subject_id": subject.id,
-            "period": period.label,
-            "county_id": county_id,
-            "town_id": village.town_id,
-            "village_id": village.id,
-            "scheme_id": scheme.id,
-            "score": result.score,
-            "stars": result.stars,
-            "grade": result.grade,
-            "rank": None,
-            "flags": result.flags,
-            "detail": detail,
-            "run_id": run.id if run else None,
-            "updated_at": now_utc(),
-        },
-        ["kind", "subject_type", "subject_id", "period"],
-    )
+    county_id, town_id, village_id = where
+    return {
+        "kind": scheme.kind,
+        "subject_type": subject.type,
+        "subject_id": subject.id,
+        "period": period.label,
+        "county_id": county_id,
+        "town_id": town_id,
+        "village_id": village_id,
+        "scheme_id": scheme.id,
+        "score": result.score,
+        "stars": result.stars,
+        "grade": result.grade,
+        "rank": None,
+        "flags": result.flags,
+        "detail": detail,
+        "run_id": run.id if run else None,
+        "updated_at": now_utc(),
+    }
 
 
 def compile_villages(
@@ -294,11 +315,17 @@ def compile_villages(
     assert month is not None and county_id is not None
     period = Period.month(month)
     schemes = schemes_in_force(session, county_id, period.start)
-    half = _half_year(month)
+    half = half_year_of(month)
     half_schemes = schemes_in_force(session, county_id, half.start) if half else {}
     ids = [v.id for v in villages]
+    where = {v.id: (county_id, v.town_id, v.id) for v in villages}
     village_entries = _entries(session, "village", ids, month)
     half_entries = _entries(session, "village", ids, half.label) if half else {}
+    stages = dict(
+        session.execute(
+            select(StarSheet.village_id, StarSheet.stage).where(StarSheet.village_id.in_(ids), StarSheet.month == month)
+        ).all()
+    )
     secretaries = session.execute(
         select(Posting.cadre_id, Posting.village_id)
         .where(
@@ -316,66 +343,70 @@ def compile_villages(
         .order_by(PartyMember.id)
     ).all()
     member_entries = _entries(session, "party_member", [m.id for m in members], month)
-    written = 0
+    inputs = _Inputs(session)
+    rows: list[dict[str, Any]] = []
     for village in villages:
         subject = Subject("village", village.id, village.id)
-        for kind in (SchemeKind.ten_star, SchemeKind.ranking):
-            if kind in schemes:
-                result, detail = _evaluate_subject(
-                    session, schemes[kind], subject, period, village_entries.get(village.id, {})
+        entries = village_entries.get(village.id, {})
+        if SchemeKind.ten_star in schemes:
+            stage = str(stages.get(village.id, "open"))
+            rows.append(
+                _result_row(
+                    inputs,
+                    schemes[SchemeKind.ten_star],
+                    subject,
+                    period,
+                    entries,
+                    where[village.id],
+                    run,
+                    sheet_stage=stage,
                 )
-                if kind == SchemeKind.ten_star:
-                    detail["sheet_stage"] = (
-                        session.scalar(
-                            select(StarSheet.stage).where(StarSheet.village_id == village.id, StarSheet.month == month)
-                        )
-                        or "open"
-                    )
-                _write(session, run, schemes[kind], subject, period, village, county_id, result, detail)
-                written += 1
+            )
+        if SchemeKind.ranking in schemes:
+            rows.append(
+                _result_row(inputs, schemes[SchemeKind.ranking], subject, period, entries, where[village.id], run)
+            )
         if half and SchemeKind.thousand_point in half_schemes:
-            scheme = half_schemes[SchemeKind.thousand_point]
-            result, detail = _evaluate_subject(session, scheme, subject, half, half_entries.get(village.id, {}))
-            _write(session, run, scheme, subject, half, village, county_id, result, detail)
-            written += 1
-    by_id = {v.id: v for v in villages}
+            rows.append(
+                _result_row(
+                    inputs,
+                    half_schemes[SchemeKind.thousand_point],
+                    subject,
+                    half,
+                    half_entries.get(village.id, {}),
+                    where[village.id],
+                    run,
+                )
+            )
     if SchemeKind.hundred_point in schemes:
         for cadre_id, village_id in dict(secretaries).items():
-            subject = Subject("cadre", cadre_id, village_id)
-            result, detail = _evaluate_subject(
-                session, schemes[SchemeKind.hundred_point], subject, period, cadre_entries.get(cadre_id, {})
+            rows.append(
+                _result_row(
+                    inputs,
+                    schemes[SchemeKind.hundred_point],
+                    Subject("cadre", cadre_id, village_id),
+                    period,
+                    cadre_entries.get(cadre_id, {}),
+                    where[village_id],
+                    run,
+                )
             )
-            _write(
-                session,
-                run,
-                schemes[SchemeKind.hundred_point],
-                subject,
-                period,
-                by_id[village_id],
-                county_id,
-                result,
-                detail,
-            )
-            written += 1
     if SchemeKind.party_member in schemes:
         for member_id, village_id, category in members:
-            subject = Subject("party_member", member_id, village_id)
-            result, detail = _evaluate_subject(
-                session, schemes[SchemeKind.party_member], subject, period, member_entries.get(member_id, {}), category
+            rows.append(
+                _result_row(
+                    inputs,
+                    schemes[SchemeKind.party_member],
+                    Subject("party_member", member_id, village_id),
+                    period,
+                    member_entries.get(member_id, {}),
+                    where[village_id],
+                    run,
+                    category,
+                )
             )
-            _write(
-                session,
-                run,
-                schemes[SchemeKind.party_member],
-                subject,
-                period,
-                by_id[village_id],
-                county_id,
-                result,
-                detail,
-            )
-            written += 1
-    return written
+    _upsert(session, RatingResult, rows, ["kind", "subject_type", "subject_id", "period"])
+    return len(rows)
 
 
 # --- county-wide finish ---------------------------------------------------------------------------
@@ -490,20 +521,23 @@ def _finalize_ranking(session: Session, county_id: int, month: str, scheme: Rati
         r.flags = sorted(flags)
 
 
-def _leader(session: Session, village_id: int, on: date) -> int | None:
-    """The team leader posted in the village then (else the first secretary): who answers for its stars."""
+def _leaders(session: Session, county_id: int, on: date) -> dict[int, int]:
+    """Per village, the team leader posted then (else the first secretary): who answers for its stars."""
     rows = session.execute(
-        select(Posting.cadre_id, Posting.post)
+        select(Posting.village_id, Posting.cadre_id, Posting.post)
+        .join(Village, Village.id == Posting.village_id)
+        .join(Town, Town.id == Village.town_id)
         .where(
-            Posting.village_id == village_id,
+            Town.county_id == county_id,
             Posting.post.in_([Post.team_leader, Post.first_secretary]),
             Posting.start_on <= on,
             (Posting.end_on.is_(None)) | (Posting.end_on >= on),
         )
-        .order_by(Posting.id)
+        .order_by(Posting.id.desc())
     ).all()
-    by_post = {post: cadre_id for cadre_id, post in reversed(rows)}
-    return by_post.get(Post.team_leader) or by_post.get(Post.first_secretary)
+    secretaries = {village_id: cadre_id for village_id, cadre_id, post in rows if post == Post.first_secretary}
+    leaders = {village_id: cadre_id for village_id, cadre_id, post in rows if post == Post.team_leader}
+    return secretaries | leaders
 
 
 def _satisfaction(detail: dict[str, Any]) -> float | None:
@@ -521,6 +555,7 @@ def _alerts_and_rectifications(session: Session, county_id: int, month: str, sch
     n = thresholds["streak_months"]
     window = previous_months(month, n)
     period = Period.month(month)
+    leaders = _leaders(session, county_id, period.end)
     history: dict[int, dict[str, int | None]] = defaultdict(dict)
     for village_id, period_label, stars in session.execute(
         select(RatingResult.village_id, RatingResult.period, RatingResult.stars).where(
@@ -572,7 +607,7 @@ def _alerts_and_rectifications(session: Session, county_id: int, month: str, sch
                     county_id=county_id,
                     village_id=village_id,
                     period=month,
-                    cadre_id=_leader(session, village_id, period.end),
+                    cadre_id=leaders.get(village_id),
                     message=message,
                 )
             )
@@ -596,10 +631,10 @@ def _alerts_and_rectifications(session: Session, county_id: int, month: str, sch
     for r in _results(session, county_id, SchemeKind.ranking, month):
         if "yellow_card" in r.flags:
             items.append((r.village_id, RectificationOrigin.yellow_card, "YC", "月度排名黄牌警示：存在重大问题"))
-    for village_id, origin, code, title in items:
-        _insert_new(
-            session,
-            Rectification,
+    _insert_new(
+        session,
+        Rectification,
+        [
             {
                 "county_id": county_id,
                 "village_id": village_id,
@@ -607,25 +642,28 @@ def _alerts_and_rectifications(session: Session, county_id: int, month: str, sch
                 "origin": origin,
                 "origin_code": code,
                 "title": title[:200],
-                "owner_cadre_id": _leader(session, village_id, period.end),
+                "owner_cadre_id": leaders.get(village_id),
                 "deadline": deadline,
                 "evidence": "",
                 "closed": False,
                 "created_at": now_utc(),
-            },
-            ["village_id", "period", "origin", "origin_code"],
-        )
+            }
+            for village_id, origin, code, title in items
+        ],
+        ["village_id", "period", "origin", "origin_code"],
+    )
 
 
-def _insert_new(session: Session, model: type, values: dict[str, Any], keys: list[str]) -> None:
+def _insert_new(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
     """Insert unless the natural key exists: tracked items (evidence, closure) are never overwritten by a re-run."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=keys))
+    if rows:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(model).on_conflict_do_nothing(index_elements=keys), rows)
 
 
 def result_digest(session: Session, county_id: int, month: str) -> dict[str, list[Any]]:
     """What a run produced, keyed by natural key: the basis of the diff between runs."""
-    half = _half_year(month)
+    half = half_year_of(month)
     periods = [month] + ([half.label] if half else [])
     rows = session.execute(
         select(
