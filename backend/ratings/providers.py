@@ -141,39 +141,104 @@ def gather(session: Session, keys: set[str], subject: Subject, period: Period) -
     return out
 
 
-def _village_households(session: Session, village_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(Household).where(Household.village_id == village_id)) or 0
+ManyProvider = Callable[[Session, list[Subject], Period], dict[Subject, InputValue]]
+
+# Optional batch forms: one query for all the villages of a town instead of one per village. The compile
+# uses them when present; `provide_many` also registers the single-subject form derived from it.
+MANY: dict[str, ManyProvider] = {}
 
 
-@provide("points_activity_rate")
-def points_activity_rate(session: Session, subject: Subject, period: Period) -> InputValue | None:
+def provide_many(key: str) -> Callable[[ManyProvider], ManyProvider]:
+    def register(func: ManyProvider) -> ManyProvider:
+        MANY[key] = func
+        provide(key)(lambda session, subject, period: func(session, [subject], period).get(subject))
+        return func
+
+    return register
+
+
+def gather_many(
+    session: Session, keys: set[str], subjects: list[Subject], period: Period
+) -> dict[Subject, dict[str, dict[str, Any]]]:
+    """`gather` for many subjects at once: batch providers run once, the others once per subject."""
+    out: dict[Subject, dict[str, dict[str, Any]]] = {subject: {} for subject in subjects}
+    for key in sorted(keys):
+        if key in MANY:
+            values = MANY[key](session, subjects, period)
+            for subject in subjects:
+                value = values.get(subject)
+                out[subject][key] = {"available": False} if value is None else {"available": True, **value.to_json()}
+        else:
+            for subject in subjects:
+                out[subject].update(gather(session, {key}, subject, period))
+    return out
+
+
+def _by_village(subjects: list[Subject]) -> dict[int, list[Subject]]:
+    grouped: dict[int, list[Subject]] = {}
+    for subject in subjects:
+        grouped.setdefault(subject.village_id, []).append(subject)
+    return grouped
+
+
+@provide_many("points_activity_rate")
+def points_activity_rate(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
     """Share of the village's households that earned points in the period (积分参与率)."""
-    households = _village_households(session, subject.village_id)
-    if not households:
-        return None
-    active = session.scalar(
-        select(func.count(distinct(LedgerEntry.household_id))).where(
-            LedgerEntry.village_id == subject.village_id,
-            LedgerEntry.month.in_(period.months()),
-            LedgerEntry.kind == EntryKind.earn,
-        )
+    villages = _by_village(subjects)
+    households = dict(
+        session.execute(
+            select(Household.village_id, func.count())
+            .where(Household.village_id.in_(villages))
+            .group_by(Household.village_id)
+        ).all()
     )
-    query = f"ledger_entry village={subject.village_id} month∈{period.label} kind=earn, distinct households"
-    return InputValue(round((active or 0) / households, 4), [SourceRef("ledger_entry", query=query, count=active)])
+    active = dict(
+        session.execute(
+            select(LedgerEntry.village_id, func.count(distinct(LedgerEntry.household_id)))
+            .where(
+                LedgerEntry.village_id.in_(villages),
+                LedgerEntry.month.in_(period.months()),
+                LedgerEntry.kind == EntryKind.earn,
+            )
+            .group_by(LedgerEntry.village_id)
+        ).all()
+    )
+    out = {}
+    for village_id, group in villages.items():
+        if not households.get(village_id):
+            continue
+        count = active.get(village_id, 0)
+        query = f"ledger_entry village={village_id} month∈{period.label} kind=earn, distinct households"
+        value = InputValue(
+            round(count / households[village_id], 4), [SourceRef("ledger_entry", query=query, count=count)]
+        )
+        out.update({subject: value for subject in group})
+    return out
 
 
-@provide("points_vetoed_households")
-def points_vetoed_households(session: Session, subject: Subject, period: Period) -> InputValue | None:
+@provide_many("points_vetoed_households")
+def points_vetoed_households(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
     """Households hit by a one-vote veto (一票否决) in the period, with the veto entries themselves."""
+    villages = _by_village(subjects)
     rows = session.execute(
-        select(LedgerEntry.id, LedgerEntry.household_id)
+        select(LedgerEntry.village_id, LedgerEntry.id, LedgerEntry.household_id)
         .where(
-            LedgerEntry.village_id == subject.village_id,
+            LedgerEntry.village_id.in_(villages),
             LedgerEntry.month.in_(period.months()),
             LedgerEntry.kind == EntryKind.veto,
         )
         .order_by(LedgerEntry.id)
     ).all()
-    ids = tuple(r.id for r in rows[:SOURCE_LIMIT])
-    query = f"ledger_entry village={subject.village_id} month∈{period.label} kind=veto"
-    return InputValue(float(len({r.household_id for r in rows})), [SourceRef("ledger_entry", ids, query, len(rows))])
+    found: dict[int, list[Any]] = {village_id: [] for village_id in villages}
+    for row in rows:
+        found[row.village_id].append(row)
+    out = {}
+    for village_id, group in villages.items():
+        hits = found[village_id]
+        ids = tuple(r.id for r in hits[:SOURCE_LIMIT])
+        query = f"ledger_entry village={village_id} month∈{period.label} kind=veto"
+        value = InputValue(
+            float(len({r.household_id for r in hits})), [SourceRef("ledger_entry", ids, query, len(hits))]
+        )
+        out.update({subject: value for subject in group})
+    return out
