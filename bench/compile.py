@@ -25,17 +25,18 @@ import sys
 import tempfile
 import time
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import text
 
-from backend.app import create_app  # noqa: E402
-from backend.db import db, unit_of_work  # noqa: E402
-from backend.org.models import Cadre, County, Post, Posting  # noqa: E402
-from backend.ratings.compile import clear_month, compile_month  # noqa: E402
-from backend.ratings.schemes import install_presets  # noqa: E402
+from backend.app import create_app
+from backend.db import db, unit_of_work
+from backend.org.models import Cadre, County, Post, Posting
+from backend.ratings.compile import clear_month, compile_month
+from backend.ratings.schemes import install_presets
 
 MONTH = "2026-10"
 PER_VILLAGE = 400
@@ -91,7 +92,8 @@ def generate(households: int) -> int:
         text(
             "INSERT INTO village (town_id, name, code, center_lat, center_lng, fence_radius_m)"
             " SELECT t.id, '村' || n, '619999' || lpad(n::text, 6, '0'), 33.1, 107.3, 1500"
-            " FROM generate_series(1, :villages) n JOIN town t ON t.code = '619999' || lpad(((n - 1) % :towns + 1)::text, 3, '0')"
+            " FROM generate_series(1, :villages) n"
+            " JOIN town t ON t.code = '619999' || lpad(((n - 1) % :towns + 1)::text, 3, '0')"
         ),
         params,
     )
@@ -100,7 +102,8 @@ def generate(households: int) -> int:
         text(
             "INSERT INTO household (village_id, grid_id, number, address, is_poor, is_monitored, is_low_income,"
             " is_relocated, has_disabled, has_serious_illness, created_at)"
-            " SELECT g.village_id, g.id, lpad(n::text, 4, '0'), '地址', n % 8 = 0, false, false, false, false, false, now()"
+            " SELECT g.village_id, g.id, lpad(n::text, 4, '0'), '地址', n % 8 = 0,"
+            " false, false, false, false, false, now()"
             " FROM grid g CROSS JOIN generate_series(1, :per) n"
         ),
         params,
@@ -119,8 +122,10 @@ def generate(households: int) -> int:
     )
     s.execute(
         text(
-            "INSERT INTO rating_entry (subject_type, subject_id, period, key, stage, value, reason, evidence, entered_at)"
-            " SELECT 'village', v.id, :month, 'item:S' || lpad(n::text, 2, '0'), 'self', 7 + (v.id * n) % 4, '', '', now()"
+            "INSERT INTO rating_entry"
+            " (subject_type, subject_id, period, key, stage, value, reason, evidence, entered_at)"
+            " SELECT 'village', v.id, :month, 'item:S' || lpad(n::text, 2, '0'), 'self', 7 + (v.id * n) % 4,"
+            " '', '', now()"
             " FROM village v CROSS JOIN generate_series(1, 10) n"
         ),
         {"month": MONTH},
@@ -138,6 +143,18 @@ def generate(households: int) -> int:
     s.execute(text("ANALYZE"))
     s.commit()
     return county.id
+
+
+def compile_once(county_id: int) -> None:
+    with unit_of_work(db.session) as s:
+        clear_month(s, county_id, MONTH)
+    with unit_of_work(db.session) as s:
+        compile_month(s, county_id, MONTH)
+
+
+def raw_once(county_id: int) -> None:
+    db.session.execute(RAW_SQL, {"month": MONTH, "county": county_id}).all()
+    db.session.commit()
 
 
 def best_of(runs: int, func) -> float:  # type: ignore[no-untyped-def]
@@ -179,18 +196,8 @@ def main() -> None:
             villages = db.session.scalar(text("SELECT count(*) FROM village"))
             db.session.commit()
 
-            def compile_once() -> None:
-                with unit_of_work(db.session) as s:
-                    clear_month(s, county_id, MONTH)
-                with unit_of_work(db.session) as s:
-                    compile_month(s, county_id, MONTH)
-
-            def raw_once() -> None:
-                db.session.execute(RAW_SQL, {"month": MONTH, "county": county_id}).all()
-                db.session.commit()
-
-            compiled = best_of(args.runs, compile_once)
-            raw = best_of(args.runs, raw_once)
+            compiled = best_of(args.runs, partial(compile_once, county_id))
+            raw = best_of(args.runs, partial(raw_once, county_id))
             status = db.session.scalar(text("SELECT string_agg(DISTINCT status, ',') FROM compile_run"))
             db.session.commit()
             print(
