@@ -104,9 +104,9 @@ def compile_month(session: Session, county_id: int, month: str, actor_id: int | 
     """
     parse_month(month)
     run = session.scalar(
-        select(CompileRun).where(
-            CompileRun.county_id == county_id, CompileRun.month == month, CompileRun.finished_at.is_(None)
-        )
+        select(CompileRun)
+        .where(CompileRun.county_id == county_id, CompileRun.month == month, CompileRun.finished_at.is_(None))
+        .with_for_update()
     )
     if run is not None:
         run.attempt += 1
@@ -149,7 +149,16 @@ def _enqueue_pending(session: Session, run: CompileRun) -> None:
     for town_id in pending:
         enqueue(session, "ratings.compile_town", job_id=_job_id(run, town_id), run_id=run.id, town_id=town_id)
     if not pending:
-        enqueue(session, "ratings.finalize", job_id=f"ratings-finalize-r{run.id}-a{run.attempt}", run_id=run.id)
+        _enqueue_finalize(session, run.id, run.attempt)
+
+
+def _enqueue_finalize(session: Session, run_id: int, attempt: int) -> None:
+    """Queue the county-wide finish once per attempt; a resume racing the last unit may try twice."""
+    try:
+        with session.begin_nested():
+            enqueue(session, "ratings.finalize", job_id=f"ratings-finalize-r{run_id}-a{attempt}", run_id=run_id)
+    except IntegrityError:
+        log.info("finalize of run %s attempt %s already queued", run_id, attempt)
 
 
 def compile_month_now(session: Session, county_id: int, month: str) -> CompileRun:
@@ -206,7 +215,7 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
         .returning(CompileRun.units_done, CompileRun.units_total, CompileRun.attempt)
     ).one()
     if done.units_done >= done.units_total:
-        enqueue(session, "ratings.finalize", job_id=f"ratings-finalize-r{run_id}-a{done.attempt}", run_id=run_id)
+        _enqueue_finalize(session, run_id, done.attempt)
 
 
 def _upsert(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
@@ -710,7 +719,7 @@ def diff_digests(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> l
 
 
 def clear_month(session: Session, county_id: int, month: str) -> None:
-    """Drop compiled results and derived alerts for a month (tests and the benchmark's clean runs)."""
+    """Drop compiled results and derived alerts for a month: the benchmark's repeated clean runs."""
     session.execute(delete(RatingResult).where(RatingResult.county_id == county_id, RatingResult.period == month))
     session.execute(delete(RatingAlert).where(RatingAlert.county_id == county_id, RatingAlert.period == month))
 
