@@ -6,6 +6,7 @@ Views parse the query string or form, call one service, render (or export the sa
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from backend.errors import DomainError, Forbidden, InvalidRequest
 from backend.ratings import service
 from backend.ratings.compile import compile_month, parse_month, previous_months
 from backend.ratings.models import ALERT_LABELS, SchemeKind
+from backend.ratings.schemes import create_scheme_version
 from backend.ratings.service import FLAG_LABELS, ORIGIN_TEXT, STAGE_LABELS
 from backend.timeutil import today_local
 
@@ -37,6 +39,7 @@ nav_item(
         "admin.ratings_rectifications",
         "admin.ratings_runs",
         "admin.ratings_bulletin",
+        "admin.ratings_schemes",
     ),
 )
 
@@ -392,3 +395,42 @@ def ratings_bulletin() -> str:
             rectifications=service.rectification_list(db.session, scope, month=month, today=today_local()),
         ),
     )
+
+
+@bp.get("/ratings/schemes")
+@admin_required
+def ratings_schemes() -> str:
+    rows = service.scheme_list(db.session, current_scope(), today_local())
+    return render_template(
+        "ratings_schemes.html", **_context(month_arg(), rows=rows, can_edit=current_user.role == Role.county_admin)
+    )
+
+
+@bp.post("/ratings/schemes")
+@admin_required
+def ratings_scheme_create() -> Response:
+    """A new version of a scheme: the definition JSON is validated before anything is saved."""
+    if current_user.role != Role.county_admin:
+        raise Forbidden("只有县级管理员可以修改考核方案")
+    try:
+        try:
+            definition = json.loads(request.form.get("definition") or "")
+        except json.JSONDecodeError as exc:
+            raise InvalidRequest("方案定义不是有效的 JSON") from exc
+        start = parse_month(request.form.get("effective_month", "")).start
+        scheme = create_scheme_version(
+            db.session,
+            current_user.county_id,
+            definition,
+            title=(request.form.get("title") or "").strip()[:80] or "考核方案",
+            effective_from=start,
+            actor_id=current_user.id,
+        )
+        flash(f"已保存第{scheme.version}版，自 {start:%Y-%m} 起执行", "info")
+    except DomainError as error:
+        db.session.rollback()
+        flash(
+            f"{error.message}：{json.dumps(error.errors, ensure_ascii=False)}" if error.errors else error.message,
+            "error",
+        )
+    return redirect(url_for("admin.ratings_schemes"))

@@ -134,3 +134,34 @@ def test_village_sheet_exports_its_per_star_table(app: Flask, world: World, data
     rows = read_xlsx(admin("town_admin").get(f"/admin/ratings/villages/{world.ids['V2']}?month={MONTH}&format=xlsx"))
     assert rows[0][:3] == ["星", "标准分", "得分"] and len(rows) == 11
     assert rows[1][8:] == ["失星", "得分5低于标准分10的80%"]
+
+
+def test_county_admin_adds_a_scheme_version_and_a_bad_definition_is_refused(
+    app: Flask, world: World, database, admin
+) -> None:
+    import copy
+    import json
+
+    from backend.ratings.presets import PRESETS
+
+    with database() as s:
+        install_world_schemes(s, world)
+    client = admin("county_admin")
+    bad = copy.deepcopy(PRESETS["ziyang_ten_star"]["definition"])
+    bad["star_ratio"] = 1.5
+    refused = post_form(
+        client,
+        "/admin/ratings/schemes",
+        {"title": "错误方案", "effective_month": "2027-01", "definition": json.dumps(bad)},
+    )
+    assert "考核方案定义有误" in html(client.get(refused.headers["Location"]))
+    good = dict(PRESETS["ziyang_ten_star"]["definition"], star_ratio=0.85)
+    post_form(
+        client,
+        "/admin/ratings/schemes",
+        {"title": "十星级评定（2027修订）", "effective_month": "2027-01", "definition": json.dumps(good)},
+    )
+    page = html(client.get("/admin/ratings/schemes"))
+    assert "十星级评定（2027修订）" in page and "2027-01-01" in page and "错误方案" not in page
+    assert "低于标准分85%失星" in page
+    assert post_form(admin("town_admin"), "/admin/ratings/schemes", {"definition": "{}"}).status_code == 403

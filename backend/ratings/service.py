@@ -26,6 +26,7 @@ from backend.ratings.models import (
     RatingAlert,
     RatingEntry,
     RatingResult,
+    RatingScheme,
     Rectification,
     SchemeKind,
     SheetStage,
@@ -500,3 +501,33 @@ def run_list(session: Session, scope: Scope, limit: int = 50) -> list[CompileRun
 def input_status() -> list[tuple[str, str, bool]]:
     """Which automatic inputs are wired: the UI says plainly which ones fall back to manual entry."""
     return [(key, label, available(key)) for key, label in INPUT_LABELS.items()]
+
+
+KIND_LABELS = {
+    SchemeKind.ten_star: "星级评定（村）",
+    SchemeKind.hundred_point: "第一书记百分制",
+    SchemeKind.thousand_point: "村两委千分制（半年）",
+    SchemeKind.party_member: "党员积分",
+    SchemeKind.ranking: "月度排名",
+}
+
+
+@dataclass
+class SchemeRow:
+    scheme: RatingScheme
+    kind_label: str
+    in_force: bool
+
+
+def scheme_list(session: Session, scope: Scope, on: date) -> list[SchemeRow]:
+    """Every version of the schemes of the caller's counties, marking the one in force on `on` per kind."""
+    counties = filter_villages(select(Town.county_id).join(Village, Village.town_id == Town.id), scope, Village.id)
+    schemes = session.scalars(
+        select(RatingScheme)
+        .where(RatingScheme.county_id.in_(counties))
+        .order_by(RatingScheme.county_id, RatingScheme.kind, RatingScheme.effective_from, RatingScheme.version)
+    ).all()
+    current = {
+        s.id for county_id in {s.county_id for s in schemes} for s in schemes_in_force(session, county_id, on).values()
+    }
+    return [SchemeRow(s, KIND_LABELS[s.kind], s.id in current) for s in schemes]
