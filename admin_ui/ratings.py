@@ -110,8 +110,11 @@ def ratings_board() -> str | Response:
     grades: dict[str, int] = {}
     for r in rows:
         grades[r.result.grade] = grades.get(r.result.grade, 0) + 1
+    trend = service.grade_trend(db.session, current_scope(), month, town)
     return render_template(
         "ratings_board.html",
+        trend=trend,
+        trend_max=max([1, *(sum(counts.values()) for _month, counts in trend)]),
         **_context(month, rows=rows, titles=titles, grades=grades, town=town, inputs=service.input_status()),
     )
 

@@ -21,6 +21,14 @@ backend/records/ratings_inputs.py:
         return InputValue(days_on_post / days_required, [SourceRef("checkin", query="...", count=n)])
 
 and add its import at the bottom of this file (one line), so compiling always sees it.
+
+For a county of hundreds of villages, register the batch form instead (one query per town):
+
+    @provide_many("attendance_rate")
+    def attendance_rate(session, subjects, period) -> dict[Subject, InputValue]: ...
+
+`provide_many` registers the single-subject form too. The compile prefetches every village input of a
+town through `gather_many`; cadre and party-member inputs go through the single-subject form.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
@@ -377,6 +377,25 @@ def _result_rows(
             cadre = cadres.get(row.result.subject_id)
             row.subject_name = mask_name(cadre.name) if cadre else ""
     return rows
+
+
+def grade_trend(
+    session: Session, scope: Scope, month: str, town_id: int | None = None
+) -> list[tuple[str, dict[str, int]]]:
+    """Villages per grade for the twelve months up to `month` (the board's trend chart)."""
+    months = previous_months(parse_month(month).label, 12)
+    stmt = (
+        select(RatingResult.period, RatingResult.grade, func.count())
+        .join(Village, Village.id == RatingResult.village_id)
+        .where(RatingResult.kind == SchemeKind.ten_star, RatingResult.period.in_(months))
+        .group_by(RatingResult.period, RatingResult.grade)
+    )
+    if town_id:
+        stmt = stmt.where(Village.town_id == town_id)
+    counts: dict[str, dict[str, int]] = {m: {} for m in months}
+    for period, grade, n in session.execute(filter_villages(stmt, scope, RatingResult.village_id)):
+        counts[period][grade] = n
+    return list(counts.items())
 
 
 def star_board(session: Session, scope: Scope, month: str, town_id: int | None = None) -> list[ResultRow]:
