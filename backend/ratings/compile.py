@@ -116,18 +116,7 @@ def compile_month(session: Session, county_id: int, month: str, actor_id: int | 
     towns = list(session.scalars(select(Town.id).where(Town.county_id == county_id).order_by(Town.code)))
     try:
         with session.begin_nested():
-            run = CompileRun(
-                county_id=county_id,
-                month=month,
-                units_total=len(towns),
-                started_by_id=actor_id,
-                counts={},
-                errors=[],
-                digest={},
-                diff=[],
-            )
-            session.add(run)
-            session.flush()
+            run = _new_run(session, county_id, month, len(towns), actor_id)
     except IntegrityError:
         return session.scalars(
             select(CompileRun).where(
@@ -138,6 +127,26 @@ def compile_month(session: Session, county_id: int, month: str, actor_id: int | 
     session.flush()
     _enqueue_pending(session, run)
     return run
+
+
+def _new_run(session: Session, county_id: int, month: str, towns: int, actor_id: int | None = None) -> CompileRun:
+    run = CompileRun(
+        county_id=county_id,
+        month=month,
+        units_total=towns,
+        started_by_id=actor_id,
+        counts={},
+        errors=[],
+        digest={},
+        diff=[],
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def _villages_of(session: Session, town_id: int) -> list[Village]:
+    return list(session.scalars(select(Village).where(Village.town_id == town_id).order_by(Village.code)))
 
 
 def _enqueue_pending(session: Session, run: CompileRun) -> None:
@@ -166,12 +175,9 @@ def compile_month_now(session: Session, county_id: int, month: str) -> CompileRu
     town in turn, then the county-wide finish."""
     parse_month(month)
     towns = session.scalars(select(Town.id).where(Town.county_id == county_id).order_by(Town.code)).all()
-    run = CompileRun(county_id=county_id, month=month, units_total=len(towns), counts={}, errors=[], digest={}, diff=[])
-    session.add(run)
-    session.flush()
+    run = _new_run(session, county_id, month, len(towns))
     for town_id in towns:
-        villages = session.scalars(select(Village).where(Village.town_id == town_id).order_by(Village.code)).all()
-        compile_villages(session, run, list(villages))
+        compile_villages(session, run, _villages_of(session, town_id))
         session.add(CompileUnit(run_id=run.id, town_id=town_id, finished_at=now_utc()))
     run.units_done = len(towns)
     session.flush()
@@ -194,10 +200,9 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
         return
     error = None
     for attempt in range(1, TRANSIENT_TRIES + 1):
-        villages = session.scalars(select(Village).where(Village.town_id == town_id).order_by(Village.code)).all()
         try:
             with session.begin_nested():
-                compile_villages(session, run, list(villages))
+                compile_villages(session, run, _villages_of(session, town_id))
             error = None
             break
         except TRANSIENT as exc:
