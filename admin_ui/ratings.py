@@ -366,7 +366,9 @@ def ratings_runs() -> str | Response:
             ),
         )
     return render_template(
-        "ratings_runs.html", **_context(month_arg(), runs=runs, can_start=current_user.role == Role.county_admin)
+        "ratings_runs.html",
+        count_labels={**service.KIND_LABELS, "alerts": "预警", "rectifications": "整改事项"},
+        **_context(month_arg(), runs=runs, can_start=current_user.role == Role.county_admin),
     )
 
 

@@ -88,7 +88,7 @@ def test_secretaries_ranking_alerts_rectifications_runs_and_bulletin(app: Flask,
     assert "约谈提醒" in alerts and "白杨村" in alerts
     assert len(read_xlsx(client.get("/admin/ratings/alerts?format=xlsx"))) == 2
     runs = html(client.get("/admin/ratings/runs"))
-    assert 'role="progressbar" aria-valuenow="100"' in runs and "2/2 个乡镇" in runs
+    assert 'role="progressbar" aria-valuenow="100"' in runs and "2/2 个乡镇" in runs and "星级评定（村） 3" in runs
     assert read_xlsx(client.get("/admin/ratings/runs?format=xlsx"))[1][3] == "2/2"
     bulletin = html(client.get(f"/admin/ratings/bulletin?month={MONTH}"))
     assert "考核通报" in bulletin and "ratings.css" in bulletin and "河口村给予黄牌警示" in bulletin

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -452,23 +452,17 @@ def finalize_run(session: Session, run_id: int) -> None:
         .limit(1)
     )
     run.digest = digest
-    run.diff = diff_digests(previous.digest if previous else {}, digest) if previous else []
+    run.diff = diff_digests(previous.digest, digest) if previous else []
     errors = list(
         session.scalars(select(CompileUnit.error).where(CompileUnit.run_id == run.id, CompileUnit.error.is_not(None)))
     )
     counts: dict[str, int] = defaultdict(int)
     for key in digest:
         counts[key.split(":")[0]] += 1
-    counts["alerts"] = len(
-        session.scalars(
-            select(RatingAlert.id).where(RatingAlert.county_id == run.county_id, RatingAlert.period == run.month)
-        ).all()
-    )
-    counts["rectifications"] = len(
-        session.scalars(
-            select(Rectification.id).where(Rectification.county_id == run.county_id, Rectification.period == run.month)
-        ).all()
-    )
+    for model, key in ((RatingAlert, "alerts"), (Rectification, "rectifications")):
+        counts[key] = (
+            session.scalar(select(func.count()).where(model.county_id == run.county_id, model.period == run.month)) or 0
+        )
     run.counts, run.errors = dict(counts), errors
     run.status = RunStatus.failed if errors else RunStatus.finished
     run.finished_at = now_utc()
