@@ -168,3 +168,16 @@ def test_month_end_schedule_compiles_the_month_just_ended_in_beijing_time(
             (world.ids["C1"], "2026-11", RunStatus.finished),
             (world.ids["C2"], "2026-11", RunStatus.finished),
         }
+
+
+def test_a_second_stage_in_the_same_session_shows_the_new_scores_not_the_cached_ones(world: World, database) -> None:
+    v1 = world.ids["V1"]
+    with database() as s:
+        install_world_schemes(s, world)
+        service.self_assess(s, *as_user(s, world, "reviewer"), v1, MONTH, scores=FULL, vetoes=set(), note="")
+        assert service.village_rating(s, as_user(s, world, "reviewer")[0], v1, MONTH).result.stars == 10
+        service.town_rate(
+            s, *as_user(s, world, "town_admin"), v1, MONTH, adjustments={"S01": (5.0, "缺勤")}, vetoes=set()
+        )
+        view = service.village_rating(s, as_user(s, world, "town_admin")[0], v1, MONTH)
+        assert view.result.stars == 9 and view.stars[0].origin == "town"

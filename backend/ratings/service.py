@@ -271,12 +271,14 @@ def village_rating(session: Session, scope: Scope, village_id: int, month: str) 
     parse_month(month)
     village = load_village(session, scope, village_id)
     result = session.scalar(
-        select(RatingResult).where(
+        select(RatingResult)
+        .where(
             RatingResult.kind == SchemeKind.ten_star,
             RatingResult.subject_type == "village",
             RatingResult.subject_id == village.id,
             RatingResult.period == month,
         )
+        .execution_options(populate_existing=True)
     )
     sheet = session.scalar(select(StarSheet).where(StarSheet.village_id == village.id, StarSheet.month == month))
     stages: dict[str, dict[str, float]] = {}
