@@ -250,8 +250,12 @@ ASSESSMENTS = {"thousand_point": "村两委千分制（半年）", "party_member
 def ratings_assessments() -> str | Response:
     kind = choice_arg("kind", ASSESSMENTS) or "thousand_point"
     month = month_arg()
-    half = f"{month[:4]}-H{1 if int(month[5:]) <= 6 else 2}"
-    period = request.args.get("period") or (half if kind == "thousand_point" else month)
+    period = (
+        request.args.get("period")
+        or (request.args.get("month") if kind == "party_member" else None)
+        or service.latest_period(db.session, current_scope(), SchemeKind(kind))
+        or month
+    )
     rows = service.other_results(db.session, current_scope(), SchemeKind(kind), period)
     if wants_xlsx():
         return xlsx_response(

@@ -166,3 +166,20 @@ def test_county_admin_adds_a_scheme_version_and_a_bad_definition_is_refused(
     assert "十星级评定（2027修订）" in page and "2027-01-01" in page and "错误方案" not in page
     assert "低于标准分85%失星" in page
     assert post_form(admin("town_admin"), "/admin/ratings/schemes", {"definition": "{}"}).status_code == 403
+
+
+def test_half_year_committee_scores_show_the_latest_closed_half(app: Flask, world: World, database, admin) -> None:
+    with database() as s:
+        install_world_schemes(s, world)
+        enter(s, world.ids["V1"], "2026-H1", {"item:Q01": 180.0, "item:L01": 90.0, "bonus:B01": 1.0}, stage="manual")
+    with app.app_context():
+        with unit_of_work(db.session) as s:
+            compile_month(s, world.ids["C1"], "2026-06")
+        db.session.remove()
+    page = html(admin("town_admin").get("/admin/ratings/assessments"))
+    assert "2026-H1" in page and "青石村" in page and "河口村" not in page
+    rows = read_xlsx(
+        admin("town_admin").get("/admin/ratings/assessments?kind=thousand_point&period=2026-H1&format=xlsx")
+    )
+    v1 = next(r for r in rows[1:] if r[0] == "青石村")
+    assert (v1[4], v1[5], v1[7]) == (290, 20, "不合格")

@@ -452,6 +452,12 @@ def ranking_table(session: Session, scope: Scope, month: str) -> list[ResultRow]
     return sorted(rows, key=lambda r: (r.result.rank or 10**6, r.village_name))
 
 
+def latest_period(session: Session, scope: Scope, kind: SchemeKind) -> str | None:
+    """The most recent compiled period of a kind the caller can see (half years close in June and December)."""
+    stmt = select(func.max(RatingResult.period)).where(RatingResult.kind == kind)
+    return session.scalar(filter_villages(stmt, scope, RatingResult.village_id))
+
+
 def other_results(session: Session, scope: Scope, kind: SchemeKind, period: str) -> list[ResultRow]:
     rows = _result_rows(session, scope, kind, period)
     return sorted(rows, key=lambda r: (-r.result.score, r.village_name, r.result.subject_id))
