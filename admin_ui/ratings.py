@@ -14,8 +14,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, nav_item
-from admin_ui.export import wants_xlsx, xlsx_response
+from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, nav_item, page_arg
+from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.auth.models import Role
 from backend.db import db
 from backend.errors import DomainError, Forbidden, InvalidRequest
@@ -302,8 +302,9 @@ def ratings_alerts() -> str | Response:
 @admin_required
 def ratings_rectifications() -> str | Response:
     open_only = request.args.get("open") == "1"
-    rows = service.rectification_list(db.session, current_scope(), open_only=open_only, today=today_local())
+    filters = {"open_only": open_only, "today": today_local()}
     if wants_xlsx():
+        rows = service.rectification_page(db.session, current_scope(), **filters, per_page=EXPORT_MAX_ROWS).items
         return xlsx_response(
             "整改台账",
             "整改台账",
@@ -326,7 +327,7 @@ def ratings_rectifications() -> str | Response:
         "ratings_rectifications.html",
         **_context(
             month_arg(),
-            rows=rows,
+            page=service.rectification_page(db.session, current_scope(), **filters, page=page_arg()),
             open_only=open_only,
             can_close=current_user.role in (Role.town_admin, Role.county_admin),
         ),
@@ -401,7 +402,9 @@ def ratings_bulletin() -> str:
             ranking=service.ranking_table(db.session, scope, month),
             secretaries=service.secretary_table(db.session, scope, month),
             alerts=service.alert_list(db.session, scope, month),
-            rectifications=service.rectification_list(db.session, scope, month=month, today=today_local()),
+            rectifications=service.rectification_page(
+                db.session, scope, month=month, today=today_local(), per_page=EXPORT_MAX_ROWS
+            ).items,
         ),
     )
 

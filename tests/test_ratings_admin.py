@@ -104,7 +104,8 @@ def test_secretaries_ranking_alerts_rectifications_runs_and_bulletin(app: Flask,
     post_form(town, f"/admin/ratings/rectifications/{item_id}/close", {"evidence": "已召开专题会整改"})
     with database() as s:
         assert s.get(Rectification, item_id).closed
-    assert "已销号" in html(town.get("/admin/ratings/rectifications"))
+    listing = html(town.get("/admin/ratings/rectifications"))
+    assert "已销号" in listing and "第 1–6 条，共 6 条" in listing, "河口村: five lost stars and a yellow card"
 
 
 def test_county_admin_starts_a_compile_from_the_runs_page(app: Flask, world: World, database, admin) -> None:

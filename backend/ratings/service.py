@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from math import ceil
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -17,6 +18,7 @@ from backend.auth.scope import Scope, filter_villages, load_village
 from backend.crypto import mask_name
 from backend.errors import Conflict, Forbidden, InvalidRequest, NotFound, NotInScope
 from backend.org.models import Cadre, Town, Village
+from backend.org.service import PER_PAGE, Page, count
 from backend.ratings.compile import compile_villages, finalize_month, parse_month, previous_months
 from backend.ratings.models import (
     ALERT_LABELS,
@@ -492,10 +494,17 @@ class RectificationRow:
     overdue: bool
 
 
-def rectification_list(
-    session: Session, scope: Scope, *, open_only: bool = False, month: str | None = None, today: date | None = None
-) -> list[RectificationRow]:
-    today = today or date.today()
+def rectification_page(
+    session: Session,
+    scope: Scope,
+    *,
+    open_only: bool = False,
+    month: str | None = None,
+    today: date,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> Page[RectificationRow]:
+    """整改 items by deadline: a county accumulates hundreds a year, so the list pages like the others."""
     stmt = (
         select(Rectification, Village.name, Cadre)
         .join(Village, Village.id == Rectification.village_id)
@@ -506,12 +515,16 @@ def rectification_list(
     if month:
         stmt = stmt.where(Rectification.period == month)
     stmt = filter_villages(stmt, scope, Rectification.village_id).order_by(Rectification.deadline, Rectification.id)
-    return [
+    total = count(session, stmt)
+    page = min(max(page, 1), max(1, ceil(total / per_page)))
+    rows = session.execute(stmt.offset((page - 1) * per_page).limit(per_page))
+    items = [
         RectificationRow(
             r, ORIGIN_LABELS[r.origin], v, mask_name(c.name) if c else "", not r.closed and r.deadline < today
         )
-        for r, v, c in session.execute(stmt)
+        for r, v, c in rows
     ]
+    return Page(items, page, per_page, total)
 
 
 def run_list(session: Session, scope: Scope, limit: int = 50) -> list[CompileRun]:
