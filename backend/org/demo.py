@@ -44,6 +44,7 @@ from backend.org.models import (
     Village,
 )
 from backend.points.rules import install_preset
+from backend.ratings.demo import seed_ratings_demo
 from backend.timeutil import now_utc
 
 SEED = 20240601
@@ -253,8 +254,6 @@ def seed_demo_county(session: Session, instance_path: Path | str) -> DemoSummary
     accounts, codes = _create_users(session, rng, county, plans, summary)
     # The county-wide points scheme every village inherits until it sets its own.
     install_preset(session, county, "gaoyang", effective_from=date(2024, 1, 1))
-    from backend.ratings.demo import seed_ratings_demo
-
     seed_ratings_demo(session, county)
 
     path = Path(instance_path) / ACCOUNTS_FILE
