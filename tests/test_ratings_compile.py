@@ -209,3 +209,31 @@ def test_a_transient_database_error_is_retried_and_a_real_error_is_shown_on_the_
         assert run.status == RunStatus.failed and run.finished_at is not None
         assert run.errors == ["ValueError: 方案定义缺少指标"]
         assert set(results(s, SchemeKind.ten_star, MONTH)) == {world.ids["V1"], world.ids["V2"]}
+
+
+def test_a_run_whose_finish_failed_is_finished_by_the_next_compile(
+    app: Flask, world: World, database, monkeypatch
+) -> None:
+    from backend.jobs.tasks import TASKS, load_all_tasks
+
+    load_all_tasks()
+    with database() as s:
+        install_world_schemes(s, world)
+    real = TASKS["ratings.finalize"]
+
+    def crash(session, run_id):  # type: ignore[no-untyped-def]
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setitem(TASKS, "ratings.finalize", crash)
+    run_id = compile_now(app, world.ids["C1"], MONTH)
+    with database() as s:
+        run = s.get(CompileRun, run_id)
+        assert (run.finished_at, run.units_done, run.units_total) == (None, 2, 2)
+
+    monkeypatch.setitem(TASKS, "ratings.finalize", real)
+    again = compile_now(app, world.ids["C1"], MONTH)
+
+    with database() as s:
+        run = s.get(CompileRun, again)
+        assert again == run_id and run.attempt == 2 and run.status == RunStatus.finished
+        assert s.scalar(select(func.count()).select_from(CompileRun)) == 1
