@@ -70,6 +70,20 @@ def register_cli(app: Flask) -> None:
             raise SystemExit(1)
         click.echo("every balance equals the sum of its ledger entries")
 
+    @app.cli.command("compile")
+    @click.option("--county", required=True, help="County code (6 digits) or id.")
+    @click.option("--month", required=True, help="Business month YYYY-MM (Asia/Shanghai).")
+    def compile_command(county: str, month: str) -> None:
+        """Compile a county's monthly ratings (or resume its unfinished run); jobs go to the workers."""
+        from backend.db import unit_of_work
+        from backend.ratings.compile import compile_month as compile_ratings
+        from backend.ratings.compile import resolve_county
+
+        with unit_of_work(db.session) as session:
+            run = compile_ratings(session, resolve_county(session, county), month)
+            run_id, towns, attempt = run.id, run.units_total, run.attempt
+        click.echo(f"compile run {run_id} (attempt {attempt}): {towns} town job(s) enqueued")
+
     from backend.org.demo import register_demo_cli
 
     register_demo_cli(app)

@@ -17,6 +17,7 @@ from backend.points.models import (  # noqa: F401
     RuleBook,
     RuleItem,
 )
+from backend.ratings.models import CompileRun, RatingResult  # noqa: F401
 from backend.records.models import (  # noqa: F401
     CadreWorkSettings,
     Checkin,

@@ -86,7 +86,7 @@ class XiangzhiApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from miniprogram_api import auth, households, inbox, points, records, review, shop, surveys, uploads
+    from miniprogram_api import auth, households, inbox, points, ratings, records, review, shop, surveys, uploads
 
     app.request_class = ApiRequest
 
@@ -98,7 +98,7 @@ def init_api(app: Flask) -> None:
             "security": [{"bearer": []}],
         },
     )
-    modules = (auth, households, inbox, points, review, records, shop, surveys, uploads)
+    modules = (auth, households, inbox, points, ratings, review, records, shop, surveys, uploads)
     for blueprint in [module.blp for module in modules] + [shop.review_blp]:
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)

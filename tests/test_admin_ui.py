@@ -159,6 +159,7 @@ def test_every_admin_page_requires_an_admin(app, world, admin, database):
         "product_id": world.ids["product:rice"],
         "notice_id": world.ids["notice"],
         "book_id": world.ids["rule_book"],
+        "village_id": world.ids["V1"],
     }
     open_endpoints = {"admin.login", "admin.logout", "admin.static"}
     checked = 0

@@ -208,6 +208,12 @@ CASES: dict[str, Case] = {
         lambda w: {"pickup_code": PICKUP_CODE},
         names_a_resource=True,
     ),
+    "mp_ratings.village": Case(
+        "GET",
+        lambda w: f"/ratings/villages/{w.ids['V1']}?month=2026-05",
+        names_a_resource=True,
+        outsiders={"villager": "villager_far"},
+    ),
 }
 
 

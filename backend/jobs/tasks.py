@@ -23,6 +23,7 @@ def load_all_tasks() -> None:
     import backend.auth.jobs
     import backend.inbox.jobs
     import backend.points.jobs
+    import backend.ratings.jobs
     import backend.records.jobs
     import backend.shop.jobs
     import backend.surveys.jobs  # noqa: F401

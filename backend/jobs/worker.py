@@ -23,6 +23,8 @@ def run_worker(app: Flask, queue_names: list[str], *, burst: bool = False) -> bo
         raise SystemExit("REDIS_URL is not set or Redis is unreachable: nothing to work on (jobs run in-process)")
     load_all_tasks()
     set_worker_app(app)
+    # Jobs that a task enqueues (a compile's follow-up steps) go to the queue this worker serves.
+    runtime.queue = queue(runtime.redis, queue_names[0])
     with app.app_context():
         sweep_outbox(db.session)
         db.session.remove()

@@ -46,6 +46,7 @@ from backend.org.models import (
 from backend.points.notice_demo import seed_notice_demo
 from backend.points.review_demo import seed_review_demo
 from backend.points.rules import install_preset
+from backend.ratings.demo import seed_ratings_demo
 from backend.records.demo import seed_records_demo
 from backend.records.photo_demo import seed_photos_demo
 from backend.shop.demo import seed_shop_demo
@@ -268,6 +269,7 @@ def seed_demo_county(session: Session, instance_path: Path | str) -> DemoSummary
     seed_shop_demo(session, county)
     seed_notice_demo(session, county)
     seed_review_demo(session, county)
+    seed_ratings_demo(session, county)
 
     path = Path(instance_path) / ACCOUNTS_FILE
     _write_accounts_file(path, county, accounts, codes)

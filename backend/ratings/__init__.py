@@ -1,0 +1,1 @@
+"""Monthly and yearly ratings: schemes as data, input providers, compile jobs, alerts, rectification."""

@@ -1,0 +1,742 @@
+"""Monthly compile: one run per county and month, fanned out per town as jobs, then finalized county-wide.
+
+compile_month → CompileRun + one CompileUnit per town → job "ratings.compile_town" per unit (deterministic
+ids) → each unit upserts its villages' results by natural key and counts itself done once → the last unit
+enqueues "ratings.finalize", which ranks, applies quotas, raises streak alerts and rectification items,
+and records the diff against the previous run. Every step can be re-run and gives the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from backend.errors import InvalidRequest
+from backend.jobs.outbox import enqueue
+from backend.org.models import County, Post, Posting, Town, Village
+from backend.ratings.evaluate import (
+    Candidate,
+    Entry,
+    apply_quota,
+    bottom_share,
+    evaluate,
+    rank,
+    streak,
+)
+from backend.ratings.models import (
+    AlertKind,
+    CompileRun,
+    CompileUnit,
+    PartyMember,
+    RatingAlert,
+    RatingEntry,
+    RatingResult,
+    RatingScheme,
+    Rectification,
+    RectificationOrigin,
+    RunStatus,
+    SchemeKind,
+    StarSheet,
+)
+from backend.ratings.providers import Period, Subject, gather, gather_many
+from backend.ratings.schemes import schemes_in_force
+from backend.timeutil import now_utc
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError,)  # lost connection, deadlock, serialization failure, lock timeout
+TRANSIENT_TRIES = 3
+
+
+def month_label(on: date) -> str:
+    return f"{on:%Y-%m}"
+
+
+def previous_months(month: str, count: int) -> list[str]:
+    """The `count` months ending with `month`, oldest first (crosses year boundaries)."""
+    year, mon = int(month[:4]), int(month[5:7])
+    out = []
+    for back in range(count - 1, -1, -1):
+        index = year * 12 + mon - 1 - back
+        out.append(f"{index // 12:04d}-{index % 12 + 1:02d}")
+    return out
+
+
+def parse_month(month: str) -> Period:
+    try:
+        period = Period.month(month)
+    except (ValueError, IndexError) as exc:
+        raise InvalidRequest(errors={"month": ["月份格式应为 YYYY-MM"]}) from exc
+    if len(month) != 7 or month[4] != "-":
+        raise InvalidRequest(errors={"month": ["月份格式应为 YYYY-MM"]})
+    return period
+
+
+def half_year_of(month: str) -> Period | None:
+    """Half-year schemes are compiled with the month that closes the half (June, December)."""
+    if month[5:] == "06":
+        return Period.half_year(f"{month[:4]}-H1")
+    if month[5:] == "12":
+        return Period.half_year(f"{month[:4]}-H2")
+    return None
+
+
+# --- starting and resuming a run ------------------------------------------------------------------
+
+
+def _job_id(run: CompileRun, town_id: int) -> str:
+    return f"ratings-compile-c{run.county_id}-{run.month}-r{run.id}-a{run.attempt}-t{town_id}"
+
+
+def compile_month(session: Session, county_id: int, month: str, actor_id: int | None = None) -> CompileRun:
+    """Start the county's compile for `month`, or resume its unfinished run (re-enqueue what is not done).
+
+    A second call racing the first loses on the one-open-run index and gets the first call's run.
+    """
+    parse_month(month)
+    run = session.scalar(
+        select(CompileRun)
+        .where(CompileRun.county_id == county_id, CompileRun.month == month, CompileRun.finished_at.is_(None))
+        .with_for_update()
+    )
+    if run is not None:
+        run.attempt += 1
+        session.flush()
+        _enqueue_pending(session, run)
+        return run
+    towns = list(session.scalars(select(Town.id).where(Town.county_id == county_id).order_by(Town.code)))
+    try:
+        with session.begin_nested():
+            run = _new_run(session, county_id, month, len(towns), actor_id)
+    except IntegrityError:
+        return session.scalars(
+            select(CompileRun).where(
+                CompileRun.county_id == county_id, CompileRun.month == month, CompileRun.finished_at.is_(None)
+            )
+        ).one()
+    session.add_all(CompileUnit(run_id=run.id, town_id=town_id) for town_id in towns)
+    session.flush()
+    _enqueue_pending(session, run)
+    return run
+
+
+def _new_run(session: Session, county_id: int, month: str, towns: int, actor_id: int | None = None) -> CompileRun:
+    run = CompileRun(
+        county_id=county_id,
+        month=month,
+        units_total=towns,
+        started_by_id=actor_id,
+        counts={},
+        errors=[],
+        digest={},
+        diff=[],
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def _villages_of(session: Session, town_id: int) -> list[Village]:
+    return list(session.scalars(select(Village).where(Village.town_id == town_id).order_by(Village.code)))
+
+
+def _enqueue_pending(session: Session, run: CompileRun) -> None:
+    pending = session.scalars(
+        select(CompileUnit.town_id)
+        .where(CompileUnit.run_id == run.id, CompileUnit.finished_at.is_(None))
+        .order_by(CompileUnit.id)
+    ).all()
+    for town_id in pending:
+        enqueue(session, "ratings.compile_town", job_id=_job_id(run, town_id), run_id=run.id, town_id=town_id)
+    if not pending:
+        _enqueue_finalize(session, run.id, run.attempt)
+
+
+def _enqueue_finalize(session: Session, run_id: int, attempt: int) -> None:
+    """Queue the county-wide finish once per attempt; a resume racing the last unit may try twice."""
+    try:
+        with session.begin_nested():
+            enqueue(session, "ratings.finalize", job_id=f"ratings-finalize-r{run_id}-a{attempt}", run_id=run_id)
+    except IntegrityError:
+        log.info("finalize of run %s attempt %s already queued", run_id, attempt)
+
+
+def compile_month_now(session: Session, county_id: int, month: str) -> CompileRun:
+    """The same compile in the caller's transaction, without jobs (demo seed, benchmark): one run, every
+    town in turn, then the county-wide finish."""
+    parse_month(month)
+    towns = session.scalars(select(Town.id).where(Town.county_id == county_id).order_by(Town.code)).all()
+    run = _new_run(session, county_id, month, len(towns))
+    for town_id in towns:
+        compile_villages(session, run, _villages_of(session, town_id))
+        session.add(CompileUnit(run_id=run.id, town_id=town_id, finished_at=now_utc()))
+    run.units_done = len(towns)
+    session.flush()
+    finalize_run(session, run.id)
+    return run
+
+
+# --- one town -------------------------------------------------------------------------------------
+
+
+def compile_town(session: Session, run_id: int, town_id: int) -> None:
+    """Compile one town's villages for the run. The unit row is locked first, so a duplicate of this job
+    waits for the other and then finds the unit done. Transient database errors are retried; any other
+    error is recorded on the unit and the run (visible in the admin UI) and the unit counts as done."""
+    unit = session.scalars(
+        select(CompileUnit).where(CompileUnit.run_id == run_id, CompileUnit.town_id == town_id).with_for_update()
+    ).one()
+    run = session.get_one(CompileRun, run_id)
+    if unit.finished_at is not None or run.finished_at is not None:
+        return
+    error = None
+    for attempt in range(1, TRANSIENT_TRIES + 1):
+        try:
+            with session.begin_nested():
+                compile_villages(session, run, _villages_of(session, town_id))
+            error = None
+            break
+        except TRANSIENT as exc:
+            log.warning("transient error compiling town %s (try %s): %s", town_id, attempt, type(exc).__name__)
+            error = f"{type(exc).__name__}（重试{attempt}次仍失败）"
+        except Exception as exc:  # not transient: retrying gives the same error; record it for the admin
+            log.exception("compiling town %s failed", town_id)
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            break
+    unit.finished_at, unit.error = now_utc(), error
+    done = session.execute(
+        update(CompileRun)
+        .where(CompileRun.id == run_id)
+        .values(units_done=CompileRun.units_done + 1)
+        .returning(CompileRun.units_done, CompileRun.units_total, CompileRun.attempt)
+    ).one()
+    if done.units_done >= done.units_total:
+        _enqueue_finalize(session, run_id, done.attempt)
+
+
+def _upsert(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert or update by natural key, all rows in one Core executemany (the ORM bulk path splits rows by
+    which values are None and sends them one by one: 3-5× slower here)."""
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(model.__table__)
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in rows[0] if k not in keys})
+    session.connection().execute(stmt, rows)
+
+
+def _entries(session: Session, subject_type: str, ids: Iterable[int], period: str) -> dict[int, dict[str, list[Entry]]]:
+    out: dict[int, dict[str, list[Entry]]] = defaultdict(lambda: defaultdict(list))
+    rows = session.scalars(
+        select(RatingEntry).where(
+            RatingEntry.subject_type == subject_type,
+            RatingEntry.subject_id.in_(list(ids)),
+            RatingEntry.period == period,
+        )
+    )
+    for row in rows:
+        out[row.subject_id][row.key].append(Entry(row.stage.value, row.value, row.reason))
+    return out
+
+
+def _input_keys(definition: dict[str, Any]) -> set[str]:
+    keys = {i["input"] for i in definition.get("indicators", []) if i.get("input")}
+    keys |= {v["input"] for i in definition.get("indicators", []) for v in i.get("vetoes", []) if v.get("input")}
+    keys |= {r["input"] for r in definition.get("ranking", {}).get("yellow_card_inputs", [])}
+    return keys
+
+
+class _Inputs:
+    """Provider values per subject and period, each key gathered once even when several schemes name it;
+    `prefetch` fills the cache for many subjects with the batch providers (one query per town, not per village)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cache: dict[tuple[Subject, str], dict[str, dict[str, Any]]] = {}
+
+    def prefetch(self, keys: set[str], subjects: list[Subject], period: Period) -> None:
+        for subject, values in gather_many(self.session, keys, subjects, period).items():
+            self.cache.setdefault((subject, period.label), {}).update(values)
+
+    def __call__(self, keys: set[str], subject: Subject, period: Period) -> dict[str, dict[str, Any]]:
+        have = self.cache.setdefault((subject, period.label), {})
+        missing = keys - have.keys()
+        if missing:
+            have.update(gather(self.session, missing, subject, period))
+        return {key: have[key] for key in sorted(keys)}
+
+
+def _result_row(
+    inputs: _Inputs,
+    scheme: RatingScheme,
+    subject: Subject,
+    period: Period,
+    entries: dict[str, list[Entry]],
+    where: tuple[int, int, int],
+    run: CompileRun | None,
+    category: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Evaluate one subject under one scheme: the RatingResult row, its detail naming every input's records."""
+    gathered = inputs(_input_keys(scheme.definition), subject, period)
+    values = {k: (v["value"] if v["available"] else None) for k, v in gathered.items()}
+    result = evaluate(scheme.kind.value, scheme.definition, values, entries, category)
+    detail = {
+        "scheme": {"id": scheme.id, "version": scheme.version, "title": scheme.title},
+        "inputs": gathered,
+        "indicators": [dict(vars(i)) for i in result.indicators],  # asdict deep-copies: 5× slower
+        "bonus": result.bonus,
+        "deduction": result.deduction,
+        "grade_before_quota": result.grade,
+        **({"category": category} if category else {}),
+        **extra,
+    }
+    county_id, town_id, village_id = where
+    return {
+        "kind": scheme.kind,
+        "subject_type": subject.type,
+        "subject_id": subject.id,
+        "period": period.label,
+        "county_id": county_id,
+        "town_id": town_id,
+        "village_id": village_id,
+        "scheme_id": scheme.id,
+        "score": result.score,
+        "stars": result.stars,
+        "grade": result.grade,
+        "rank": None,
+        "flags": result.flags,
+        "detail": detail,
+        "run_id": run.id if run else None,
+        "updated_at": now_utc(),
+    }
+
+
+def compile_villages(
+    session: Session,
+    run: CompileRun | None,
+    villages: list[Village],
+    month: str | None = None,
+    county_id: int | None = None,
+) -> int:
+    """Evaluate every scheme in force for these villages (all of one county) and upsert the results."""
+    month = run.month if run else month
+    county_id = run.county_id if run else county_id
+    assert month is not None and county_id is not None
+    period = Period.month(month)
+    schemes = schemes_in_force(session, county_id, period.start)
+    half = half_year_of(month)
+    half_schemes = schemes_in_force(session, county_id, half.start) if half else {}
+    ids = [v.id for v in villages]
+    where = {v.id: (county_id, v.town_id, v.id) for v in villages}
+    village_entries = _entries(session, "village", ids, month)
+    half_entries = _entries(session, "village", ids, half.label) if half else {}
+    stages = dict(
+        session.execute(
+            select(StarSheet.village_id, StarSheet.stage).where(StarSheet.village_id.in_(ids), StarSheet.month == month)
+        ).all()
+    )
+    secretaries = session.execute(
+        select(Posting.cadre_id, Posting.village_id)
+        .where(
+            Posting.village_id.in_(ids),
+            Posting.post == Post.first_secretary,
+            Posting.start_on <= period.end,
+            (Posting.end_on.is_(None)) | (Posting.end_on >= period.start),
+        )
+        .order_by(Posting.cadre_id)
+    ).all()
+    cadre_entries = _entries(session, "cadre", [s.cadre_id for s in secretaries], month)
+    members = session.execute(
+        select(PartyMember.id, PartyMember.village_id, PartyMember.category)
+        .where(PartyMember.village_id.in_(ids))
+        .order_by(PartyMember.id)
+    ).all()
+    member_entries = _entries(session, "party_member", [m.id for m in members], month)
+    inputs = _Inputs(session)
+    village_subjects = [Subject("village", v.id, v.id) for v in villages]
+    village_keys = set().union(
+        *(_input_keys(schemes[k].definition) for k in (SchemeKind.ten_star, SchemeKind.ranking) if k in schemes)
+    )
+    inputs.prefetch(village_keys, village_subjects, period)
+    if half and SchemeKind.thousand_point in half_schemes:
+        inputs.prefetch(_input_keys(half_schemes[SchemeKind.thousand_point].definition), village_subjects, half)
+    rows: list[dict[str, Any]] = []
+    for village in villages:
+        subject = Subject("village", village.id, village.id)
+        entries = village_entries.get(village.id, {})
+        if SchemeKind.ten_star in schemes:
+            stage = str(stages.get(village.id, "open"))
+            rows.append(
+                _result_row(
+                    inputs,
+                    schemes[SchemeKind.ten_star],
+                    subject,
+                    period,
+                    entries,
+                    where[village.id],
+                    run,
+                    sheet_stage=stage,
+                )
+            )
+        if SchemeKind.ranking in schemes:
+            rows.append(
+                _result_row(inputs, schemes[SchemeKind.ranking], subject, period, entries, where[village.id], run)
+            )
+        if half and SchemeKind.thousand_point in half_schemes:
+            rows.append(
+                _result_row(
+                    inputs,
+                    half_schemes[SchemeKind.thousand_point],
+                    subject,
+                    half,
+                    half_entries.get(village.id, {}),
+                    where[village.id],
+                    run,
+                )
+            )
+    if SchemeKind.hundred_point in schemes:
+        for cadre_id, village_id in dict(secretaries).items():
+            rows.append(
+                _result_row(
+                    inputs,
+                    schemes[SchemeKind.hundred_point],
+                    Subject("cadre", cadre_id, village_id),
+                    period,
+                    cadre_entries.get(cadre_id, {}),
+                    where[village_id],
+                    run,
+                )
+            )
+    if SchemeKind.party_member in schemes:
+        for member_id, village_id, category in members:
+            rows.append(
+                _result_row(
+                    inputs,
+                    schemes[SchemeKind.party_member],
+                    Subject("party_member", member_id, village_id),
+                    period,
+                    member_entries.get(member_id, {}),
+                    where[village_id],
+                    run,
+                    category,
+                )
+            )
+    _upsert(session, RatingResult, rows, ["kind", "subject_type", "subject_id", "period"])
+    return len(rows)
+
+
+# --- county-wide finish ---------------------------------------------------------------------------
+
+
+def finalize_run(session: Session, run_id: int) -> None:
+    run = session.scalars(select(CompileRun).where(CompileRun.id == run_id).with_for_update()).one()
+    if run.finished_at is not None:
+        return
+    finalize_month(session, run.county_id, run.month)
+    digest = result_digest(session, run.county_id, run.month)
+    previous = session.scalar(
+        select(CompileRun)
+        .where(
+            CompileRun.county_id == run.county_id, CompileRun.month == run.month, CompileRun.finished_at.is_not(None)
+        )
+        .order_by(CompileRun.id.desc())
+        .limit(1)
+    )
+    run.digest = digest
+    run.diff = diff_digests(previous.digest, digest) if previous else []
+    errors = list(
+        session.scalars(select(CompileUnit.error).where(CompileUnit.run_id == run.id, CompileUnit.error.is_not(None)))
+    )
+    counts: dict[str, int] = defaultdict(int)
+    for key in digest:
+        counts[key.split(":")[0]] += 1
+    for model, key in ((RatingAlert, "alerts"), (Rectification, "rectifications")):
+        counts[key] = (
+            session.scalar(select(func.count()).where(model.county_id == run.county_id, model.period == run.month)) or 0
+        )
+    run.counts, run.errors = dict(counts), errors
+    run.status = RunStatus.failed if errors else RunStatus.finished
+    run.finished_at = now_utc()
+
+
+def _results(session: Session, county_id: int, kind: SchemeKind, period: str) -> list[RatingResult]:
+    """Results as just upserted: the upsert bypasses the ORM, so rows already in the session are refreshed."""
+    return list(
+        session.scalars(
+            select(RatingResult)
+            .where(RatingResult.county_id == county_id, RatingResult.kind == kind, RatingResult.period == period)
+            .order_by(RatingResult.subject_id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def finalize_month(session: Session, county_id: int, month: str) -> None:
+    """County-wide steps: ranking with red flag / annual bottom share, the excellence quota, alerts, 整改 items."""
+    schemes = schemes_in_force(session, county_id, Period.month(month).start)
+    names = dict(session.execute(select(Village.id, Village.code).join(Town).where(Town.county_id == county_id)).all())
+    if SchemeKind.ranking in schemes:
+        _finalize_ranking(session, county_id, month, schemes[SchemeKind.ranking], names)
+    if SchemeKind.hundred_point in schemes:
+        quota = schemes[SchemeKind.hundred_point].definition.get("quota")
+        rows = _results(session, county_id, SchemeKind.hundred_point, month)
+        demoted = {}
+        if quota:
+            demoted = apply_quota(
+                [
+                    Candidate(
+                        r.id,
+                        r.score,
+                        r.detail["grade_before_quota"],
+                        tuple(
+                            next(i["score"] for i in r.detail["indicators"] if i["code"] == code)
+                            for code in quota["tie_break"]
+                        ),
+                    )
+                    for r in rows
+                ],
+                quota,
+            )
+        for r in rows:
+            r.grade = demoted.get(r.id, r.detail["grade_before_quota"])
+            r.flags = sorted({*r.flags, "quota_capped"} if r.id in demoted else set(r.flags) - {"quota_capped"})
+    if SchemeKind.ten_star in schemes:
+        _alerts_and_rectifications(session, county_id, month, schemes[SchemeKind.ten_star])
+    session.flush()
+
+
+def _finalize_ranking(session: Session, county_id: int, month: str, scheme: RatingScheme, names: dict) -> None:
+    rules = scheme.definition["ranking"]
+    rows = _results(session, county_id, SchemeKind.ranking, month)
+    ranks = rank([(r.id, r.score, names.get(r.village_id, "")) for r in rows])
+    bottom: set[int] = set()
+    if month[5:] == "12":
+        year = [f"{month[:4]}-{m:02d}" for m in range(1, 13)]
+        totals: dict[int, list[float]] = defaultdict(list)
+        for village_id, score in session.execute(
+            select(RatingResult.village_id, RatingResult.score).where(
+                RatingResult.county_id == county_id,
+                RatingResult.kind == SchemeKind.ranking,
+                RatingResult.period.in_(year),
+            )
+        ):
+            totals[village_id].append(score)
+        annual = rank([(v, sum(s) / len(s), names.get(v, "")) for v, s in totals.items()])
+        bottom = bottom_share(annual, rules["annual_bottom_share"])
+    for r in rows:
+        r.rank = ranks[r.id]
+        flags = set(r.flags) - {"red_flag", "annual_bottom"}
+        if ranks[r.id] <= rules["red_flag_places"]:
+            flags.add("red_flag")
+        if r.village_id in bottom:
+            flags.add("annual_bottom")
+        r.flags = sorted(flags)
+
+
+def _leaders(session: Session, county_id: int, on: date) -> dict[int, int]:
+    """Per village, the team leader posted then (else the first secretary): who answers for its stars."""
+    rows = session.execute(
+        select(Posting.village_id, Posting.cadre_id, Posting.post)
+        .join(Village, Village.id == Posting.village_id)
+        .join(Town, Town.id == Village.town_id)
+        .where(
+            Town.county_id == county_id,
+            Posting.post.in_([Post.team_leader, Post.first_secretary]),
+            Posting.start_on <= on,
+            (Posting.end_on.is_(None)) | (Posting.end_on >= on),
+        )
+        .order_by(Posting.id.desc())
+    ).all()
+    secretaries = {village_id: cadre_id for village_id, cadre_id, post in rows if post == Post.first_secretary}
+    leaders = {village_id: cadre_id for village_id, cadre_id, post in rows if post == Post.team_leader}
+    return secretaries | leaders
+
+
+def _satisfaction(detail: dict[str, Any]) -> float | None:
+    """The survey rate if its provider delivered one, else the rater's score on the satisfaction indicator."""
+    for ind in detail["indicators"]:
+        if ind["input"] == "survey_satisfaction_rate":
+            if ind["input_value"] is not None:
+                return ind["input_value"]
+            return ind["score"] / ind["max"] if ind["origin"] != "none" else None
+    return None
+
+
+def _alerts_and_rectifications(session: Session, county_id: int, month: str, scheme: RatingScheme) -> None:
+    thresholds = scheme.definition["alerts"]
+    n = thresholds["streak_months"]
+    window = previous_months(month, n)
+    period = Period.month(month)
+    leaders = _leaders(session, county_id, period.end)
+    history: dict[int, dict[str, int | None]] = defaultdict(dict)
+    for village_id, period_label, stars in session.execute(
+        select(RatingResult.village_id, RatingResult.period, RatingResult.stars).where(
+            RatingResult.county_id == county_id,
+            RatingResult.kind == SchemeKind.ten_star,
+            RatingResult.period.in_(window),
+        )
+    ):
+        history[village_id][period_label] = stars
+    wanted: dict[tuple[AlertKind, int], str] = {}
+    rows = _results(session, county_id, SchemeKind.ten_star, month)
+    for r in rows:
+        series = [history[r.village_id].get(m) for m in window]
+        if streak(series, lambda s: s <= thresholds["low_stars"], n):
+            wanted[(AlertKind.accountability, r.village_id)] = (
+                f"连续{n}个月星级不高于{thresholds['low_stars']}星（本月{r.stars}星），约谈问责驻村工作队长"
+            )
+        if streak(series, lambda s: s >= thresholds["high_stars"], n):
+            wanted[(AlertKind.commendation, r.village_id)] = (
+                f"连续{n}个月达到{thresholds['high_stars']}星以上（本月{r.stars}星），通报表扬"
+            )
+        rate = _satisfaction(r.detail)
+        if rate is not None and rate < thresholds["satisfaction_below"] - 1e-9:
+            wanted[(AlertKind.interview, r.village_id)] = (
+                f"群众满意率{rate:.0%}，低于{thresholds['satisfaction_below']:.0%}，约谈提醒"
+            )
+    for r in _results(session, county_id, SchemeKind.ranking, month):
+        if "annual_bottom" in r.flags:
+            wanted[(AlertKind.admonition, r.village_id)] = "年度排名位列后10%，对单位负责人进行诫勉谈话"
+    managed = [AlertKind.accountability, AlertKind.commendation, AlertKind.interview, AlertKind.admonition]
+    existing = {
+        (a.kind, a.village_id): a
+        for a in session.scalars(
+            select(RatingAlert).where(
+                RatingAlert.county_id == county_id, RatingAlert.period == month, RatingAlert.kind.in_(managed)
+            )
+        )
+    }
+    for key, alert in existing.items():
+        if key not in wanted:
+            session.delete(alert)
+        else:
+            alert.message = wanted[key]
+    for (kind, village_id), message in sorted(wanted.items()):
+        if (kind, village_id) not in existing:
+            session.add(
+                RatingAlert(
+                    kind=kind,
+                    county_id=county_id,
+                    village_id=village_id,
+                    period=month,
+                    cadre_id=leaders.get(village_id),
+                    message=message,
+                )
+            )
+    deadline = period.end + timedelta(days=thresholds["rectify_days"])
+    items: list[tuple[int, RectificationOrigin, str, str]] = []
+    for r in rows:
+        for ind in r.detail["indicators"]:
+            if ind["vetoes"]:
+                items += [
+                    (r.village_id, RectificationOrigin.veto, ind["code"], f"{ind['title']}：{'、'.join(ind['vetoes'])}")
+                ]
+            elif ind["lit"] is False:
+                items.append(
+                    (
+                        r.village_id,
+                        RectificationOrigin.lost_star,
+                        ind["code"],
+                        f"失星「{ind['title']}」：{ind['lost_reason']}",
+                    )
+                )
+    for r in _results(session, county_id, SchemeKind.ranking, month):
+        if "yellow_card" in r.flags:
+            items.append((r.village_id, RectificationOrigin.yellow_card, "YC", "月度排名黄牌警示：存在重大问题"))
+    _insert_new(
+        session,
+        Rectification,
+        [
+            {
+                "county_id": county_id,
+                "village_id": village_id,
+                "period": month,
+                "origin": origin,
+                "origin_code": code,
+                "title": title[:200],
+                "owner_cadre_id": leaders.get(village_id),
+                "deadline": deadline,
+                "evidence": "",
+                "closed": False,
+                "created_at": now_utc(),
+            }
+            for village_id, origin, code, title in items
+        ],
+        ["village_id", "period", "origin", "origin_code"],
+    )
+
+
+def _insert_new(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert unless the natural key exists: tracked items (evidence, closure) are never overwritten by a re-run."""
+    if rows:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.connection().execute(insert(model.__table__).on_conflict_do_nothing(index_elements=keys), rows)
+
+
+def result_digest(session: Session, county_id: int, month: str) -> dict[str, list[Any]]:
+    """What a run produced, keyed by natural key: the basis of the diff between runs."""
+    half = half_year_of(month)
+    periods = [month] + ([half.label] if half else [])
+    rows = session.execute(
+        select(
+            RatingResult.kind,
+            RatingResult.subject_type,
+            RatingResult.subject_id,
+            RatingResult.period,
+            RatingResult.score,
+            RatingResult.stars,
+            RatingResult.grade,
+            RatingResult.rank,
+            RatingResult.flags,
+        ).where(RatingResult.county_id == county_id, RatingResult.period.in_(periods))
+    )
+    return {
+        f"{r.kind.value}:{r.subject_type}:{r.subject_id}:{r.period}": [
+            r.score,
+            r.stars,
+            r.grade,
+            r.rank,
+            sorted(r.flags),
+        ]
+        for r in rows
+    }
+
+
+def diff_digests(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) != after.get(key):
+            changes.append({"key": key, "before": before.get(key), "after": after.get(key)})
+    return changes
+
+
+def clear_month(session: Session, county_id: int, month: str) -> None:
+    """Drop compiled results and derived alerts for a month: the benchmark's repeated clean runs."""
+    session.execute(delete(RatingResult).where(RatingResult.county_id == county_id, RatingResult.period == month))
+    session.execute(delete(RatingAlert).where(RatingAlert.county_id == county_id, RatingAlert.period == month))
+
+
+def compile_counties(session: Session, month: str) -> list[int]:
+    """The month-end schedule: compile `month` for every county that has a scheme."""
+    counties = session.scalars(select(RatingScheme.county_id).distinct().order_by(RatingScheme.county_id)).all()
+    return [compile_month(session, county_id, month).id for county_id in counties]
+
+
+def resolve_county(session: Session, county: str) -> int:
+    """A county by its 6-digit code or its id (the CLI accepts either)."""
+    found = session.scalar(select(County.id).where(County.code == county))
+    if found is None and county.isdigit():
+        found = session.scalar(select(County.id).where(County.id == int(county)))
+    if found is None:
+        raise InvalidRequest(errors={"county": [f"县 {county} 不存在"]})
+    return found

@@ -1,0 +1,252 @@
+"""Input providers: where a scheme's automatic inputs come from.
+
+A scheme indicator names an input key (e.g. "attendance_rate"). At compile time the key is looked up
+in `PROVIDERS`; a provider is a function
+
+    provider(session, subject: Subject, period: Period) -> InputValue | None
+
+returning the value (a rate in 0..1, or a count for keys ending in "_households"/"_count") and the
+records it was computed from (`SourceRef`: a table and ids, or a query description with a count), so
+every score can show its records. Returning None means "no data for this subject and period".
+
+A key registered with no provider (`None`) is *not available*: the indicator falls back to the
+rater's manual entry, and the UI says so. Other areas add theirs in a few lines, e.g. in
+backend/records/ratings_inputs.py:
+
+    from backend.ratings.providers import InputValue, SourceRef, provide
+
+    @provide("attendance_rate")
+    def attendance_rate(session, subject, period):
+        ...aggregate check-ins of subject.village_id between period.start and period.end...
+        return InputValue(days_on_post / days_required, [SourceRef("checkin", query="...", count=n)])
+
+and add its import at the bottom of this file (one line), so compiling always sees it.
+
+For a county of hundreds of villages, register the batch form instead (one query per town):
+
+    @provide_many("attendance_rate")
+    def attendance_rate(session, subjects, period) -> dict[Subject, InputValue]: ...
+
+`provide_many` registers the single-subject form too. The compile prefetches every village input of a
+town through `gather_many`; cadre and party-member inputs go through the single-subject form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
+
+from backend.org.models import Household
+from backend.points.models import EntryKind, LedgerEntry
+
+
+@dataclass(frozen=True)
+class Period:
+    """A business month "2026-05" (or half year "2026-H1"); start/end are inclusive local dates."""
+
+    label: str
+    start: date
+    end: date
+
+    @classmethod
+    def month(cls, label: str) -> Period:
+        year, month = int(label[:4]), int(label[5:7])
+        start = date(year, month, 1)
+        nxt = date(year + month // 12, month % 12 + 1, 1)
+        return cls(label, start, nxt - timedelta(days=1))
+
+    @classmethod
+    def half_year(cls, label: str) -> Period:
+        year, half = int(label[:4]), label[5:]
+        if half == "H1":
+            return cls(label, date(year, 1, 1), date(year, 6, 30))
+        return cls(label, date(year, 7, 1), date(year, 12, 31))
+
+    def months(self) -> list[str]:
+        out, cursor = [], self.start
+        while cursor <= self.end:
+            out.append(f"{cursor:%Y-%m}")
+            cursor = date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1)
+        return out
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is rated: a village (its committee/work team), a cadre (first secretary), or a party member."""
+
+    type: str  # "village" | "cadre" | "party_member"
+    id: int
+    village_id: int
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    type: str  # table or record kind, e.g. "ledger_entry", "rating_entry"
+    ids: tuple[int, ...] = ()
+    query: str = ""  # when the source is an aggregate: what was counted
+    count: int | None = None
+
+
+@dataclass(frozen=True)
+class InputValue:
+    value: float
+    sources: list[SourceRef] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "sources": [asdict(s) | {"ids": list(s.ids)} for s in self.sources]}
+
+
+Provider = Callable[[Session, Subject, Period], InputValue | None]
+
+# Every input key a scheme may name. None = registered but not wired yet (rater enters it by hand).
+PROVIDERS: dict[str, Provider | None] = {
+    "attendance_rate": None,  # branch cadre: backend/records check-ins (在岗率)
+    "visit_coverage_rate": None,  # branch cadre: visit coverage (遍访率)
+    "problem_closure_rate": None,  # branch cadre: problem ledger (问题销号率)
+    "survey_satisfaction_rate": None,  # branch surveys: satisfaction (群众满意率)
+    "points_activity_rate": None,
+    "points_vetoed_households": None,
+}
+
+INPUT_LABELS = {
+    "attendance_rate": "在岗率（考勤打卡）",
+    "visit_coverage_rate": "走访覆盖率",
+    "problem_closure_rate": "问题销号率",
+    "survey_satisfaction_rate": "群众满意率（问卷）",
+    "points_activity_rate": "积分参与率",
+    "points_vetoed_households": "积分一票否决户数",
+}
+
+SOURCE_LIMIT = 50  # ids listed per source; the query description covers the rest
+
+
+def provide(key: str) -> Callable[[Provider], Provider]:
+    def register(func: Provider) -> Provider:
+        if PROVIDERS.get(key) is not None:
+            raise ValueError(f"input provider {key} registered twice")
+        PROVIDERS[key] = func
+        return func
+
+    return register
+
+
+def available(key: str) -> bool:
+    return PROVIDERS.get(key) is not None
+
+
+def gather(session: Session, keys: set[str], subject: Subject, period: Period) -> dict[str, dict[str, Any]]:
+    """Every input the scheme needs, as JSON for the result: {"value", "sources"} or {"available": False}."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in sorted(keys):
+        provider = PROVIDERS.get(key)
+        value = provider(session, subject, period) if provider else None
+        out[key] = {"available": False} if value is None else {"available": True, **value.to_json()}
+    return out
+
+
+ManyProvider = Callable[[Session, list[Subject], Period], dict[Subject, InputValue]]
+
+# Optional batch forms: one query for all the villages of a town instead of one per village. The compile
+# uses them when present; `provide_many` also registers the single-subject form derived from it.
+MANY: dict[str, ManyProvider] = {}
+
+
+def provide_many(key: str) -> Callable[[ManyProvider], ManyProvider]:
+    def register(func: ManyProvider) -> ManyProvider:
+        MANY[key] = func
+        provide(key)(lambda session, subject, period: func(session, [subject], period).get(subject))
+        return func
+
+    return register
+
+
+def gather_many(
+    session: Session, keys: set[str], subjects: list[Subject], period: Period
+) -> dict[Subject, dict[str, dict[str, Any]]]:
+    """`gather` for many subjects at once: batch providers run once, the others once per subject."""
+    out: dict[Subject, dict[str, dict[str, Any]]] = {subject: {} for subject in subjects}
+    for key in sorted(keys):
+        if key in MANY:
+            values = MANY[key](session, subjects, period)
+            for subject in subjects:
+                value = values.get(subject)
+                out[subject][key] = {"available": False} if value is None else {"available": True, **value.to_json()}
+        else:
+            for subject in subjects:
+                out[subject].update(gather(session, {key}, subject, period))
+    return out
+
+
+def _by_village(subjects: list[Subject]) -> dict[int, list[Subject]]:
+    grouped: dict[int, list[Subject]] = {}
+    for subject in subjects:
+        grouped.setdefault(subject.village_id, []).append(subject)
+    return grouped
+
+
+@provide_many("points_activity_rate")
+def points_activity_rate(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
+    """Share of the village's households that earned points in the period (积分参与率)."""
+    villages = _by_village(subjects)
+    households = dict(
+        session.execute(
+            select(Household.village_id, func.count())
+            .where(Household.village_id.in_(villages))
+            .group_by(Household.village_id)
+        ).all()
+    )
+    active = dict(
+        session.execute(
+            select(LedgerEntry.village_id, func.count(distinct(LedgerEntry.household_id)))
+            .where(
+                LedgerEntry.village_id.in_(villages),
+                LedgerEntry.month.in_(period.months()),
+                LedgerEntry.kind == EntryKind.earn,
+            )
+            .group_by(LedgerEntry.village_id)
+        ).all()
+    )
+    out = {}
+    for village_id, group in villages.items():
+        if not households.get(village_id):
+            continue
+        count = active.get(village_id, 0)
+        query = f"ledger_entry village={village_id} month∈{period.label} kind=earn, distinct households"
+        value = InputValue(
+            round(count / households[village_id], 4), [SourceRef("ledger_entry", query=query, count=count)]
+        )
+        out.update({subject: value for subject in group})
+    return out
+
+
+@provide_many("points_vetoed_households")
+def points_vetoed_households(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
+    """Households hit by a one-vote veto (一票否决) in the period, with the veto entries themselves."""
+    villages = _by_village(subjects)
+    rows = session.execute(
+        select(LedgerEntry.village_id, LedgerEntry.id, LedgerEntry.household_id)
+        .where(
+            LedgerEntry.village_id.in_(villages),
+            LedgerEntry.month.in_(period.months()),
+            LedgerEntry.kind == EntryKind.veto,
+        )
+        .order_by(LedgerEntry.id)
+    ).all()
+    found: dict[int, list[Any]] = {village_id: [] for village_id in villages}
+    for row in rows:
+        found[row.village_id].append(row)
+    out = {}
+    for village_id, group in villages.items():
+        hits = found[village_id]
+        ids = tuple(r.id for r in hits[:SOURCE_LIMIT])
+        query = f"ledger_entry village={village_id} month∈{period.label} kind=veto"
+        value = InputValue(
+            float(len({r.household_id for r in hits})), [SourceRef("ledger_entry", ids, query, len(hits))]
+        )
+        out.update({subject: value for subject in group})
+    return out

@@ -1,0 +1,30 @@
+"""The demo county comes with twelve compiled months, so every ratings board has something to show."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from backend.db import db, unit_of_work
+from backend.org.demo import seed_demo_county
+from backend.ratings.models import CompileRun, RatingAlert, RatingResult, Rectification, RunStatus, SchemeKind
+
+
+def test_demo_county_has_twelve_months_of_every_board(app: Flask) -> None:
+    with app.app_context():
+        with unit_of_work(db.session) as s:
+            seed_demo_county(s, app.instance_path)
+        s = db.session
+        runs = s.scalars(select(CompileRun).order_by(CompileRun.month)).all()
+        assert len(runs) == 12 and {r.status for r in runs} == {RunStatus.finished}
+        per_kind = dict(s.execute(select(RatingResult.kind, func.count()).group_by(RatingResult.kind)).all())
+        assert per_kind[SchemeKind.ten_star] == 12 * 12 and per_kind[SchemeKind.ranking] == 12 * 12
+        assert per_kind[SchemeKind.hundred_point] == 12 * 12 and per_kind[SchemeKind.party_member] == 12 * 72
+        assert per_kind[SchemeKind.thousand_point] >= 12, "at least one half year closed in the last twelve months"
+        grades = set(s.scalars(select(RatingResult.grade).where(RatingResult.kind == SchemeKind.ten_star)))
+        assert grades == {"优秀", "良好", "差"}
+        assert set(s.scalars(select(RatingAlert.kind).distinct())) >= {"accountability", "commendation", "interview"}
+        assert s.scalar(select(func.count()).select_from(Rectification)) > 0
+        red_flags = s.scalars(select(RatingResult.flags).where(RatingResult.kind == SchemeKind.ranking)).all()
+        assert sum("red_flag" in flags for flags in red_flags) >= 12
+        db.session.remove()

@@ -1,0 +1,176 @@
+"""Compile on a real Redis and real RQ worker processes: a worker killed mid-compile, and two compiles at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, func, select, text
+
+from backend.db import db, unit_of_work
+from backend.ratings.compile import compile_month
+from backend.ratings.models import CompileRun, CompileUnit, RatingResult, RunStatus
+from tests.conftest import REDIS_URL
+from tests.factories import World
+from tests.factories_ratings import enter, install_world_schemes, snapshot, star_scores
+from tests.test_jobs import PROJECT_ROOT, queue_name, redis_app, run_worker_process  # noqa: F401
+
+# Last month: the world's first secretary has been posted for 200 days, so he is rated too.
+MONTH = f"{date.today().replace(day=1) - timedelta(days=1):%Y-%m}"
+
+
+def seed(database, world: World) -> None:  # type: ignore[no-untyped-def]
+    with database() as s:
+        install_world_schemes(s, world)
+        enter(s, world.ids["V1"], MONTH, star_scores(lost=0))
+        enter(s, world.ids["V2"], MONTH, star_scores(lost=3, satisfaction=6.0))
+        enter(s, world.ids["V3"], MONTH, star_scores(lost=5) | {"veto:S08V1": 1.0})
+
+
+def start_compile(app: Flask, county_id: int) -> int:
+    with app.app_context():
+        with unit_of_work(db.session) as s:
+            run_id = compile_month(s, county_id, MONTH).id
+        db.session.remove()
+    return run_id
+
+
+def state(app: Flask) -> tuple[list[tuple], int, list[CompileRun]]:
+    with app.app_context():
+        rows = snapshot(db.session)
+        count = db.session.scalar(select(func.count()).select_from(RatingResult))
+        runs = list(db.session.scalars(select(CompileRun).order_by(CompileRun.id)))
+        db.session.expunge_all()
+        db.session.remove()
+    return rows, count, runs
+
+
+def clean_run(app: Flask, world: World, queue_name: str, tmp_path: Path) -> list[tuple]:  # noqa: F811
+    """The reference: results wiped, compiled once from scratch by a worker nobody disturbs."""
+    with app.app_context():
+        with unit_of_work(db.session) as s:
+            s.execute(RatingResult.__table__.delete())
+        db.session.remove()
+    start_compile(app, world.ids["C1"])
+    done = run_worker_process(app, queue_name, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return state(app)[0]
+
+
+@pytest.mark.redis
+def test_worker_killed_mid_compile_then_resumed_gives_the_clean_result_without_duplicates(
+    redis_app: Flask,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    world: World,
+    database,
+    tmp_path: Path,
+) -> None:
+    url = redis_app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("postgresql"):
+        pytest.skip("holding one row lock while the worker runs needs PostgreSQL (SQLite locks the whole file)")
+    seed(database, world)
+    run_id = start_compile(redis_app, world.ids["C1"])
+
+    # Hold town T2's unit so the worker finishes T1 and then blocks inside T2's job, mid-compile.
+    blocker = create_engine(url)
+    conn = blocker.connect()
+    tx = conn.begin()
+    conn.execute(select(CompileUnit).where(CompileUnit.town_id == world.ids["T2"]).with_for_update())
+    env = {
+        **os.environ,
+        "FLASK_APP": "backend.app:create_app",
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "XZ_INSTANCE_PATH": str(tmp_path / "killed"),
+        "XZ_RATELIMIT_STORAGE": "memory://",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "worker", "--burst", "--queue", queue_name],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        watcher = blocker.connect()
+        while time.monotonic() < deadline:
+            t1_done = watcher.execute(
+                select(CompileUnit.finished_at).where(
+                    CompileUnit.run_id == run_id, CompileUnit.town_id == world.ids["T1"]
+                )
+            ).scalar()
+            waiting = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            ).scalar()
+            watcher.commit()
+            if t1_done is not None and waiting:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the worker never reached town T2")
+        watcher.close()
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        tx.rollback()
+        conn.close()
+        blocker.dispose()
+
+    _rows, _count, [run] = state(redis_app)
+    assert run.finished_at is None and run.units_done == 1, "killed between the two towns"
+
+    resumed = start_compile(redis_app, world.ids["C1"])
+    done = run_worker_process(redis_app, queue_name, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    after_crash, count, runs = state(redis_app)
+    assert resumed == run_id and [(r.status, r.attempt, r.units_done) for r in runs] == [(RunStatus.finished, 2, 2)]
+    assert count == len(after_crash) == 3 + 3 + 1, "ten-star and ranking per village, one first secretary"
+    assert clean_run(redis_app, world, queue_name, tmp_path) == after_crash
+
+
+@pytest.mark.redis
+def test_two_compiles_started_at_once_make_one_run_and_one_set_of_results(
+    redis_app: Flask,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    world: World,
+    database,
+    tmp_path: Path,
+) -> None:
+    seed(database, world)
+    barrier = threading.Barrier(2)
+    run_ids: list[int] = []
+
+    def start() -> None:
+        with redis_app.app_context():
+            barrier.wait()
+            with unit_of_work(db.session) as s:
+                run_ids.append(compile_month(s, world.ids["C1"], MONTH).id)
+            db.session.remove()
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    done = run_worker_process(redis_app, queue_name, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    together, count, runs = state(redis_app)
+    assert len(set(run_ids)) == 1 and len(runs) == 1 and runs[0].status == RunStatus.finished
+    assert count == len(together) == 7
+    assert clean_run(redis_app, world, queue_name, tmp_path) == together
