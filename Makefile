@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 
 export FLASK_APP := backend.app:create_app
 
-.PHONY: run test lint worker migrate venv format clean-venv
+.PHONY: run test lint worker migrate venv format clean-venv bench
 
 # A plain command line (no shell in between), so make's SIGTERM reaches the supervisor directly.
 run: export XZ_DEV_T0 := $(XZ_DEV_T0)
