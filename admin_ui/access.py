@@ -40,24 +40,58 @@ class AdminContext:
     scope_name: str
 
 
+# The top bar shows these areas; the bar under it shows the pages of the area you are in.
+NAV_GROUPS: dict[str, str] = {
+    "home": "首页",
+    "org": "组织架构",
+    "points": "村民积分",
+    "shop": "积分超市",
+    "cadre": "驻村工作",
+    "surveys": "满意度测评",
+    "ratings": "考核评星",
+}
+
+
 @dataclass(frozen=True)
 class NavItem:
     endpoint: str
     label: str
+    group: str
     order: int
     # Other endpoints that highlight this item (a detail page under its list).
     also_active: tuple[str, ...] = ()
+
+    def is_active(self, endpoint: str | None) -> bool:
+        return endpoint == self.endpoint or endpoint in self.also_active
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    label: str
+    items: list[NavItem]
+    active: bool
 
 
 NAV: list[NavItem] = []
 
 
-def nav_item(endpoint: str, label: str, order: int, also_active: tuple[str, ...] = ()) -> None:
-    """Each admin module adds its top-level pages here, so the top bar needs no edit per area."""
+def nav_item(endpoint: str, label: str, group: str, order: int, also_active: tuple[str, ...] = ()) -> None:
+    """Each admin module adds its pages to an area of the top bar, so the bar needs no edit per area."""
+    if group not in NAV_GROUPS:
+        raise ValueError(f"{endpoint}: unknown nav group {group}")
     if any(item.endpoint == endpoint for item in NAV):
         raise ValueError(f"{endpoint} is in the admin nav twice")
-    NAV.append(NavItem(endpoint, label, order, also_active))
-    NAV.sort(key=lambda item: item.order)
+    NAV.append(NavItem(endpoint, label, group, order, also_active))
+    NAV.sort(key=lambda item: (list(NAV_GROUPS).index(item.group), item.order))
+
+
+def nav_groups(endpoint: str | None) -> list[NavGroup]:
+    groups = []
+    for key, label in NAV_GROUPS.items():
+        items = [item for item in NAV if item.group == key]
+        if items:
+            groups.append(NavGroup(label, items, any(item.is_active(endpoint) for item in items)))
+    return groups
 
 
 @bp.app_template_filter("localtime")
@@ -68,7 +102,7 @@ def localtime(moment: datetime | None) -> str:
 
 @bp.context_processor
 def _inject_nav() -> dict[str, Any]:
-    return {"admin_nav": NAV}
+    return {"admin_nav": nav_groups(request.endpoint)}
 
 
 def public(view: F) -> F:

@@ -12,7 +12,7 @@ from backend.org.service import village_choices
 from backend.points import honors
 from backend.timeutil import today_local
 
-nav_item("admin.rankings", "积分排名", 55)
+nav_item("admin.rankings", "积分排名", "points", 55)
 
 KIND_LABELS = {"month": "月度", "quarter": "季度", "year": "年度"}
 

@@ -15,7 +15,7 @@ from backend.points import notice as service
 from backend.points.ledger import business_month
 from backend.points.models import NoticeStatus, ObjectionStatus
 
-nav_item("admin.notices", "月度公示", 50, also_active=("admin.notice",))
+nav_item("admin.notices", "月度公示", "points", 50, also_active=("admin.notice",))
 
 STATUS_LABELS = {NoticeStatus.published: "公示中", NoticeStatus.locked: "已锁定"}
 OBJECTION_LABELS = {ObjectionStatus.open: "待处理", ObjectionStatus.upheld: "成立", ObjectionStatus.dismissed: "不成立"}

@@ -11,9 +11,9 @@ from backend.db import db
 from backend.org import service
 from backend.org.service import HOUSEHOLD_FLAGS
 
-nav_item("admin.villages", "行政村", 10)
-nav_item("admin.households", "农户", 20, also_active=("admin.household",))
-nav_item("admin.cadres", "驻村干部", 30)
+nav_item("admin.villages", "行政村", "org", 10)
+nav_item("admin.households", "农户", "org", 20, also_active=("admin.household",))
+nav_item("admin.cadres", "驻村干部", "org", 30)
 
 
 @bp.get("/villages")

@@ -18,7 +18,7 @@ from backend.records import photos as service
 from backend.records.photo_models import PHOTO_FLAG_LABELS, Photo
 from backend.records.photos import may_view, photo_urls
 
-nav_item("admin.photos", "照片核查", 80)
+nav_item("admin.photos", "照片核查", "cadre", 80)
 
 
 @bp.app_template_global()

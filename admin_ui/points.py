@@ -21,9 +21,9 @@ from backend.points.claims import review_claims
 from backend.points.models import CapPeriod, ClaimStatus, ItemKind, RuleBook
 from backend.timeutil import to_local, today_local
 
-nav_item("admin.points_review", "积分评议", 40, also_active=("admin.points_history",))
-nav_item("admin.points_overview", "积分总览", 41, also_active=("admin.household_points",))
-nav_item("admin.points_rules", "积分规则", 42, also_active=("admin.points_rule_book",))
+nav_item("admin.points_review", "积分评议", "points", 40, also_active=("admin.points_history",))
+nav_item("admin.points_overview", "积分总览", "points", 41, also_active=("admin.household_points",))
+nav_item("admin.points_rules", "积分规则", "points", 42, also_active=("admin.points_rule_book",))
 
 ERRORS = {cls.code: cls for cls in DomainError.__subclasses__()}
 

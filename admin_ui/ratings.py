@@ -29,6 +29,7 @@ from backend.timeutil import today_local
 nav_item(
     "admin.ratings_board",
     "考核评星",
+    "ratings",
     60,
     also_active=(
         "admin.ratings_village",

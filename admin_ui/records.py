@@ -19,11 +19,11 @@ from backend.records.checkins import DAY_LABELS
 from backend.records.common import Month
 from backend.records.models import LEAVE_STATUS_LABELS, PROBLEM_STATUS_LABELS, LeaveStatus, ProblemStatus
 
-nav_item("admin.attendance", "到岗考勤", 40, also_active=("admin.cadre_work",))
-nav_item("admin.daily_records", "民情日记", 41)
-nav_item("admin.coverage", "走访覆盖", 42, also_active=("admin.visits",))
-nav_item("admin.problems", "问题台账", 43)
-nav_item("admin.leaves", "请假审批", 44)
+nav_item("admin.attendance", "到岗考勤", "cadre", 40, also_active=("admin.cadre_work",))
+nav_item("admin.daily_records", "民情日记", "cadre", 41)
+nav_item("admin.coverage", "走访覆盖", "cadre", 42, also_active=("admin.visits",))
+nav_item("admin.problems", "问题台账", "cadre", 43)
+nav_item("admin.leaves", "请假审批", "cadre", 44)
 
 
 def month_arg() -> Month:

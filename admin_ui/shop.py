@@ -21,8 +21,8 @@ from backend.shop import listing, redemptions, settings, stock
 from backend.shop.models import RedemptionStatus, WindowCadence
 from backend.timeutil import today_local
 
-nav_item("admin.shop_redemptions", "兑换审核", 60)
-nav_item("admin.shop_products", "积分超市", 61, also_active=("admin.shop_product",))
+nav_item("admin.shop_redemptions", "兑换审核", "shop", 60)
+nav_item("admin.shop_products", "积分超市", "shop", 61, also_active=("admin.shop_product",))
 
 PICKUP_CODE_RATE_LIMIT = "5 per 10 minutes"
 

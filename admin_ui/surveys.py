@@ -34,10 +34,11 @@ from backend.timeutil import LOCAL_TZ, today_local
 nav_item(
     "admin.surveys",
     "满意度测评",
+    "surveys",
     40,
     also_active=("admin.survey", "admin.new_survey", "admin.survey_templates"),
 )
-nav_item("admin.survey_alerts", "满意度预警", 41)
+nav_item("admin.survey_alerts", "满意度预警", "surveys", 41)
 
 TEMPLATE_FORM_ROWS = 10
 

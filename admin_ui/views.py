@@ -67,7 +67,7 @@ def logout() -> Response:
     return redirect(url_for("admin.login"))
 
 
-nav_item("admin.dashboard", "首页", 0)
+nav_item("admin.dashboard", "首页", "home", 0)
 
 
 @bp.get("/")

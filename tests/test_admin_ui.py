@@ -76,6 +76,25 @@ def test_top_bar_shows_navigation_role_and_scope_and_logs_out_by_post(admin):
     assert client.get("/admin/").status_code == 302
 
 
+def test_top_bar_lists_areas_and_the_bar_below_lists_the_pages_of_the_current_area(admin):
+    page = html(admin("county_admin").get("/admin/points/review"))
+    top = re.search(r'<nav aria-label="主导航">(.*?)</nav>', page, re.S).group(1)
+    assert re.findall(r">([^<>]+)</a>", top) == [
+        "首页",
+        "组织架构",
+        "村民积分",
+        "积分超市",
+        "驻村工作",
+        "满意度测评",
+        "考核评星",
+    ]
+    assert 'class="active">村民积分</a>' in top
+    below = re.search(r'<nav class="subnav" aria-label="村民积分">(.*?)</nav>', page, re.S).group(1)
+    assert 'class="active" aria-current="page">积分评议</a>' in below
+    assert ">月度公示</a>" in below and ">积分排名</a>" in below
+    assert "到岗考勤" not in below
+
+
 def test_anonymous_visitor_is_sent_to_login_and_comes_back_after(app, world, with_password):
     client = app.test_client()
     response = client.get("/admin/households")
