@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, Enum, MetaData, event
+from sqlalchemy import DateTime, Engine, Enum, Index, MetaData, event, text
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
@@ -56,6 +56,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 # Set by the transaction boundary: the next transaction will write, so SQLite takes the
 # write lock up front (BEGIN IMMEDIATE) instead of failing to upgrade a read lock later.
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+
+def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
+    """An index over only the rows matching `where`, on PostgreSQL and SQLite alike
+    (e.g. "at most one current pairing per household": unique where end_on IS NULL)."""
+    return Index(name, *columns, unique=unique, postgresql_where=text(where), sqlite_where=text(where))
 
 
 def install_sqlite_pragmas(engine: Engine) -> None:

@@ -9,16 +9,14 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
-    Index,
     Integer,
     String,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from backend.crypto import EncryptedString, lookup_hash
-from backend.db import Base, UTCDateTime, str_enum
+from backend.db import Base, UTCDateTime, partial_index, str_enum
 from backend.timeutil import now_utc
 
 
@@ -187,13 +185,7 @@ class Pairing(Base):
     __tablename__ = "pairing"
     __table_args__ = (
         CheckConstraint("end_on IS NULL OR end_on >= start_on", name="dates_ordered"),
-        Index(
-            "uq_pairing_current_household",
-            "household_id",
-            unique=True,
-            sqlite_where=text("end_on IS NULL"),
-            postgresql_where=text("end_on IS NULL"),
-        ),
+        partial_index("uq_pairing_current_household", "household_id", where="end_on IS NULL", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

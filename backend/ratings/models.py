@@ -18,11 +18,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base, UTCDateTime, str_enum
+from backend.db import Base, UTCDateTime, partial_index, str_enum
 from backend.timeutil import now_utc
 
 
@@ -165,14 +164,7 @@ class CompileRun(Base):
 
     __tablename__ = "compile_run"
     __table_args__ = (
-        Index(
-            "uq_compile_run_open",
-            "county_id",
-            "month",
-            unique=True,
-            sqlite_where=text("finished_at IS NULL"),
-            postgresql_where=text("finished_at IS NULL"),
-        ),
+        partial_index("uq_compile_run_open", "county_id", "month", where="finished_at IS NULL", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

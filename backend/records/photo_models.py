@@ -11,11 +11,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.crypto import EncryptedString
-from backend.db import Base, UTCDateTime, str_enum
+from backend.db import Base, UTCDateTime, partial_index, str_enum
 from backend.timeutil import now_utc
 
 # Who may claim photos. Others add theirs here (no migration needed: the column is a plain string).
@@ -45,12 +45,7 @@ class Photo(Base):
         # The near-duplicate search walks one county's recent photos.
         Index("ix_photo_county_received", "county_id", "received_at"),
         # The hourly purge reads only unclaimed photos.
-        Index(
-            "ix_photo_unclaimed_received",
-            "received_at",
-            postgresql_where=text("owner_type IS NULL"),
-            sqlite_where=text("owner_type IS NULL"),
-        ),
+        partial_index("ix_photo_unclaimed_received", "received_at", where="owner_type IS NULL"),
     )
 
     # Random, unguessable (uuid4 hex): the phone and record APIs name photos by it.

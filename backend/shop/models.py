@@ -16,11 +16,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base, UTCDateTime, str_enum
+from backend.db import Base, UTCDateTime, partial_index, str_enum
 from backend.points.models import CapPeriod
 from backend.timeutil import now_utc
 
@@ -103,13 +102,8 @@ class Redemption(Base):
         Index("ix_redemption_village_status", "village_id", "status"),
         Index("ix_redemption_household_product", "household_id", "product_id", "requested_on"),
         # A pickup code names one open (approved) redemption of the village; codes recycle after.
-        Index(
-            "uq_redemption_open_pickup_code",
-            "village_id",
-            "pickup_code",
-            unique=True,
-            postgresql_where=text("status = 'approved'"),
-            sqlite_where=text("status = 'approved'"),
+        partial_index(
+            "uq_redemption_open_pickup_code", "village_id", "pickup_code", where="status = 'approved'", unique=True
         ),
     )
 
