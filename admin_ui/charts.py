@@ -31,6 +31,23 @@ def bar_option(
     }
 
 
+def stacked_bar_option(
+    labels: Sequence[str], series: Sequence[tuple[str, Sequence[int | float], str]], *, unit: str = ""
+) -> dict[str, Any]:
+    """Bars split into parts per label (villages per grade, month by month); series = (name, values, colour)."""
+    return {
+        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+        "legend": {"top": 0},
+        "grid": {"left": 8, "right": 16, "top": 32, "bottom": 8, "containLabel": True},
+        "xAxis": {"type": "category", "data": list(labels)},
+        "yAxis": {"type": "value", "minInterval": 1, "name": unit},
+        "series": [
+            {"type": "bar", "stack": "total", "name": name, "data": list(values), "itemStyle": {"color": color}}
+            for name, values, color in series
+        ],
+    }
+
+
 def pie_option(labels: Sequence[str], values: Sequence[int | float], *, title: str = "") -> dict[str, Any]:
     """Shares of a whole (满意 / 基本满意 / 不满意)."""
     return {

@@ -15,6 +15,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, nav_item, page_arg
+from admin_ui.charts import stacked_bar_option
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.auth.models import Role
 from backend.db import db
@@ -44,6 +45,8 @@ nav_item(
     ),
 )
 
+# The colours of admin_ui/static/ratings.css's tone-* badges, best first, for charts.
+TONE_COLOURS = {"good": "#1d6b47", "ok": "#1a4fa0", "mid": "#9a5b00", "bad": "#9b1c1c"}
 GRADE_TONES = {
     "优秀": "good",
     "先进": "good",
@@ -112,10 +115,19 @@ def ratings_board() -> str | Response:
     for r in rows:
         grades[r.result.grade] = grades.get(r.result.grade, 0) + 1
     trend = service.grade_trend(db.session, current_scope(), month, town)
+    # Grades are scheme data: chart whichever occur, best first, in the colours of the grade badges.
+    tones = list(TONE_COLOURS)
+    grades_seen = sorted(
+        {g for _m, counts in trend for g in counts}, key=lambda g: tones.index(GRADE_TONES.get(g, "ok"))
+    )
+    trend_chart = stacked_bar_option(
+        [m for m, _counts in trend],
+        [(g, [counts.get(g, 0) for _m, counts in trend], TONE_COLOURS[GRADE_TONES.get(g, "ok")]) for g in grades_seen],
+        unit="村",
+    )
     return render_template(
         "ratings_board.html",
-        trend=trend,
-        trend_max=max([1, *(sum(counts.values()) for _month, counts in trend)]),
+        trend_chart=trend_chart,
         **_context(month, rows=rows, titles=titles, grades=grades, town=town, inputs=service.input_status()),
     )
 

@@ -5,6 +5,8 @@ The fixtures that sign in (`database`, `with_password`, `admin`) live in conftes
 
 from __future__ import annotations
 
+import html as html_lib
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +23,11 @@ CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 def html(response) -> str:  # type: ignore[no-untyped-def]
     return response.get_data(as_text=True)
+
+
+def chart_options(page: str) -> list[dict]:
+    """The ECharts options of the charts on a page (the `chart` macro's data-chart attributes)."""
+    return [json.loads(html_lib.unescape(raw)) for raw in re.findall(r'data-chart="([^"]*)"', page)]
 
 
 def csrf_token(client: FlaskClient, path: str = "/admin/login") -> str:
