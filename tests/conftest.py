@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from backend.app import create_app
 from backend.auth.models import User
 from backend.auth.passwords import hash_password
-from backend.db import db
+from backend.db import db, unit_of_work
 from backend.extensions import limiter
+from backend.org.demo import DemoSummary, demo_county_exists, seed_demo_county
 from tests.admin_helpers import PASSWORD, post_login
 from tests.factories import World, build_world
 
@@ -72,8 +73,27 @@ def wipe(app: Flask) -> None:
 @pytest.fixture(autouse=True)
 def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    if "app" in request.fixturenames:
+    if "app" in request.fixturenames and "demo_county" not in request.fixturenames:
         wipe(request.getfixturevalue("app"))
+
+
+_DEMO: list[DemoSummary] = []
+
+
+@pytest.fixture
+def demo_county(app: Flask) -> DemoSummary:
+    """The demo county (`flask seed-demo`), seeded once per run and shared: seeding it takes seconds.
+
+    Tests that use it are moved to the end of the run (see pytest_collection_modifyitems) and are
+    not wiped after, so each finds the county the first one seeded. They may read anything, and
+    write only what no other demo test reads. Returns the summary of that one seeding.
+    """
+    with app.app_context():
+        if not demo_county_exists(db.session):
+            with unit_of_work(db.session) as session:
+                _DEMO[:] = [seed_demo_county(session, app.instance_path)]
+        db.session.remove()
+    return _DEMO[0]
 
 
 @pytest.fixture
@@ -191,6 +211,8 @@ def admin(app: Flask, with_password) -> Callable[[str], FlaskClient]:  # type: i
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The demo county's tests last, together: it is seeded once for all of them.
+    items.sort(key=lambda item: "demo_county" in getattr(item, "fixturenames", ()))
     if REDIS_URL:
         return
     required = os.environ.get("XZ_REQUIRE_REDIS") == "1"

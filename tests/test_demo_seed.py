@@ -55,8 +55,8 @@ def _snapshot(session: Session) -> list[tuple[Any, ...]]:
     ]
 
 
-def test_seed_builds_a_realistic_county_once(app: Flask, session: Session) -> None:
-    summary = _seed(app, session)
+def test_seed_builds_a_realistic_county_once(app: Flask, session: Session, demo_county: DemoSummary) -> None:
+    summary = demo_county
     assert not summary.already_present
 
     counts = _counts(session)

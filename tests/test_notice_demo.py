@@ -5,16 +5,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from backend.inbox.models import Notification
-from backend.org.demo import seed_demo_county
 from backend.points.honors import previous_period, village_ranking
 from backend.points.ledger import balance_mismatches
 from backend.points.models import MonthlyNotice, NoticeStatus, Objection, ObjectionStatus
 from backend.timeutil import today_local
 
 
-def test_demo_county_has_published_notices_objections_rankings_and_inbox_messages(session, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    seed_demo_county(session, tmp_path)
-    session.flush()
+def test_demo_county_has_published_notices_objections_rankings_and_inbox_messages(session, demo_county) -> None:  # type: ignore[no-untyped-def]
 
     notices = session.scalars(select(MonthlyNotice).order_by(MonthlyNotice.village_id, MonthlyNotice.month)).all()
     assert [n.status for n in notices] == [NoticeStatus.locked, NoticeStatus.locked, NoticeStatus.published] * 2

@@ -35,7 +35,7 @@ from backend.errors import (
 from backend.jobs.models import OutboxJob
 from backend.jobs.outbox import discard_pending
 from backend.jobs.tasks import TASKS, load_all_tasks
-from backend.org.demo import DEMO_COUNTY_CODE, seed_demo_county
+from backend.org.demo import DEMO_COUNTY_CODE
 from backend.org.models import County
 from backend.records import photos
 from backend.records.photo_demo import demo_photo
@@ -549,10 +549,8 @@ def test_demo_photos_are_deterministic_and_go_through_the_real_pipeline(app, wor
     assert all(load_photo(app, photo_id).status == PhotoStatus.ready for photo_id in ids)
 
 
-def test_demo_county_turns_the_photo_label_on(app) -> None:
+def test_demo_county_turns_the_photo_label_on(app, demo_county) -> None:
     with app.app_context():
-        with unit_of_work(db.session) as s:
-            seed_demo_county(s, app.instance_path)
         county = db.session.scalar(select(County).where(County.code == DEMO_COUNTY_CODE))
         assert db.session.get(PhotoSettings, county.id).label_enabled
         db.session.remove()

@@ -496,12 +496,7 @@ def test_village_overview_lists_every_household_sortable_and_exports(admin, data
 # --- The demo county -------------------------------------------------------------------------------
 
 
-def test_demo_county_has_claims_waiting_with_photos_and_a_scheduled_rule_version(app, database) -> None:
-    from backend.db import unit_of_work
-    from backend.org.demo import seed_demo_county
-
-    with database() as s, unit_of_work(s):
-        seed_demo_county(s, app.instance_path)
+def test_demo_county_has_claims_waiting_with_photos_and_a_scheduled_rule_version(app, database, demo_county) -> None:
     with database() as s:
         reviewer = s.scalar(select(User).where(User.role == "reviewer").order_by(User.village_id).limit(1))
         reviewer.password_hash = hash_password(PASSWORD)

@@ -7,8 +7,6 @@ from sqlalchemy import func, select
 
 from backend.auth.models import User
 from backend.auth.scope import scope_for
-from backend.db import unit_of_work
-from backend.org.demo import seed_demo_county
 from backend.records import ledgers
 from backend.records.common import Month
 from backend.records.models import Checkin, DailyRecord, LeaveRequest, Problem, ProblemStatus, Visit
@@ -17,9 +15,7 @@ from backend.records.problems import problems_query
 from backend.timeutil import today_local
 
 
-def test_demo_county_has_a_year_of_cadre_work_and_a_lively_current_month(app, session) -> None:
-    with unit_of_work(session):
-        seed_demo_county(session, app.instance_path)
+def test_demo_county_has_a_year_of_cadre_work_and_a_lively_current_month(session, demo_county) -> None:  # type: ignore[no-untyped-def]
     this_month = Month.of(today_local())
     first_checkin = session.scalar(select(func.min(Checkin.local_date)))
     assert first_checkin >= this_month.shift(-11).first and first_checkin < this_month.shift(-10).first
@@ -47,9 +43,7 @@ def test_demo_county_has_a_year_of_cadre_work_and_a_lively_current_month(app, se
     assert session.scalar(select(func.count()).where(LeaveRequest.status == "pending")) > 0
 
 
-def test_demo_town_admin_sees_coverage_gaps_overdue_problems_and_cadres_below_the_line(app, session) -> None:
-    with unit_of_work(session):
-        seed_demo_county(session, app.instance_path)
+def test_demo_town_admin_sees_coverage_gaps_overdue_problems_and_cadres_below_the_line(session, demo_county) -> None:  # type: ignore[no-untyped-def]
     town_admin = session.scalar(select(User).where(User.username == "town_admin_qingshi"))
     scope = scope_for(session, town_admin)
     last_month = Month.of(today_local()).shift(-1)

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from backend.auth.models import Role, User
 from backend.auth.passwords import hash_password
 from backend.auth.service import issue_token
-from backend.db import db, unit_of_work
-from backend.org.demo import seed_demo_county
+from backend.db import db
+from backend.org.demo import DemoSummary
 from backend.org.models import Household, Post, Posting, Village
 from backend.surveys.models import Survey, SurveyAlert, SurveyResult, TargetKind
 from tests.admin_helpers import PASSWORD, html, post_login
@@ -21,10 +21,9 @@ from tests.factories_surveys import full_answers
 
 
 def test_demo_county_has_frozen_first_secretary_evaluations_with_alerts_and_an_open_one_to_answer(
-    app: Flask, session: Session
+    app: Flask, session: Session, demo_county: DemoSummary
 ) -> None:
-    with unit_of_work(session):
-        summary = seed_demo_county(session, app.instance_path)
+    summary = demo_county
     assert summary.surveys == 24 and summary.survey_alerts >= 1
 
     secretaries = set(
