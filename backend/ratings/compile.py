@@ -370,6 +370,9 @@ def compile_villages(
     inputs.prefetch(village_keys, village_subjects, period)
     if half and SchemeKind.thousand_point in half_schemes:
         inputs.prefetch(_input_keys(half_schemes[SchemeKind.thousand_point].definition), village_subjects, half)
+    if SchemeKind.hundred_point in schemes:
+        cadre_subjects = [Subject("cadre", c, v) for c, v in dict(secretaries).items()]
+        inputs.prefetch(_input_keys(schemes[SchemeKind.hundred_point].definition), cadre_subjects, period)
     rows: list[dict[str, Any]] = []
     for village in villages:
         subject = Subject("village", village.id, village.id)

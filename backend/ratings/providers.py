@@ -103,14 +103,15 @@ class InputValue:
 
 Provider = Callable[[Session, Subject, Period], InputValue | None]
 
-# Every input key a scheme may name. None = registered but not wired yet (rater enters it by hand).
+# Every input key a scheme may name. None = registered but not wired (rater enters it by hand); the
+# modules imported at the bottom of this file fill them in.
 PROVIDERS: dict[str, Provider | None] = {
-    "attendance_rate": None,  # branch cadre: backend/records check-ins (在岗率)
-    "visit_coverage_rate": None,  # branch cadre: visit coverage (遍访率)
-    "problem_closure_rate": None,  # branch cadre: problem ledger (问题销号率)
-    "survey_satisfaction_rate": None,  # branch surveys: satisfaction (群众满意率)
-    "points_activity_rate": None,
-    "points_vetoed_households": None,
+    "attendance_rate": None,  # backend/records/ratings_inputs.py: check-ins and leave (在岗率)
+    "visit_coverage_rate": None,  # backend/records/ratings_inputs.py: visits to paired households (走访覆盖率)
+    "problem_closure_rate": None,  # backend/records/ratings_inputs.py: problem ledger (问题销号率)
+    "survey_satisfaction_rate": None,  # backend/surveys/ratings_inputs.py: frozen results (群众满意率)
+    "points_activity_rate": None,  # below
+    "points_vetoed_households": None,  # below
 }
 
 INPUT_LABELS = {
@@ -250,3 +251,8 @@ def points_vetoed_households(session: Session, subjects: list[Subject], period: 
         )
         out.update({subject: value for subject in group})
     return out
+
+
+# Providers of other areas register themselves on import (after everything above is defined).
+import backend.records.ratings_inputs  # noqa: E402
+import backend.surveys.ratings_inputs  # noqa: E402, F401

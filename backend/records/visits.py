@@ -128,40 +128,56 @@ class CoverageRow:
 def coverage(
     session: Session, scope: Scope, month: Month, *, cadre_id: int | None = None, village_id: int | None = None
 ) -> list[CoverageRow]:
-    """Each household paired during the month, its helper's visits against the rule. Three queries."""
+    """Each household paired during the month in the scope, its helper's visits against the rule. Three queries."""
     if village_id is not None:
         load_village(session, scope, village_id)
-    pairing_rows = session.execute(
-        filter_households(
-            select(Pairing, Household, Village.name, Town.county_id)
-            .join(Household, Household.id == Pairing.household_id)
-            .join(Village, Village.id == Household.village_id)
-            .join(Town, Town.id == Village.town_id),
-            scope,
+    stmt = filter_households(_pairings(month), scope, Household.id, Household.village_id).where(
+        *([Pairing.cadre_id == cadre_id] if cadre_id is not None else []),
+        *([Household.village_id == village_id] if village_id is not None else []),
+    )
+    return _coverage_rows(session, month, stmt)
+
+
+def village_coverage(session: Session, village_ids: list[int], month: Month) -> list[CoverageRow]:
+    """`coverage` for many villages at once, without a scope (the monthly ratings compile, one town per call)."""
+    return _coverage_rows(session, month, _pairings(month).where(Household.village_id.in_(village_ids)))
+
+
+def coverage_rate(rows: list[CoverageRow]) -> float | None:
+    """Share of paired households whose helper met the county's rule; no paired household is no data."""
+    return sum(1 for r in rows if r.met) / len(rows) if rows else None
+
+
+def _pairings(month: Month) -> Select:
+    return (
+        select(
+            Pairing.cadre_id,
             Household.id,
+            Household.number,
             Household.village_id,
+            Village.name,
+            Town.county_id,
         )
-        .where(
-            Pairing.start_on < month.next_first,
-            or_(Pairing.end_on.is_(None), Pairing.end_on >= month.first),
-            *([Pairing.cadre_id == cadre_id] if cadre_id is not None else []),
-            *([Household.village_id == village_id] if village_id is not None else []),
-        )
+        .join(Household, Household.id == Pairing.household_id)
+        .join(Village, Village.id == Household.village_id)
+        .join(Town, Town.id == Village.town_id)
+        .where(Pairing.start_on < month.next_first, or_(Pairing.end_on.is_(None), Pairing.end_on >= month.first))
         .order_by(Village.code, Household.number, Pairing.start_on)
-    ).all()
+    )
+
+
+def _coverage_rows(session: Session, month: Month, pairings: Select) -> list[CoverageRow]:
     # The helper at the end of the month answers for it (a later pairing replaces an earlier one).
-    current: dict[int, tuple[Pairing, Household, str, int]] = {}
-    for pairing, household, village_name, county_id in pairing_rows:
-        current[household.id] = (pairing, household, village_name, county_id)
+    current = {row.id: row for row in session.execute(pairings)}
     if not current:
         return []
     settings: dict[int, WorkSettings] = {
-        county_id: settings_for_county(session, county_id) for *_rest, county_id in current.values()
+        county_id: settings_for_county(session, county_id) for county_id in {r.county_id for r in current.values()}
     }
     earliest = min(period_of(month, s.visit_period_months)[0] for s in settings.values())
     visits = session.execute(
         select(Visit.household_id, Visit.cadre_id, Visit.kind, Visit.local_date).where(
-            Visit.household_id.in_(current.keys()),
+            Visit.household_id.in_(pairings.with_only_columns(Household.id).order_by(None)),
             Visit.local_date >= earliest.first,
             Visit.local_date < month.next_first,
         )
@@ -170,24 +186,22 @@ def coverage(
     for household_id, visitor, kind, day in visits:
         by_household[household_id].append((visitor, kind, day))
     names = dict(
-        session.execute(
-            select(Cadre.id, Cadre.name).where(Cadre.id.in_({p.cadre_id for p, *_ in current.values()}))
-        ).all()
+        session.execute(select(Cadre.id, Cadre.name).where(Cadre.id.in_({r.cadre_id for r in current.values()}))).all()
     )
     rows = []
-    for pairing, household, village_name, county_id in current.values():
-        rule = settings[county_id]
+    for pairing in current.values():
+        rule = settings[pairing.county_id]
         start, end = period_of(month, rule.visit_period_months)
-        own = [(kind, day) for visitor, kind, day in by_household[household.id] if visitor == pairing.cadre_id]
+        own = [(kind, day) for visitor, kind, day in by_household[pairing.id] if visitor == pairing.cadre_id]
         in_month = [(kind, day) for kind, day in own if day >= month.first]
         period_visits = sum(1 for kind, day in own if kind == VisitKind.visit and day >= start.first)
         visit_days = [day for kind, day in own if kind == VisitKind.visit]
         rows.append(
             CoverageRow(
-                household_id=household.id,
-                household_number=household.number,
-                village_id=household.village_id,
-                village_name=village_name,
+                household_id=pairing.id,
+                household_number=pairing.number,
+                village_id=pairing.village_id,
+                village_name=pairing.name,
                 cadre_id=pairing.cadre_id,
                 cadre_name=names.get(pairing.cadre_id, ""),
                 visits=sum(1 for kind, _day in in_month if kind == VisitKind.visit),
