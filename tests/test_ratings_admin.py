@@ -40,7 +40,7 @@ def test_star_board_colours_grades_and_a_town_admin_sees_only_their_town(
 
     assert "青石村" in town and "白杨村" in town and "河口村" not in town
     assert "河口村" in county and 'class="grade tone-bad">差' in county and 'class="grade tone-good">优秀' in county
-    assert "在岗率（考勤打卡）（已接入）" in county and "群众满意率（问卷）（已接入）" in county, "the page names its inputs"
+    assert "在岗率（考勤打卡）（已接入）" in county and "群众满意率（问卷）（已接入）" in county, "inputs wired"
     assert f"{MONTH} 优秀：1个村" in county and f"{MONTH} 差：1个村" in county, "the trend chart counts grades"
     rows = read_xlsx(admin("county_admin").get(f"/admin/ratings?month={MONTH}&format=xlsx"))
     assert rows[0][:5] == ["乡镇", "村", "星级", "等次", "总分"]
