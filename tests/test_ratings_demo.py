@@ -27,4 +27,15 @@ def test_demo_county_has_twelve_months_of_every_board(app: Flask) -> None:
         assert s.scalar(select(func.count()).select_from(Rectification)) > 0
         red_flags = s.scalars(select(RatingResult.flags).where(RatingResult.kind == SchemeKind.ranking)).all()
         assert sum("red_flag" in flags for flags in red_flags) >= 12
+        latest = s.scalars(
+            select(RatingResult).where(RatingResult.kind == SchemeKind.ten_star, RatingResult.period == runs[-1].month)
+        ).all()
+        origins = {(i["code"], i["origin"]) for r in latest for i in r.detail["indicators"]}
+        assert {("S01", "auto"), ("S04", "auto"), ("S06", "auto")} <= origins, (
+            "stars scored from the cadre-work records"
+        )
+        assert all(r.detail["inputs"]["attendance_rate"]["sources"][0]["count"] > 0 for r in latest)
+        secretaries = s.scalars(select(RatingResult).where(RatingResult.kind == SchemeKind.hundred_point)).all()
+        satisfaction = [i["origin"] for r in secretaries for i in r.detail["indicators"] if i["code"] == "M01"]
+        assert "auto" in satisfaction, "last quarter's frozen survey scores the first secretaries' 群众评价"
         db.session.remove()

@@ -170,14 +170,14 @@ def _enqueue_finalize(session: Session, run_id: int, attempt: int) -> None:
         log.info("finalize of run %s attempt %s already queued", run_id, attempt)
 
 
-def compile_month_now(session: Session, county_id: int, month: str) -> CompileRun:
+def compile_month_now(session: Session, county_id: int, month: str, inputs: Inputs | None = None) -> CompileRun:
     """The same compile in the caller's transaction, without jobs (demo seed, benchmark): one run, every
-    town in turn, then the county-wide finish."""
+    town in turn, then the county-wide finish. `inputs` may hold values the caller gathered already."""
     parse_month(month)
     towns = session.scalars(select(Town.id).where(Town.county_id == county_id).order_by(Town.code)).all()
     run = _new_run(session, county_id, month, len(towns))
     for town_id in towns:
-        compile_villages(session, run, _villages_of(session, town_id))
+        compile_villages(session, run, _villages_of(session, town_id), inputs=inputs)
         session.add(CompileUnit(run_id=run.id, town_id=town_id, finished_at=now_utc()))
     run.units_done = len(towns)
     session.flush()
@@ -255,16 +255,20 @@ def _input_keys(definition: dict[str, Any]) -> set[str]:
     return keys
 
 
-class _Inputs:
+class Inputs:
     """Provider values per subject and period, each key gathered once even when several schemes name it;
-    `prefetch` fills the cache for many subjects with the batch providers (one query per town, not per village)."""
+    `prefetch` fills the cache for many subjects with the batch providers (one query per town, not per village)
+    and skips what is cached already, so a caller that looked the inputs up first (the demo) pays once."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.cache: dict[tuple[Subject, str], dict[str, dict[str, Any]]] = {}
 
     def prefetch(self, keys: set[str], subjects: list[Subject], period: Period) -> None:
-        for subject, values in gather_many(self.session, keys, subjects, period).items():
+        missing = {k for k in keys for s in subjects if k not in self.cache.get((s, period.label), {})}
+        if not missing:
+            return
+        for subject, values in gather_many(self.session, missing, subjects, period).items():
             self.cache.setdefault((subject, period.label), {}).update(values)
 
     def __call__(self, keys: set[str], subject: Subject, period: Period) -> dict[str, dict[str, Any]]:
@@ -276,7 +280,7 @@ class _Inputs:
 
 
 def _result_row(
-    inputs: _Inputs,
+    inputs: Inputs,
     scheme: RatingScheme,
     subject: Subject,
     period: Period,
@@ -327,6 +331,7 @@ def compile_villages(
     villages: list[Village],
     month: str | None = None,
     county_id: int | None = None,
+    inputs: Inputs | None = None,
 ) -> int:
     """Evaluate every scheme in force for these villages (all of one county) and upsert the results."""
     month = run.month if run else month
@@ -362,17 +367,20 @@ def compile_villages(
         .order_by(PartyMember.id)
     ).all()
     member_entries = _entries(session, "party_member", [m.id for m in members], month)
-    inputs = _Inputs(session)
+    inputs = inputs or Inputs(session)
     village_subjects = [Subject("village", v.id, v.id) for v in villages]
-    village_keys = set().union(
-        *(_input_keys(schemes[k].definition) for k in (SchemeKind.ten_star, SchemeKind.ranking) if k in schemes)
+    cadre_subjects = [Subject("cadre", c, v) for c, v in dict(secretaries).items()]
+    monthly_keys = set().union(
+        *(
+            _input_keys(schemes[k].definition)
+            for k in (SchemeKind.ten_star, SchemeKind.ranking, SchemeKind.hundred_point)
+            if k in schemes
+        )
     )
-    inputs.prefetch(village_keys, village_subjects, period)
+    # Villages and first secretaries together: a village-level input (coverage, closure) is computed once.
+    inputs.prefetch(monthly_keys, village_subjects + cadre_subjects, period)
     if half and SchemeKind.thousand_point in half_schemes:
         inputs.prefetch(_input_keys(half_schemes[SchemeKind.thousand_point].definition), village_subjects, half)
-    if SchemeKind.hundred_point in schemes:
-        cadre_subjects = [Subject("cadre", c, v) for c, v in dict(secretaries).items()]
-        inputs.prefetch(_input_keys(schemes[SchemeKind.hundred_point].definition), cadre_subjects, period)
     rows: list[dict[str, Any]] = []
     for village in villages:
         subject = Subject("village", village.id, village.id)

@@ -174,7 +174,8 @@ def _coverage_rows(session: Session, month: Month, pairings: Select) -> list[Cov
     settings: dict[int, WorkSettings] = {
         county_id: settings_for_county(session, county_id) for county_id in {r.county_id for r in current.values()}
     }
-    earliest = min(period_of(month, s.visit_period_months)[0] for s in settings.values())
+    windows = {county_id: period_of(month, s.visit_period_months) for county_id, s in settings.items()}
+    earliest = min(start for start, _end in windows.values())
     visits = session.execute(
         select(Visit.household_id, Visit.cadre_id, Visit.kind, Visit.local_date).where(
             Visit.household_id.in_(pairings.with_only_columns(Household.id).order_by(None)),
@@ -191,7 +192,7 @@ def _coverage_rows(session: Session, month: Month, pairings: Select) -> list[Cov
     rows = []
     for pairing in current.values():
         rule = settings[pairing.county_id]
-        start, end = period_of(month, rule.visit_period_months)
+        start, end = windows[pairing.county_id]
         own = [(kind, day) for visitor, kind, day in by_household[pairing.id] if visitor == pairing.cadre_id]
         in_month = [(kind, day) for kind, day in own if day >= month.first]
         period_visits = sum(1 for kind, day in own if kind == VisitKind.visit and day >= start.first)
