@@ -176,26 +176,34 @@ def _coverage_rows(session: Session, month: Month, pairings: Select) -> list[Cov
     }
     windows = {county_id: period_of(month, s.visit_period_months) for county_id, s in settings.items()}
     earliest = min(start for start, _end in windows.values())
+    # By the households' villages (a visit carries its household's village): one index range per village,
+    # where a list of thousands of household ids would not use the index well.
     visits = session.execute(
         select(Visit.household_id, Visit.cadre_id, Visit.kind, Visit.local_date).where(
-            Visit.household_id.in_(pairings.with_only_columns(Household.id).order_by(None)),
+            Visit.village_id.in_({r.village_id for r in current.values()}),
             Visit.local_date >= earliest.first,
             Visit.local_date < month.next_first,
         )
     ).all()
     by_household: dict[int, list[tuple[int, VisitKind, date]]] = defaultdict(list)
     for household_id, visitor, kind, day in visits:
-        by_household[household_id].append((visitor, kind, day))
+        if household_id in current:
+            by_household[household_id].append((visitor, kind, day))
     names = dict(
         session.execute(select(Cadre.id, Cadre.name).where(Cadre.id.in_({r.cadre_id for r in current.values()}))).all()
     )
     rows = []
+    month_first = month.first
+    window_first = {county_id: start.first for county_id, (start, _end) in windows.items()}
+    labels = {
+        county_id: str(start) if start == end else f"{start}~{end}" for county_id, (start, end) in windows.items()
+    }
     for pairing in current.values():
         rule = settings[pairing.county_id]
-        start, end = windows[pairing.county_id]
         own = [(kind, day) for visitor, kind, day in by_household[pairing.id] if visitor == pairing.cadre_id]
-        in_month = [(kind, day) for kind, day in own if day >= month.first]
-        period_visits = sum(1 for kind, day in own if kind == VisitKind.visit and day >= start.first)
+        in_month = [(kind, day) for kind, day in own if day >= month_first]
+        since = window_first[pairing.county_id]
+        period_visits = sum(1 for kind, day in own if kind == VisitKind.visit and day >= since)
         visit_days = [day for kind, day in own if kind == VisitKind.visit]
         rows.append(
             CoverageRow(
@@ -206,7 +214,7 @@ def _coverage_rows(session: Session, month: Month, pairings: Select) -> list[Cov
                 cadre_id=pairing.cadre_id,
                 cadre_name=names.get(pairing.cadre_id, ""),
                 visits=sum(1 for kind, _day in in_month if kind == VisitKind.visit),
-                period=str(start) if start == end else f"{start}~{end}",
+                period=labels[pairing.county_id],
                 period_visits=period_visits,
                 visits_required=rule.visits_required,
                 contacts=len(in_month),
