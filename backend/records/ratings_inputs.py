@@ -66,12 +66,16 @@ def attendance_input(session: Session, subjects: list[Subject], period: Period) 
     teams: dict[int, list[Attendance]] = defaultdict(list)
     own: dict[int, list[Attendance]] = defaultdict(list)
     for month in _months(period):
+        known: dict[int, Attendance] = {}
         if villages:
             for village_id, team in team_attendance(session, villages, month).items():
                 teams[village_id] += team
-        if cadres:
-            for attendance in attendance_of(session, list(cadres), month):
-                own[attendance.cadre_id].append(attendance)
+                known.update((a.cadre_id, a) for a in team)
+        # A first secretary is on the team of their village: computed above, unless posted elsewhere.
+        rest = [(cadre_id, county_id) for cadre_id, county_id in cadres if cadre_id not in known]
+        known.update((a.cadre_id, a) for a in (attendance_of(session, rest, month) if rest else []))
+        for cadre_id, _county in cadres:
+            own[cadre_id].append(known[cadre_id])
     out = {}
     for subject in subjects:
         found = teams.get(subject.village_id, []) if subject.type == "village" else own.get(subject.id, [])

@@ -198,23 +198,25 @@ def _coverage_rows(session: Session, month: Month, pairings: Select) -> list[Cov
     labels = {
         county_id: str(start) if start == end else f"{start}~{end}" for county_id, (start, end) in windows.items()
     }
-    for pairing in current.values():
-        rule = settings[pairing.county_id]
-        own = [(kind, day) for visitor, kind, day in by_household[pairing.id] if visitor == pairing.cadre_id]
+    visit = VisitKind.visit
+    # Plain tuples: attribute access on result rows is slow in a loop over every paired household of a town.
+    for helper, household_id, number, village_id, village_name, county_id in map(tuple, current.values()):
+        rule = settings[county_id]
+        own = [(kind, day) for visitor, kind, day in by_household.get(household_id, ()) if visitor == helper]
         in_month = [(kind, day) for kind, day in own if day >= month_first]
-        since = window_first[pairing.county_id]
-        period_visits = sum(1 for kind, day in own if kind == VisitKind.visit and day >= since)
-        visit_days = [day for kind, day in own if kind == VisitKind.visit]
+        since = window_first[county_id]
+        period_visits = sum(1 for kind, day in own if kind == visit and day >= since)
+        visit_days = [day for kind, day in own if kind == visit]
         rows.append(
             CoverageRow(
-                household_id=pairing.id,
-                household_number=pairing.number,
-                village_id=pairing.village_id,
-                village_name=pairing.name,
-                cadre_id=pairing.cadre_id,
-                cadre_name=names.get(pairing.cadre_id, ""),
-                visits=sum(1 for kind, _day in in_month if kind == VisitKind.visit),
-                period=labels[pairing.county_id],
+                household_id=household_id,
+                household_number=number,
+                village_id=village_id,
+                village_name=village_name,
+                cadre_id=helper,
+                cadre_name=names.get(helper, ""),
+                visits=sum(1 for kind, _day in in_month if kind == visit),
+                period=labels[county_id],
                 period_visits=period_visits,
                 visits_required=rule.visits_required,
                 contacts=len(in_month),
