@@ -10,8 +10,9 @@ records it was computed from (`SourceRef`: a table and ids, or a query descripti
 every score can show its records. Returning None means "no data for this subject and period".
 
 A key registered with no provider (`None`) is *not available*: the indicator falls back to the
-rater's manual entry, and the UI says so. Other areas add theirs in a few lines, e.g. in
-backend/records/ratings_inputs.py:
+rater's manual entry, and the UI says so. Other areas add theirs in a few lines, as
+backend/records/ratings_inputs.py (attendance, coverage, closure) and backend/surveys/ratings_inputs.py
+(satisfaction) do:
 
     from backend.ratings.providers import InputValue, SourceRef, provide
 
