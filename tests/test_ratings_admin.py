@@ -40,7 +40,7 @@ def test_star_board_colours_grades_and_a_town_admin_sees_only_their_town(
 
     assert "青石村" in town and "白杨村" in town and "河口村" not in town
     assert "河口村" in county and 'class="grade tone-bad">差' in county and 'class="grade tone-good">优秀' in county
-    assert "未接入，按评分人录入计分" in county, "the page says which inputs are not wired yet"
+    assert "在岗率（考勤打卡）（已接入）" in county and "群众满意率（问卷）（已接入）" in county, "inputs wired"
     trend = chart_options(county)[0]
     at = trend["xAxis"]["data"].index(MONTH)
     assert {series["name"]: series["data"][at] for series in trend["series"]} == {"优秀": 1, "良好": 1, "差": 1}
@@ -58,7 +58,7 @@ def test_village_sheet_shows_per_star_scores_reasons_and_sources(app: Flask, wor
     page = html(admin("county_admin").get(f"/admin/ratings/villages/{world.ids['V2']}?month={MONTH}"))
     assert "失星：得分5低于标准分10的80%" in page
     assert "积分参与率" in page and "ledger_entry" in page, "the auto input shows the records it counted"
-    assert "数据未接入" in page
+    assert "在岗率（考勤打卡）：<b>本月无数据</b>" in page, "V2 has no work team: the raters' entry counts"
     assert "<svg" in page and "近12个月星级" in page
     outsider = admin("town_admin_other").get(f"/admin/ratings/villages/{world.ids['V2']}?month={MONTH}")
     assert outsider.status_code == 403

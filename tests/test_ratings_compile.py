@@ -58,7 +58,8 @@ def test_compile_rates_every_village_and_first_secretary_of_the_county(app: Flas
         v1 = stars[world.ids["V1"]]
         s03 = next(i for i in v1.detail["indicators"] if i["code"] == "S03")
         assert s03["input"] == "points_activity_rate" and v1.detail["inputs"]["points_activity_rate"]["available"]
-        assert v1.detail["inputs"]["attendance_rate"] == {"available": False}
+        assert v1.detail["inputs"]["attendance_rate"]["sources"][0]["type"] == "checkin", "V1 has a work team"
+        assert stars[world.ids["V2"]].detail["inputs"]["attendance_rate"] == {"available": False}, "V2 has none"
 
 
 def test_a_rerun_gives_the_same_rows_and_an_upheld_objection_shows_in_the_diff(

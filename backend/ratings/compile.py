@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from backend.errors import InvalidRequest
 from backend.jobs.outbox import enqueue
@@ -170,14 +170,14 @@ def _enqueue_finalize(session: Session, run_id: int, attempt: int) -> None:
         log.info("finalize of run %s attempt %s already queued", run_id, attempt)
 
 
-def compile_month_now(session: Session, county_id: int, month: str) -> CompileRun:
+def compile_month_now(session: Session, county_id: int, month: str, inputs: Inputs | None = None) -> CompileRun:
     """The same compile in the caller's transaction, without jobs (demo seed, benchmark): one run, every
-    town in turn, then the county-wide finish."""
+    town in turn, then the county-wide finish. `inputs` may hold values the caller gathered already."""
     parse_month(month)
     towns = session.scalars(select(Town.id).where(Town.county_id == county_id).order_by(Town.code)).all()
     run = _new_run(session, county_id, month, len(towns))
     for town_id in towns:
-        compile_villages(session, run, _villages_of(session, town_id))
+        compile_villages(session, run, _villages_of(session, town_id), inputs=inputs)
         session.add(CompileUnit(run_id=run.id, town_id=town_id, finished_at=now_utc()))
     run.units_done = len(towns)
     session.flush()
@@ -223,28 +223,39 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
         _enqueue_finalize(session, run_id, done.attempt)
 
 
-def _upsert(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Insert or update by natural key, all rows in one Core executemany (the ORM bulk path splits rows by
-    which values are None and sends them one by one: 3-5× slower here)."""
-    if not rows:
-        return
+def _insert_rows(session: Session, model: type, rows: list[dict[str, Any]], conflict: Any) -> None:
+    """All rows in one executemany. RETURNING makes SQLAlchemy batch them into multi-row INSERTs from one cached
+    statement ("insertmanyvalues"); without it psycopg sends one statement per row, which was a quarter of a
+    large county's compile. (The ORM bulk path is worse: it splits rows by which values are None.)"""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(model.__table__)
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in rows[0] if k not in keys})
-    session.connection().execute(stmt, rows)
+    stmt = conflict(insert(model.__table__)).returning(model.__table__.c.id)
+    session.connection().execute(stmt, rows).all()
+
+
+def _upsert(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert or update by natural key."""
+    if rows:
+        _insert_rows(
+            session,
+            model,
+            rows,
+            lambda stmt: stmt.on_conflict_do_update(
+                index_elements=keys, set_={k: stmt.excluded[k] for k in rows[0] if k not in keys}
+            ),
+        )
 
 
 def _entries(session: Session, subject_type: str, ids: Iterable[int], period: str) -> dict[int, dict[str, list[Entry]]]:
     out: dict[int, dict[str, list[Entry]]] = defaultdict(lambda: defaultdict(list))
-    rows = session.scalars(
-        select(RatingEntry).where(
+    rows = session.execute(
+        select(RatingEntry.subject_id, RatingEntry.key, RatingEntry.stage, RatingEntry.value, RatingEntry.reason).where(
             RatingEntry.subject_type == subject_type,
             RatingEntry.subject_id.in_(list(ids)),
             RatingEntry.period == period,
         )
     )
-    for row in rows:
-        out[row.subject_id][row.key].append(Entry(row.stage.value, row.value, row.reason))
+    for subject_id, key, stage, value, reason in rows:
+        out[subject_id][key].append(Entry(stage.value, value, reason))
     return out
 
 
@@ -255,16 +266,20 @@ def _input_keys(definition: dict[str, Any]) -> set[str]:
     return keys
 
 
-class _Inputs:
+class Inputs:
     """Provider values per subject and period, each key gathered once even when several schemes name it;
-    `prefetch` fills the cache for many subjects with the batch providers (one query per town, not per village)."""
+    `prefetch` fills the cache for many subjects with the batch providers (one query per town, not per village)
+    and skips what is cached already, so a caller that looked the inputs up first (the demo) pays once."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.cache: dict[tuple[Subject, str], dict[str, dict[str, Any]]] = {}
 
     def prefetch(self, keys: set[str], subjects: list[Subject], period: Period) -> None:
-        for subject, values in gather_many(self.session, keys, subjects, period).items():
+        missing = {k for k in keys for s in subjects if k not in self.cache.get((s, period.label), {})}
+        if not missing:
+            return
+        for subject, values in gather_many(self.session, missing, subjects, period).items():
             self.cache.setdefault((subject, period.label), {}).update(values)
 
     def __call__(self, keys: set[str], subject: Subject, period: Period) -> dict[str, dict[str, Any]]:
@@ -276,7 +291,7 @@ class _Inputs:
 
 
 def _result_row(
-    inputs: _Inputs,
+    inputs: Inputs,
     scheme: RatingScheme,
     subject: Subject,
     period: Period,
@@ -327,6 +342,7 @@ def compile_villages(
     villages: list[Village],
     month: str | None = None,
     county_id: int | None = None,
+    inputs: Inputs | None = None,
 ) -> int:
     """Evaluate every scheme in force for these villages (all of one county) and upsert the results."""
     month = run.month if run else month
@@ -362,12 +378,18 @@ def compile_villages(
         .order_by(PartyMember.id)
     ).all()
     member_entries = _entries(session, "party_member", [m.id for m in members], month)
-    inputs = _Inputs(session)
+    inputs = inputs or Inputs(session)
     village_subjects = [Subject("village", v.id, v.id) for v in villages]
-    village_keys = set().union(
-        *(_input_keys(schemes[k].definition) for k in (SchemeKind.ten_star, SchemeKind.ranking) if k in schemes)
+    cadre_subjects = [Subject("cadre", c, v) for c, v in dict(secretaries).items()]
+    monthly_keys = set().union(
+        *(
+            _input_keys(schemes[k].definition)
+            for k in (SchemeKind.ten_star, SchemeKind.ranking, SchemeKind.hundred_point)
+            if k in schemes
+        )
     )
-    inputs.prefetch(village_keys, village_subjects, period)
+    # Villages and first secretaries together: a village-level input (coverage, closure) is computed once.
+    inputs.prefetch(monthly_keys, village_subjects + cadre_subjects, period)
     if half and SchemeKind.thousand_point in half_schemes:
         inputs.prefetch(_input_keys(half_schemes[SchemeKind.thousand_point].definition), village_subjects, half)
     rows: list[dict[str, Any]] = []
@@ -469,13 +491,17 @@ def finalize_run(session: Session, run_id: int) -> None:
     run.finished_at = now_utc()
 
 
-def _results(session: Session, county_id: int, kind: SchemeKind, period: str) -> list[RatingResult]:
-    """Results as just upserted: the upsert bypasses the ORM, so rows already in the session are refreshed."""
+def _results(
+    session: Session, county_id: int, kind: SchemeKind, period: str, with_detail: bool = True
+) -> list[RatingResult]:
+    """Results as just upserted: the upsert bypasses the ORM, so rows already in the session are refreshed.
+    Without `with_detail` the large JSON detail is not loaded (ranking and flags need only the scores)."""
     return list(
         session.scalars(
             select(RatingResult)
             .where(RatingResult.county_id == county_id, RatingResult.kind == kind, RatingResult.period == period)
             .order_by(RatingResult.subject_id)
+            .options(*([] if with_detail else [defer(RatingResult.detail)]))
             .execution_options(populate_existing=True)
         )
     )
@@ -517,7 +543,7 @@ def finalize_month(session: Session, county_id: int, month: str) -> None:
 
 def _finalize_ranking(session: Session, county_id: int, month: str, scheme: RatingScheme, names: dict) -> None:
     rules = scheme.definition["ranking"]
-    rows = _results(session, county_id, SchemeKind.ranking, month)
+    rows = _results(session, county_id, SchemeKind.ranking, month, with_detail=False)
     ranks = rank([(r.id, r.score, names.get(r.village_id, "")) for r in rows])
     bottom: set[int] = set()
     if month[5:] == "12":
@@ -604,7 +630,7 @@ def _alerts_and_rectifications(session: Session, county_id: int, month: str, sch
             wanted[(AlertKind.interview, r.village_id)] = (
                 f"群众满意率{rate:.0%}，低于{thresholds['satisfaction_below']:.0%}，约谈提醒"
             )
-    for r in _results(session, county_id, SchemeKind.ranking, month):
+    for r in _results(session, county_id, SchemeKind.ranking, month, with_detail=False):
         if "annual_bottom" in r.flags:
             wanted[(AlertKind.admonition, r.village_id)] = "年度排名位列后10%，对单位负责人进行诫勉谈话"
     managed = [AlertKind.accountability, AlertKind.commendation, AlertKind.interview, AlertKind.admonition]
@@ -650,7 +676,7 @@ def _alerts_and_rectifications(session: Session, county_id: int, month: str, sch
                         f"失星「{ind['title']}」：{ind['lost_reason']}",
                     )
                 )
-    for r in _results(session, county_id, SchemeKind.ranking, month):
+    for r in _results(session, county_id, SchemeKind.ranking, month, with_detail=False):
         if "yellow_card" in r.flags:
             items.append((r.village_id, RectificationOrigin.yellow_card, "YC", "月度排名黄牌警示：存在重大问题"))
     _insert_new(
@@ -679,8 +705,7 @@ def _alerts_and_rectifications(session: Session, county_id: int, month: str, sch
 def _insert_new(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
     """Insert unless the natural key exists: tracked items (evidence, closure) are never overwritten by a re-run."""
     if rows:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.connection().execute(insert(model.__table__).on_conflict_do_nothing(index_elements=keys), rows)
+        _insert_rows(session, model, rows, lambda stmt: stmt.on_conflict_do_nothing(index_elements=keys))
 
 
 def result_digest(session: Session, county_id: int, month: str) -> dict[str, list[Any]]:

@@ -1,9 +1,11 @@
 """Twelve months of compiled ratings for the demo county, so every board has history to show.
 
-Automatic inputs come from the providers wired today (points); everything else is what raters would
-have entered: village self-assessments (村创星), some town adjustments and county visits, first-secretary
-and ranking scores, half-year committee scores and party-member bonuses/deductions, all drawn from one
-seeded random generator.
+Automatic inputs come from the providers wherever the demo county has the records: attendance, visits and
+problems from the cadre-work demo (the last twelve months), the first secretaries' frozen survey of last
+quarter, points. Raters enter only what no record covers: village self-assessments (村创星) of the other
+stars, some town adjustments and county visits (which may overrule a measured star, as in real life),
+first-secretary and ranking scores, half-year committee scores and party-member bonuses/deductions, all
+drawn from one seeded random generator. The inputs are gathered once and handed to the compile.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from backend.org.models import County, Household, Post, Posting, Resident, Town, Village
-from backend.ratings.compile import compile_month_now, half_year_of, previous_months
+from backend.ratings.compile import Inputs, compile_month_now, half_year_of, previous_months
 from backend.ratings.models import EntryStage, PartyMember, RatingEntry, SheetStage, StarSheet
 from backend.ratings.presets import PRESETS
+from backend.ratings.providers import Period, Subject
 from backend.ratings.schemes import install_presets
+from backend.records.demo import HISTORY_MONTHS
 from backend.timeutil import now_utc, today_local
 
 SEED = 6006
+# Inputs read from the demo's records. Points activity stays with the raters: the points demo gives only a few
+# households a ledger, which would read as a county-wide participation of a few percent.
+RECORD_KEYS = {"attendance_rate", "visit_coverage_rate", "problem_closure_rate"}
+AUTO_KEYS = RECORD_KEYS | {"survey_satisfaction_rate"}
 CATEGORIES = "ABCDEF"
 TOWN_REASONS = ("走访台账缺少部分户签字", "问题整改佐证不全", "考勤记录与实际不符", "项目推进滞后于计划")
 COUNTY_FINDINGS = ("暗访发现工作队员不在岗", "暗访发现走访记录补录", "暗访发现整改问题反弹")
@@ -42,30 +50,66 @@ def seed_ratings_demo(session: Session, county: County) -> int:
     members = session.execute(
         select(PartyMember.id, PartyMember.village_id).where(PartyMember.village_id.in_([v.id for v in villages]))
     ).all()
+    secretaries = session.execute(
+        select(Posting.cadre_id, Posting.village_id).where(
+            Posting.post == Post.first_secretary, Posting.village_id.in_([v.id for v in villages])
+        )
+    ).all()
+    inputs = Inputs(session)
     entries: list[dict[str, Any]] = []
+    recorded = set(previous_months(f"{today_local():%Y-%m}", HISTORY_MONTHS))  # months the cadre-work demo covers
     for index, month in enumerate(months):
+        period = Period.month(month)
+        keys = AUTO_KEYS if month in recorded else AUTO_KEYS - RECORD_KEYS
+        village_subjects = {v.id: Subject("village", v.id, v.id) for v in villages}
+        cadre_subjects = {c: Subject("cadre", c, v) for c, v in secretaries}
+        inputs.prefetch(keys, [*village_subjects.values(), *cadre_subjects.values()], period)
+        half = half_year_of(month)
+        if half:
+            inputs.prefetch(keys, list(village_subjects.values()), half)
         for village in villages:
-            entries += _star_sheet(session, rng, village.id, month, levels[village.id], index == len(months) - 1)
+            subject = village_subjects[village.id]
+            entries += _star_sheet(
+                session,
+                rng,
+                village.id,
+                month,
+                levels[village.id],
+                index == len(months) - 1,
+                _measured(inputs, keys, "ziyang_ten_star", subject, period),
+            )
+            ranked = _measured(inputs, keys, "guangyuan_ranking", subject, period)
             entries += _manual(
-                rng, "village", village.id, month, [f"R0{n}" for n in range(1, 5)], 20, levels[village.id]
+                rng,
+                "village",
+                village.id,
+                month,
+                [f"R0{n}" for n in range(1, 5) if f"R0{n}" not in ranked],
+                20,
+                levels[village.id],
             )
             if rng.random() < 0.06:
                 entries.append(_entry("village", village.id, month, "major_problem", 1.0, "manual"))
-            half = half_year_of(month)
             if half:
-                entries += _thousand(rng, village.id, half.label, levels[village.id])
-        for cadre_id, village_id in session.execute(
-            select(Posting.cadre_id, Posting.village_id).where(
-                Posting.post == Post.first_secretary, Posting.village_id.in_([v.id for v in villages])
-            )
-        ):
-            entries += _secretary(rng, cadre_id, month, levels[village_id])
+                measured = _measured(inputs, keys, "gaoyang_thousand_point", subject, half)
+                entries += _thousand(rng, village.id, half.label, levels[village.id], measured)
+        for cadre_id, village_id in secretaries:
+            measured = _measured(inputs, keys, "baoji_first_secretary", cadre_subjects[cadre_id], period)
+            entries += _secretary(rng, cadre_id, month, levels[village_id], measured)
         for member_id, _village_id in members:
             entries += _party(rng, member_id, month)
     session.execute(insert(RatingEntry), entries)
     for month in months:
-        compile_month_now(session, county.id, month)
+        compile_month_now(session, county.id, month, inputs)
     return len(months)
+
+
+def _measured(inputs: Inputs, keys: set[str], preset: str, subject: Subject, period: Period) -> set[str]:
+    """Codes of the preset's indicators whose input (among `keys`) has data for this subject and period: the
+    raters leave those to the records."""
+    indicators = [i for i in PRESETS[preset]["definition"]["indicators"] if i.get("input") in keys]
+    found = inputs({i["input"] for i in indicators}, subject, period)
+    return {i["code"] for i in indicators if found[i["input"]]["available"]}
 
 
 def _entry(
@@ -90,10 +134,20 @@ def _draw(rng: random.Random, level: float, top: float) -> float:
 
 
 def _star_sheet(
-    session: Session, rng: random.Random, village_id: int, month: str, level: float, latest: bool
+    session: Session,
+    rng: random.Random,
+    village_id: int,
+    month: str,
+    level: float,
+    latest: bool,
+    measured: set[str],
 ) -> list[dict[str, Any]]:
     stars = [i["code"] for i in PRESETS["ziyang_ten_star"]["definition"]["indicators"]]
-    out = [_entry("village", village_id, month, f"item:{code}", _draw(rng, level, 10), "self") for code in stars]
+    out = [
+        _entry("village", village_id, month, f"item:{code}", _draw(rng, level, 10), "self")
+        for code in stars
+        if code not in measured
+    ]
     stage = rng.choice((SheetStage.self_assessed, SheetStage.town_rated)) if latest else SheetStage.county_verified
     sheet = StarSheet(village_id=village_id, month=month, stage=stage, self_note="按月自评", self_at=now_utc())
     if stage != SheetStage.self_assessed:
@@ -139,19 +193,21 @@ def _manual(
     ]
 
 
-def _secretary(rng: random.Random, cadre_id: int, month: str, level: float) -> list[dict[str, Any]]:
+def _secretary(rng: random.Random, cadre_id: int, month: str, level: float, measured: set[str]) -> list[dict[str, Any]]:
     definition = PRESETS["baoji_first_secretary"]["definition"]
     return [
         _entry("cadre", cadre_id, month, f"item:{i['code']}", _draw(rng, level + 0.4, i["max"]), "manual")
         for i in definition["indicators"]
+        if i["code"] not in measured
     ]
 
 
-def _thousand(rng: random.Random, village_id: int, half: str, level: float) -> list[dict[str, Any]]:
+def _thousand(rng: random.Random, village_id: int, half: str, level: float, measured: set[str]) -> list[dict[str, Any]]:
     definition = PRESETS["gaoyang_thousand_point"]["definition"]
     out = [
         _entry("village", village_id, half, f"item:{i['code']}", _draw(rng, level, i["max"]), "manual")
         for i in definition["indicators"]
+        if i["code"] not in measured
     ]
     if rng.random() < 0.4:
         out.append(

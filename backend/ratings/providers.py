@@ -10,8 +10,9 @@ records it was computed from (`SourceRef`: a table and ids, or a query descripti
 every score can show its records. Returning None means "no data for this subject and period".
 
 A key registered with no provider (`None`) is *not available*: the indicator falls back to the
-rater's manual entry, and the UI says so. Other areas add theirs in a few lines, e.g. in
-backend/records/ratings_inputs.py:
+rater's manual entry, and the UI says so. Other areas add theirs in a few lines, as
+backend/records/ratings_inputs.py (attendance, coverage, closure) and backend/surveys/ratings_inputs.py
+(satisfaction) do:
 
     from backend.ratings.providers import InputValue, SourceRef, provide
 
@@ -34,7 +35,7 @@ town through `gather_many`; cadre and party-member inputs go through the single-
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -98,19 +99,24 @@ class InputValue:
     sources: list[SourceRef] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"value": self.value, "sources": [asdict(s) | {"ids": list(s.ids)} for s in self.sources]}
+        # Built by hand: dataclasses.asdict deep-copies and was a tenth of a large county's compile.
+        return {
+            "value": self.value,
+            "sources": [{"type": s.type, "ids": list(s.ids), "query": s.query, "count": s.count} for s in self.sources],
+        }
 
 
 Provider = Callable[[Session, Subject, Period], InputValue | None]
 
-# Every input key a scheme may name. None = registered but not wired yet (rater enters it by hand).
+# Every input key a scheme may name. None = registered but not wired (rater enters it by hand); the
+# modules imported at the bottom of this file fill them in.
 PROVIDERS: dict[str, Provider | None] = {
-    "attendance_rate": None,  # branch cadre: backend/records check-ins (在岗率)
-    "visit_coverage_rate": None,  # branch cadre: visit coverage (遍访率)
-    "problem_closure_rate": None,  # branch cadre: problem ledger (问题销号率)
-    "survey_satisfaction_rate": None,  # branch surveys: satisfaction (群众满意率)
-    "points_activity_rate": None,
-    "points_vetoed_households": None,
+    "attendance_rate": None,  # backend/records/ratings_inputs.py: check-ins and leave (在岗率)
+    "visit_coverage_rate": None,  # backend/records/ratings_inputs.py: visits to paired households (走访覆盖率)
+    "problem_closure_rate": None,  # backend/records/ratings_inputs.py: problem ledger (问题销号率)
+    "survey_satisfaction_rate": None,  # backend/surveys/ratings_inputs.py: frozen results (群众满意率)
+    "points_activity_rate": None,  # below
+    "points_vetoed_households": None,  # below
 }
 
 INPUT_LABELS = {
@@ -250,3 +256,8 @@ def points_vetoed_households(session: Session, subjects: list[Subject], period: 
         )
         out.update({subject: value for subject in group})
     return out
+
+
+# Providers of other areas register themselves on import (after everything above is defined).
+import backend.records.ratings_inputs  # noqa: E402
+import backend.surveys.ratings_inputs  # noqa: E402, F401

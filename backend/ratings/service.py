@@ -251,10 +251,11 @@ class StarRow:
     reason: str
     input_key: str | None
     input_label: str
-    input_available: bool
+    input_available: bool  # the provider delivered a value for this village and month
     input_value: float | None
     sources: list[dict[str, Any]]
     stages: dict[str, float] = field(default_factory=dict)
+    input_wired: bool = False  # a provider exists for the input (it may still have had no data this month)
     vetoes: list[tuple[str, str]] = field(default_factory=list)  # (code, title) the raters may tick
 
 
@@ -315,6 +316,7 @@ def village_rating(session: Session, scope: Scope, village_id: int, month: str) 
                     ind["input_value"],
                     source.get("sources", []),
                     stages.get(ind["code"], {}),
+                    available(key) if key else False,
                 )
             )
         definition = {i["code"]: i for i in _star_definition(session, village, month)["indicators"]}

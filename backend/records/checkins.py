@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from backend.auth.models import Role, User
 from backend.auth.scope import Scope, filter_villages, load_village
 from backend.errors import Forbidden, InvalidRequest, LeaveAlreadyDecided, LeaveOverlap, NotFound, NotInScope, NotPosted
-from backend.org.models import Cadre, Posting, Village
+from backend.org.models import Cadre, Post, Posting, Village
 from backend.records.common import (
     Month,
     WorkSettings,
@@ -238,21 +238,26 @@ def _leave_days(session: Session, cadre_ids: list[int], month: Month) -> dict[in
 
 def attendance_for(session: Session, cadres: list[Cadre], month: Month) -> list[Attendance]:
     """Attendance of several cadres in three queries (check-ins, leave, settings per county)."""
-    ids = [c.id for c in cadres]
+    return attendance_of(session, [(c.id, c.county_id) for c in cadres], month)
+
+
+def attendance_of(session: Session, cadres: list[tuple[int, int]], month: Month) -> list[Attendance]:
+    """`attendance_for` by (cadre id, county id): callers that batch many villages need not load the cadres."""
+    ids = [cadre_id for cadre_id, _county in cadres]
     marks, leaves = _day_marks(session, ids, month), _leave_days(session, ids, month)
     settings: dict[int, WorkSettings] = {}
     today = today_local()
     out = []
-    for cadre in cadres:
-        if cadre.county_id not in settings:
-            settings[cadre.county_id] = settings_for_county(session, cadre.county_id)
+    for cadre_id, county_id in cadres:
+        if county_id not in settings:
+            settings[county_id] = settings_for_county(session, county_id)
         calendar = []
         for offset in range(month.days):
             day = month.first + timedelta(days=offset)
-            mark = marks[cadre.id].get(day)
+            mark = marks[cadre_id].get(day)
             if mark:
                 status = DayStatus.on_post
-            elif day in leaves[cadre.id]:
+            elif day in leaves[cadre_id]:
                 status = DayStatus.leave
             elif mark is False:
                 status = DayStatus.outside
@@ -261,15 +266,53 @@ def attendance_for(session: Session, cadres: list[Cadre], month: Month) -> list[
             calendar.append((day, status))
         out.append(
             Attendance(
-                cadre_id=cadre.id,
+                cadre_id=cadre_id,
                 month=month,
                 days_on_post=sum(1 for _d, s in calendar if s == DayStatus.on_post),
                 leave_days=sum(1 for _d, s in calendar if s == DayStatus.leave),
-                base_required=settings[cadre.county_id].required_days,
+                base_required=settings[county_id].required_days,
                 calendar=calendar,
             )
         )
     return out
+
+
+# The resident work team (驻村工作队) whose attendance a village answers for; helpers and grid workers are not on it.
+TEAM_POSTS = (Post.first_secretary, Post.team_leader, Post.team_member)
+
+
+def team_attendance(session: Session, village_ids: list[int], month: Month) -> dict[int, list[Attendance]]:
+    """Per village, the attendance of every team member posted there at any time of the month (four queries)."""
+    posted = session.execute(
+        select(Posting.village_id, Posting.cadre_id, Cadre.county_id)
+        .join(Cadre, Cadre.id == Posting.cadre_id)
+        .where(
+            Posting.village_id.in_(village_ids),
+            Posting.post.in_(TEAM_POSTS),
+            Posting.start_on < month.next_first,
+            or_(Posting.end_on.is_(None), Posting.end_on >= month.first),
+        )
+        .order_by(Posting.village_id, Posting.cadre_id)
+    ).all()
+    cadres = sorted({(cadre_id, county_id) for _village, cadre_id, county_id in posted})
+    by_cadre = {a.cadre_id: a for a in attendance_of(session, cadres, month)} if cadres else {}
+    teams: dict[int, list[Attendance]] = defaultdict(list)
+    for village_id, cadre_id, _county in dict.fromkeys(posted):
+        teams[village_id].append(by_cadre[cadre_id])
+    return teams
+
+
+def attendance_rate(attendances: list[Attendance]) -> float | None:
+    """Days on post over required days (approved leave taken off), each cadre capped at what was required.
+
+    All required days excused by leave counts as fully on post; no cadre at all is no data (None).
+    """
+    if not attendances:
+        return None
+    required = sum(a.required for a in attendances)
+    if required == 0:
+        return 1.0
+    return sum(min(a.days_on_post, a.required) for a in attendances) / required
 
 
 def cadres_posted_in(session: Session, scope: Scope, month: Month) -> list[Cadre]:

@@ -15,7 +15,7 @@ from backend.org.models import Cadre, Posting
 from backend.records.common import settings_for_village
 from backend.records.models import Problem, ProblemStatus
 from backend.records.photos import attach_photos
-from backend.timeutil import now_utc, today_local
+from backend.timeutil import now_utc, to_local, today_local
 
 
 @dataclass(frozen=True)
@@ -154,3 +154,40 @@ def owner_names(session: Session, problems: list[Problem]) -> dict[int, str]:
     """Owner cadre names (clear text: callers mask)."""
     ids = {p.owner_cadre_id for p in problems}
     return dict(session.execute(select(Cadre.id, Cadre.name).where(Cadre.id.in_(ids))).tuples().all()) if ids else {}
+
+
+@dataclass(frozen=True)
+class Closure:
+    """Problems of a village due in a period (deadline inside it) and those closed (销号) by their deadline.
+
+    On time means closed on or before the deadline's business day in Asia/Shanghai.
+    """
+
+    due: list[int]
+    on_time: list[int]
+
+    @property
+    def rate(self) -> float | None:
+        """No problem due is no data (None): there is nothing to close."""
+        return len(self.on_time) / len(self.due) if self.due else None
+
+    @property
+    def late(self) -> list[int]:
+        kept = set(self.on_time)
+        return [i for i in self.due if i not in kept]
+
+
+def closure(session: Session, village_ids: list[int], first: date, last: date) -> dict[int, Closure]:
+    """Per village, problems due between `first` and `last` (inclusive business days). One query."""
+    rows = session.execute(
+        select(Problem.village_id, Problem.id, Problem.deadline, Problem.closed_at)
+        .where(Problem.village_id.in_(village_ids), Problem.deadline >= first, Problem.deadline <= last)
+        .order_by(Problem.id)
+    )
+    due: dict[int, list[int]] = {v: [] for v in village_ids}
+    on_time: dict[int, list[int]] = {v: [] for v in village_ids}
+    for village_id, problem_id, deadline, closed_at in rows:
+        due[village_id].append(problem_id)
+        if closed_at is not None and to_local(closed_at).date() <= deadline:
+            on_time[village_id].append(problem_id)
+    return {v: Closure(due[v], on_time[v]) for v in village_ids}

@@ -128,70 +128,95 @@ class CoverageRow:
 def coverage(
     session: Session, scope: Scope, month: Month, *, cadre_id: int | None = None, village_id: int | None = None
 ) -> list[CoverageRow]:
-    """Each household paired during the month, its helper's visits against the rule. Three queries."""
+    """Each household paired during the month in the scope, its helper's visits against the rule. Three queries."""
     if village_id is not None:
         load_village(session, scope, village_id)
-    pairing_rows = session.execute(
-        filter_households(
-            select(Pairing, Household, Village.name, Town.county_id)
-            .join(Household, Household.id == Pairing.household_id)
-            .join(Village, Village.id == Household.village_id)
-            .join(Town, Town.id == Village.town_id),
-            scope,
+    stmt = filter_households(_pairings(month), scope, Household.id, Household.village_id).where(
+        *([Pairing.cadre_id == cadre_id] if cadre_id is not None else []),
+        *([Household.village_id == village_id] if village_id is not None else []),
+    )
+    return _coverage_rows(session, month, stmt)
+
+
+def village_coverage(session: Session, village_ids: list[int], month: Month) -> list[CoverageRow]:
+    """`coverage` for many villages at once, without a scope (the monthly ratings compile, one town per call)."""
+    return _coverage_rows(session, month, _pairings(month).where(Household.village_id.in_(village_ids)))
+
+
+def coverage_rate(rows: list[CoverageRow]) -> float | None:
+    """Share of paired households whose helper met the county's rule; no paired household is no data."""
+    return sum(1 for r in rows if r.met) / len(rows) if rows else None
+
+
+def _pairings(month: Month) -> Select:
+    return (
+        select(
+            Pairing.cadre_id,
             Household.id,
+            Household.number,
             Household.village_id,
+            Village.name,
+            Town.county_id,
         )
-        .where(
-            Pairing.start_on < month.next_first,
-            or_(Pairing.end_on.is_(None), Pairing.end_on >= month.first),
-            *([Pairing.cadre_id == cadre_id] if cadre_id is not None else []),
-            *([Household.village_id == village_id] if village_id is not None else []),
-        )
+        .join(Household, Household.id == Pairing.household_id)
+        .join(Village, Village.id == Household.village_id)
+        .join(Town, Town.id == Village.town_id)
+        .where(Pairing.start_on < month.next_first, or_(Pairing.end_on.is_(None), Pairing.end_on >= month.first))
         .order_by(Village.code, Household.number, Pairing.start_on)
-    ).all()
+    )
+
+
+def _coverage_rows(session: Session, month: Month, pairings: Select) -> list[CoverageRow]:
     # The helper at the end of the month answers for it (a later pairing replaces an earlier one).
-    current: dict[int, tuple[Pairing, Household, str, int]] = {}
-    for pairing, household, village_name, county_id in pairing_rows:
-        current[household.id] = (pairing, household, village_name, county_id)
+    current = {row.id: row for row in session.execute(pairings)}
     if not current:
         return []
     settings: dict[int, WorkSettings] = {
-        county_id: settings_for_county(session, county_id) for *_rest, county_id in current.values()
+        county_id: settings_for_county(session, county_id) for county_id in {r.county_id for r in current.values()}
     }
-    earliest = min(period_of(month, s.visit_period_months)[0] for s in settings.values())
+    windows = {county_id: period_of(month, s.visit_period_months) for county_id, s in settings.items()}
+    earliest = min(start for start, _end in windows.values())
+    # By the households' villages (a visit carries its household's village): one index range per village,
+    # where a list of thousands of household ids would not use the index well.
     visits = session.execute(
         select(Visit.household_id, Visit.cadre_id, Visit.kind, Visit.local_date).where(
-            Visit.household_id.in_(current.keys()),
+            Visit.village_id.in_({r.village_id for r in current.values()}),
             Visit.local_date >= earliest.first,
             Visit.local_date < month.next_first,
         )
     ).all()
     by_household: dict[int, list[tuple[int, VisitKind, date]]] = defaultdict(list)
     for household_id, visitor, kind, day in visits:
-        by_household[household_id].append((visitor, kind, day))
+        if household_id in current:
+            by_household[household_id].append((visitor, kind, day))
     names = dict(
-        session.execute(
-            select(Cadre.id, Cadre.name).where(Cadre.id.in_({p.cadre_id for p, *_ in current.values()}))
-        ).all()
+        session.execute(select(Cadre.id, Cadre.name).where(Cadre.id.in_({r.cadre_id for r in current.values()}))).all()
     )
     rows = []
-    for pairing, household, village_name, county_id in current.values():
+    month_first = month.first
+    window_first = {county_id: start.first for county_id, (start, _end) in windows.items()}
+    labels = {
+        county_id: str(start) if start == end else f"{start}~{end}" for county_id, (start, end) in windows.items()
+    }
+    visit = VisitKind.visit
+    # Plain tuples: attribute access on result rows is slow in a loop over every paired household of a town.
+    for helper, household_id, number, village_id, village_name, county_id in map(tuple, current.values()):
         rule = settings[county_id]
-        start, end = period_of(month, rule.visit_period_months)
-        own = [(kind, day) for visitor, kind, day in by_household[household.id] if visitor == pairing.cadre_id]
-        in_month = [(kind, day) for kind, day in own if day >= month.first]
-        period_visits = sum(1 for kind, day in own if kind == VisitKind.visit and day >= start.first)
-        visit_days = [day for kind, day in own if kind == VisitKind.visit]
+        own = [(kind, day) for visitor, kind, day in by_household.get(household_id, ()) if visitor == helper]
+        in_month = [(kind, day) for kind, day in own if day >= month_first]
+        since = window_first[county_id]
+        period_visits = sum(1 for kind, day in own if kind == visit and day >= since)
+        visit_days = [day for kind, day in own if kind == visit]
         rows.append(
             CoverageRow(
-                household_id=household.id,
-                household_number=household.number,
-                village_id=household.village_id,
+                household_id=household_id,
+                household_number=number,
+                village_id=village_id,
                 village_name=village_name,
-                cadre_id=pairing.cadre_id,
-                cadre_name=names.get(pairing.cadre_id, ""),
-                visits=sum(1 for kind, _day in in_month if kind == VisitKind.visit),
-                period=str(start) if start == end else f"{start}~{end}",
+                cadre_id=helper,
+                cadre_name=names.get(helper, ""),
+                visits=sum(1 for kind, _day in in_month if kind == visit),
+                period=labels[county_id],
                 period_visits=period_visits,
                 visits_required=rule.visits_required,
                 contacts=len(in_month),

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from backend.auth.models import Role, User
@@ -39,8 +40,9 @@ from backend.surveys.models import (
     SurveyResult,
     SurveySetting,
     SurveyTemplate,
+    TargetKind,
 )
-from backend.surveys.service import close_now, load_survey, progress
+from backend.surveys.service import close_now, load_survey, progress, quarter_of
 from backend.timeutil import now_utc
 
 # Provisional figures of an open survey are shown only from this many responses on, so that
@@ -305,3 +307,71 @@ def update_alert(
     alert.updated_by_id = user.id
     session.flush()
     return alert
+
+
+# --- frozen satisfaction for the monthly ratings ----------------------------------------------------------
+
+
+def period_labels(first: date, last: date) -> list[str]:
+    """Survey periods that count for [first, last]: its months ("2026-05") and the quarters they fall in
+    ("2026-Q2"): a quarter's evaluation is the masses' verdict on each of its months."""
+    labels: dict[str, None] = {}
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        labels[f"{year}-{month:02d}"] = None
+        labels[quarter_of(date(year, month, 1))] = None
+        year, month = year + month // 12, month % 12 + 1
+    return list(labels)
+
+
+@dataclass(frozen=True)
+class FrozenSatisfaction:
+    survey_ids: list[int]
+    figures: Satisfaction
+
+
+def frozen_satisfaction(
+    session: Session, labels: list[str], *, village_ids: Collection[int] = (), cadre_ids: Collection[int] = ()
+) -> tuple[dict[int, FrozenSatisfaction], dict[int, FrozenSatisfaction]]:
+    """Final (frozen) results of the surveys of these periods, summed per village work team and per cadre.
+
+    One query. Open surveys' provisional figures never count: they may still change.
+    """
+    stmt = (
+        select(
+            Survey.id,
+            Survey.village_id,
+            Survey.target_kind,
+            Survey.target_cadre_id,
+            SurveyResult.satisfied_answers,
+            SurveyResult.scored_answers,
+        )
+        .join(SurveyResult, SurveyResult.survey_id == Survey.id)
+        .where(
+            Survey.period.in_(labels),
+            Survey.frozen_at.is_not(None),
+            SurveyResult.is_final.is_(True),
+            or_(
+                and_(Survey.target_kind == TargetKind.village_team, Survey.village_id.in_(list(village_ids))),
+                and_(Survey.target_kind == TargetKind.cadre, Survey.target_cadre_id.in_(list(cadre_ids))),
+            ),
+        )
+        .order_by(Survey.id)
+    )
+    found: tuple[dict[int, list[Any]], dict[int, list[Any]]] = (defaultdict(list), defaultdict(list))
+    for row in session.execute(stmt):
+        if row.target_kind == TargetKind.village_team:
+            found[0][row.village_id].append(row)
+        else:
+            found[1][row.target_cadre_id].append(row)
+    teams, cadres = (
+        {
+            key: FrozenSatisfaction(
+                [r.id for r in rows],
+                Satisfaction(sum(r.satisfied_answers for r in rows), sum(r.scored_answers for r in rows)),
+            )
+            for key, rows in group.items()
+        }
+        for group in found
+    )
+    return teams, cadres

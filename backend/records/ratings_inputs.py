@@ -1,0 +1,148 @@
+"""Cadre work as automatic inputs of the monthly ratings: attendance (在岗率), visit coverage (走访覆盖率) and
+problem closure (问题销号率), with the definitions of the records pages (checkins, visits, problems).
+
+Batch providers: one call per town gets every village (or cadre) of it. A village answers for its resident
+work team's attendance and for the coverage and closure of the village; a cadre (first secretary) for their
+own attendance and for the village they are posted to. A period of several months (half year) adds the
+months up: days on post over required days, household-months meeting the rule over household-months.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.org.models import Cadre
+from backend.ratings.providers import SOURCE_LIMIT, InputValue, Period, SourceRef, Subject, provide_many
+from backend.records.checkins import Attendance, attendance_of, attendance_rate, team_attendance
+from backend.records.common import Month
+from backend.records.problems import closure
+from backend.records.visits import CoverageRow, coverage_rate, village_coverage
+
+
+def _months(period: Period) -> list[Month]:
+    return [Month(int(label[:4]), int(label[5:7])) for label in period.months()]
+
+
+def _village_ids(subjects: list[Subject]) -> list[int]:
+    return sorted({s.village_id for s in subjects})
+
+
+def _ids(values: list[int]) -> str:
+    return ",".join(map(str, values))
+
+
+def _attendance_value(attendances: list[Attendance], label: str) -> InputValue | None:
+    rate = attendance_rate(attendances)
+    if rate is None:
+        return None
+    cadres = _ids(sorted({a.cadre_id for a in attendances}))
+    required = sum(a.required for a in attendances)
+    return InputValue(
+        round(rate, 4),
+        [
+            SourceRef(
+                "checkin",
+                query=f"checkin cadre∈{{{cadres}}} {label} in_fence days on post, of {required} days required",
+                count=sum(a.days_on_post for a in attendances),
+            ),
+            SourceRef(
+                "leave_request",
+                query=f"leave_request cadre∈{{{cadres}}} {label} approved leave days",
+                count=sum(a.leave_days for a in attendances),
+            ),
+        ],
+    )
+
+
+@provide_many("attendance_rate")
+def attendance_input(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
+    """A village: its work team's days on post; a cadre: their own. Required days less approved leave."""
+    villages = _village_ids([s for s in subjects if s.type == "village"])
+    cadre_ids = sorted({s.id for s in subjects if s.type == "cadre"})
+    cadres = session.execute(select(Cadre.id, Cadre.county_id).where(Cadre.id.in_(cadre_ids))).tuples().all()
+    teams: dict[int, list[Attendance]] = defaultdict(list)
+    own: dict[int, list[Attendance]] = defaultdict(list)
+    for month in _months(period):
+        known: dict[int, Attendance] = {}
+        if villages:
+            for village_id, team in team_attendance(session, villages, month).items():
+                teams[village_id] += team
+                known.update((a.cadre_id, a) for a in team)
+        # A first secretary is on the team of their village: computed above, unless posted elsewhere.
+        rest = [(cadre_id, county_id) for cadre_id, county_id in cadres if cadre_id not in known]
+        known.update((a.cadre_id, a) for a in (attendance_of(session, rest, month) if rest else []))
+        for cadre_id, _county in cadres:
+            own[cadre_id].append(known[cadre_id])
+    out = {}
+    for subject in subjects:
+        found = teams.get(subject.village_id, []) if subject.type == "village" else own.get(subject.id, [])
+        value = _attendance_value(found, period.label) if subject.type in ("village", "cadre") else None
+        if value is not None:
+            out[subject] = value
+    return out
+
+
+@provide_many("visit_coverage_rate")
+def coverage_input(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
+    """Paired households whose helper met the county's visit rule, over the paired households of the village."""
+    villages = _village_ids(subjects)
+    rows: dict[int, list[CoverageRow]] = defaultdict(list)
+    for month in _months(period):
+        for row in village_coverage(session, villages, month):
+            rows[row.village_id].append(row)
+    values = {}
+    for village_id in villages:
+        found = rows.get(village_id, [])
+        rate = coverage_rate(found)
+        if rate is None:
+            continue
+        short = sorted({r.household_id for r in found if not r.met})
+        values[village_id] = InputValue(
+            round(rate, 4),
+            [
+                SourceRef(
+                    "pairing",
+                    query=f"paired households village={village_id} {period.label}, "
+                    f"{sum(1 for r in found if r.met)} met the county's visit rule",
+                    count=len(found),
+                ),
+                SourceRef(
+                    "household",
+                    tuple(short[:SOURCE_LIMIT]),
+                    f"households short of visits village={village_id} {period.label}",
+                    len(short),
+                ),
+            ],
+        )
+    return {s: values[s.village_id] for s in subjects if s.village_id in values}
+
+
+@provide_many("problem_closure_rate")
+def closure_input(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
+    """Problems of the village due in the period that were closed (销号) by their deadline."""
+    villages = _village_ids(subjects)
+    values = {}
+    for village_id, found in closure(session, villages, period.start, period.end).items():
+        if found.rate is None:
+            continue
+        values[village_id] = InputValue(
+            round(found.rate, 4),
+            [
+                SourceRef(
+                    "problem",
+                    tuple(found.due[:SOURCE_LIMIT]),
+                    f"problem village={village_id} deadline∈{period.label}, {len(found.on_time)} closed on time",
+                    len(found.due),
+                ),
+                SourceRef(
+                    "problem",
+                    tuple(found.late[:SOURCE_LIMIT]),
+                    f"problem village={village_id} deadline∈{period.label} not closed by the deadline",
+                    len(found.late),
+                ),
+            ],
+        )
+    return {s: values[s.village_id] for s in subjects if s.village_id in values}
