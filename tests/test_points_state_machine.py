@@ -68,12 +68,12 @@ REVIEWERS = ["reviewer", "reviewer_2"]
 DECLARABLE = ["P06", "P23", "N07"]  # positive items that need no photo evidence, and one negative item
 RECORDABLE = ["P06", "P23", "P09", "N07", "N05", "V01"]
 DAYS_AGO = [0, 1, 3, 40]
-# Late in a month, mid-year, New Year's Eve: the clock then moves forward across month and year ends.
+# Late in January and on New Year's Eve: the clock then moves forward across month and year ends.
 STARTS = [datetime(2026, 1, 29, 9, 17, 30, tzinfo=LOCAL_TZ), datetime(2026, 12, 31, 9, 17, 30, tzinfo=LOCAL_TZ)]
 PRODUCTS = {"rice": (30, 5, None), "soap": (5, 4, 2), "oil": (60, 2, None)}  # points, first stock, monthly limit
 REDEMPTION_ACTIONS = ["cancel", "approve", "reject", "hand_over", "wrong_code"]
 OPEN = (RedemptionStatus.pending, RedemptionStatus.approved)
-NO_ENTRY_BELOW_ZERO = {EntryKind.deduct, EntryKind.veto, EntryKind.correction}
+MAY_GO_BELOW_ZERO = {EntryKind.deduct, EntryKind.veto, EntryKind.correction}
 
 
 @dataclass
@@ -264,14 +264,22 @@ class VillageBooks(RuleBasedStateMachine):
 
     # -- claims --------------------------------------------------------------------------------------------
 
-    @rule(target=claims, household=st.sampled_from(sorted(VILLAGERS)), code=st.sampled_from(RECORDABLE),
-          days_ago=st.sampled_from(DAYS_AGO))  # fmt: skip
+    @rule(
+        target=claims,
+        household=st.sampled_from(sorted(VILLAGERS)),
+        code=st.sampled_from(RECORDABLE),
+        days_ago=st.sampled_from(DAYS_AGO),
+    )
     def record(self, household: str, code: str, days_ago: int):  # type: ignore[no-untyped-def]
         """A cadre records a good deed, a fault or a veto item for a household (no photos needed)."""
         return self.submit(household, code, days_ago, by_cadre=True)
 
-    @rule(target=claims, household=st.sampled_from(sorted(VILLAGERS)), code=st.sampled_from(DECLARABLE),
-          days_ago=st.sampled_from(DAYS_AGO))  # fmt: skip
+    @rule(
+        target=claims,
+        household=st.sampled_from(sorted(VILLAGERS)),
+        code=st.sampled_from(DECLARABLE),
+        days_ago=st.sampled_from(DAYS_AGO),
+    )
     def declare(self, household: str, code: str, days_ago: int):  # type: ignore[no-untyped-def]
         """A villager declares for their own household; a negative item is refused (invalid_request)."""
         return self.submit(household, code, days_ago, by_cadre=False)
@@ -583,7 +591,7 @@ class VillageBooks(RuleBasedStateMachine):
         below_zero = s.scalars(
             select(LedgerEntry.kind).where(LedgerEntry.balance_after < 0, LedgerEntry.amount < 0)
         ).all()
-        assert set(below_zero) <= NO_ENTRY_BELOW_ZERO, "only a deduction, veto or correction may go below zero"
+        assert set(below_zero) <= MAY_GO_BELOW_ZERO, "only a deduction, veto or correction may go below zero"
 
     @invariant()
     def database_agrees_with_the_model(self) -> None:
