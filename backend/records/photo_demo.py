@@ -38,4 +38,4 @@ def demo_photo(session: Session, rng: random.Random, *, user: User, scope: Scope
     draw.polygon([(x - 10, y), (x + 60, y - 50), (x + 130, y)], fill=(120, 60, 50))
     buffer = BytesIO()
     image.save(buffer, "JPEG", quality=80)
-    return accept_upload(session, user=user, scope=scope, data=buffer.getvalue(), label_event=event)
+    return accept_upload(session, user=user, scope=scope, data=buffer.getvalue(), label_event=event, durable=False)

@@ -102,18 +102,20 @@ def accept_upload(
     data: bytes | Incoming,
     label_event: str | None = None,
     label_place: str | None = None,
+    durable: bool = True,
 ) -> Photo:
     """Check the bytes cheaply (no pixel decoding), keep the original privately and durably, queue the copies.
 
-    `data` is a file received by `receive_upload` (the API) or bytes (demo, shop). Raises
+    `data` is a file received by `receive_upload` (the API) or bytes (demo, shop). `durable=False` skips
+    the fsync, only for generated demo photos: hundreds in one seed, and easily made again. Raises
     payload_too_large (bytes or pixels over the limits) or unsupported_image (not JPEG/PNG/WebP by its
     bytes, unreadable header, truncated).
     """
     if isinstance(data, Incoming):
-        return _accept(session, user, scope, data, label_event, label_place)
+        return _accept(session, user, scope, data, label_event, label_place, durable)
     with receive_upload() as incoming:
         incoming.write(data)
-        return _accept(session, user, scope, incoming, label_event, label_place)
+        return _accept(session, user, scope, incoming, label_event, label_place, durable)
 
 
 def _accept(
@@ -123,6 +125,7 @@ def _accept(
     upload: Incoming,
     label_event: str | None,
     label_place: str | None,
+    durable: bool,
 ) -> Photo:
     config = current_app.config
     if upload.size > config["PHOTO_MAX_BYTES"]:
@@ -160,7 +163,7 @@ def _accept(
     if earlier is not None:
         photo.flag, photo.duplicate_of_id = PhotoFlag.duplicate, earlier
     # On disk for good before the row can commit: an accepted photo is never lost (see storage.keep).
-    photo_storage().keep(upload, storage_key(photo.id, "original"))
+    photo_storage().keep(upload, storage_key(photo.id, "original"), durable=durable)
     session.add(photo)
     session.flush()
     enqueue(session, PROCESS_TASK, job_id=f"photo-{photo.id}", photo_id=photo.id)

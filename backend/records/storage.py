@@ -124,8 +124,8 @@ class PhotoStorage(Protocol):
         """A staging file for an upload as it arrives (see Incoming)."""
         ...
 
-    def keep(self, incoming: Incoming, key: str) -> None:
-        """Store a received upload under `key`, durably: on return it survives a crash or power loss."""
+    def keep(self, incoming: Incoming, key: str, *, durable: bool = True) -> None:
+        """Store a received upload under `key`; `durable`: on return it survives a crash or power loss."""
         ...
 
     def get(self, key: str) -> bytes: ...
@@ -167,7 +167,7 @@ class LocalStorage:
         staging.mkdir(parents=True, exist_ok=True)
         return Incoming(staging / f"up-{uuid.uuid4().hex}", max_bytes, screen)
 
-    def keep(self, incoming: Incoming, key: str) -> None:
+    def keep(self, incoming: Incoming, key: str, *, durable: bool = True) -> None:
         """Rename into place, then fsync the file (its data, and on ext4/XFS the journal commit carrying the
         rename) and the target directory, which POSIX requires for the new entry (nearly free after the first).
 
@@ -177,6 +177,8 @@ class LocalStorage:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.rename(incoming.path, path)
         incoming.path, incoming.kept = path, True
+        if not durable:
+            return
         incoming.make_durable()
         directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
