@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from io import BytesIO
+from functools import cached_property
 from typing import IO
 
 from flask import Flask, Request, Response, jsonify, request
@@ -21,6 +21,8 @@ from backend.errors import (
     Unauthenticated,
 )
 from backend.extensions import csrf
+from backend.records import photos
+from backend.records.storage import Incoming
 
 BASE = "/api/mp/v1"
 
@@ -70,11 +72,23 @@ class ApiRequest(Request):
         filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
-        """A photo upload (≤ 15 MB, capped before the body is read) stays in memory: spooling it to a temp
-        file and reading it back would cost more than every check acceptance makes."""
+        """A photo upload is hashed and written into the photo store as it arrives (photos.receive_upload):
+        no in-memory copy, no temp file read back, nothing left to hash once the last byte is in."""
         if self.path.startswith(f"{BASE}/uploads"):
-            return BytesIO()
+            incoming = photos.receive_upload()
+            self._incoming.append(incoming)
+            return incoming  # type: ignore[return-value]
         return super()._get_file_stream(total_content_length, content_type, filename, content_length)
+
+    @cached_property
+    def _incoming(self) -> list[Incoming]:
+        return []
+
+    def close(self) -> None:
+        """Also the staging files of uploads that were not kept (refused, or the parse failed midway)."""
+        super().close()
+        for incoming in self.__dict__.get("_incoming", ()):
+            incoming.close()
 
 
 class XiangzhiApi(Api):

@@ -81,7 +81,7 @@ def upload(form: dict, files: dict):  # type: ignore[no-untyped-def]
         db.session,
         user=current_user(),
         scope=current_scope(),
-        data=files["file"].read(),
+        data=files["file"].stream,
         label_event=form["event"],
         label_place=form["place"],
     )

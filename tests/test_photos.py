@@ -102,6 +102,34 @@ def test_cadre_upload_answers_with_id_hash_upright_size_and_capture_time(app, ap
     assert photo.village_id == world.ids["V1"]
 
 
+def test_a_large_upload_is_stored_byte_for_byte_as_it_streams_in(app, api) -> None:
+    """Several MB arrive in many chunks (hashed and written one by one, written behind): the original kept
+    is the very bytes sent, under the SHA-256 the phone gets back."""
+    data = corpus.phone_jpeg(2) + random.Random(5).randbytes(3 * 1024 * 1024)  # a trailer after EOI is fine
+
+    response = upload(api, "cadre", data)
+
+    assert response.status_code == 201, response.json
+    assert response.json["sha256"] == hashlib.sha256(data).hexdigest()
+    assert served(app, response.json["id"], "original") == data
+
+
+def test_refused_uploads_and_extra_file_parts_leave_no_staging_file(app, api) -> None:
+    incoming = Path(app.config["UPLOAD_DIR"]) / ".incoming"
+    html = b"<html><script>alert(1)</script></html>" * 1000
+
+    refused = upload(api, "cadre", html)
+    extra = api("cadre").post(
+        "/uploads",
+        data={"file": (io.BytesIO(corpus.phone_jpeg(3)), "a.jpg"), "more": (io.BytesIO(corpus.phone_jpeg(4)), "b.jpg")},
+        content_type="multipart/form-data",
+    )
+
+    assert (refused.status_code, refused.json["code"]) == (415, "unsupported_image")
+    assert extra.status_code in (201, 422)
+    assert list(incoming.iterdir()) == []
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_every_exif_orientation_comes_out_upright_in_display_and_thumbnail(app, api, orientation: int) -> None:
     photo_id = uploaded(api, "cadre", corpus.phone_jpeg(orientation, width=600, height=800))

@@ -51,4 +51,4 @@ def demo_photo(session: Session, rng: random.Random, *, user: User, scope: Scope
         draw.ellipse((x - r, y - r, x + r, y + r), fill=rng.choice(_TREES))
     buffer = BytesIO()
     image.save(buffer, "JPEG", quality=80)
-    return accept_upload(session, user=user, scope=scope, data=buffer.getvalue(), label_event=event)
+    return accept_upload(session, user=user, scope=scope, data=buffer.getvalue(), label_event=event, durable=False)

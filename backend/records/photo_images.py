@@ -9,11 +9,13 @@ now), EXIF capture time and GPS. The full decode happens in the background job (
 from __future__ import annotations
 
 import math
+import mmap
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from io import BytesIO
 from pathlib import Path
+from typing import IO
 
 from PIL import ExifTags, Image, ImageDraw, ImageFont, ImageOps
 
@@ -55,23 +57,47 @@ class Copies:
     dhash: str
 
 
-def sniff_format(data: bytes) -> str:
-    """The format from the magic bytes; the file name and Content-Type are never trusted."""
-    if data[:3] == b"\xff\xd8\xff":
+# The bytes of an upload: in memory, or mapped from the file it was received into (no copy).
+Bytes = bytes | mmap.mmap
+
+
+def _magic_format(head: Bytes) -> str | None:
+    if head[:3] == b"\xff\xd8\xff":
         return "JPEG"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
         return "PNG"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WEBP"
-    raise UnsupportedImage("只支持 JPEG、PNG、WebP 格式的照片")
+    return None
 
 
-def open_image(data: bytes, fmt: str, max_pixels: int) -> Image.Image:
+def allowed_head(head: bytes) -> bool:
+    """Whether the first bytes of an upload still arriving can be an image we take (the rest is not stored)."""
+    return _magic_format(head) is not None
+
+
+def sniff_format(data: Bytes) -> str:
+    """The format from the magic bytes; the file name and Content-Type are never trusted."""
+    fmt = _magic_format(data)
+    if fmt is None:
+        raise UnsupportedImage("只支持 JPEG、PNG、WebP 格式的照片")
+    return fmt
+
+
+def _readable(data: Bytes) -> IO[bytes]:
+    """A file over the bytes for Pillow: a mapped upload is file-like itself, BytesIO would copy it."""
+    if isinstance(data, mmap.mmap):
+        data.seek(0)
+        return data  # type: ignore[return-value]
+    return BytesIO(data)
+
+
+def open_image(data: Bytes, fmt: str, max_pixels: int) -> Image.Image:
     """Open (header only) with the format pinned and both our pixel cap and Pillow's bomb guard as errors."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(BytesIO(data), formats=[fmt])
+            image = Image.open(_readable(data), formats=[fmt])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_many_pixels(max_pixels) from exc
     except Exception as exc:  # any parser failure on hostile bytes means "not an image we take"
@@ -88,7 +114,7 @@ def _too_many_pixels(max_pixels: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"图片像素过多（上限 {max_pixels // 1_000_000} 百万像素）")
 
 
-def inspect_upload(data: bytes, max_pixels: int, *, now: datetime) -> UploadInfo:
+def inspect_upload(data: Bytes, max_pixels: int, *, now: datetime) -> UploadInfo:
     """Everything acceptance needs, without decoding pixel data (a few milliseconds for a 12 MP photo)."""
     fmt = sniff_format(data)
     image = open_image(data, fmt, max_pixels)
@@ -104,7 +130,7 @@ def inspect_upload(data: bytes, max_pixels: int, *, now: datetime) -> UploadInfo
     return UploadInfo(fmt.lower(), width, height, _taken_at(exif, now), _gps(exif))
 
 
-def _check_complete(data: bytes, fmt: str) -> None:
+def _check_complete(data: Bytes, fmt: str) -> None:
     """Refuse truncated files now, cheaply: the job would fail on them anyway, too late for the phone."""
     if fmt == "JPEG":
         scan = _jpeg_first_scan(data)
@@ -117,13 +143,13 @@ def _check_complete(data: bytes, fmt: str) -> None:
             raise UnsupportedImage("照片不完整（可能上传中断），请重新上传")
     else:
         try:
-            with Image.open(BytesIO(data), formats=["PNG"]) as png:
+            with Image.open(_readable(data), formats=["PNG"]) as png:
                 png.verify()  # chunk CRCs up to IEND; no inflating
         except Exception as exc:
             raise UnsupportedImage("照片不完整或已损坏，请重新上传") from exc
 
 
-def _jpeg_first_scan(data: bytes) -> int | None:
+def _jpeg_first_scan(data: Bytes) -> int | None:
     """Offset of the first SOS segment, walking the marker segments (skipping EXIF and its thumbnail)."""
     pos = 2
     end = len(data)

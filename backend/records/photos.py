@@ -16,7 +16,6 @@ nobody claimed within 24 h and re-queues photos whose processing job was lost.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
@@ -47,7 +46,7 @@ from backend.errors import (
 from backend.jobs.outbox import enqueue
 from backend.org.models import Cadre, Town, Village
 from backend.org.service import PER_PAGE, Page, _page_bounds
-from backend.records.photo_images import find_font, hamming, inspect_upload, render_copies
+from backend.records.photo_images import allowed_head, find_font, hamming, inspect_upload, render_copies
 from backend.records.photo_models import (
     OWNER_TYPES,
     PHOTO_FLAG_LABELS,
@@ -56,7 +55,7 @@ from backend.records.photo_models import (
     PhotoSettings,
     PhotoStatus,
 )
-from backend.records.storage import photo_storage
+from backend.records.storage import Incoming, photo_storage
 from backend.timeutil import now_utc, to_local
 
 log = logging.getLogger(__name__)
@@ -89,26 +88,52 @@ def storage_key(photo_id: str, variant: str) -> str:
 # --- acceptance -----------------------------------------------------------------------------------
 
 
+def receive_upload() -> Incoming:
+    """Where the form parser streams an uploaded file: hashed and stored as it arrives, non-images
+    (by their first bytes) and bytes over PHOTO_MAX_BYTES never stored."""
+    return photo_storage().receive(current_app.config["PHOTO_MAX_BYTES"], screen=allowed_head)
+
+
 def accept_upload(
     session: Session,
     *,
     user: User,
     scope: Scope,
-    data: bytes,
+    data: bytes | Incoming,
     label_event: str | None = None,
     label_place: str | None = None,
+    durable: bool = True,
 ) -> Photo:
-    """Check the bytes cheaply (no pixel decoding), store the original privately, queue the copies.
+    """Check the bytes cheaply (no pixel decoding), keep the original privately and durably, queue the copies.
 
-    Raises payload_too_large (bytes or pixels over the limits) or unsupported_image (not JPEG/PNG/WebP
-    by its bytes, unreadable header, truncated).
+    `data` is a file received by `receive_upload` (the API) or bytes (demo, shop). `durable=False` skips
+    the fsync, only for generated demo photos: hundreds in one seed, and easily made again. Raises
+    payload_too_large (bytes or pixels over the limits) or unsupported_image (not JPEG/PNG/WebP by its
+    bytes, unreadable header, truncated).
     """
+    if isinstance(data, Incoming):
+        return _accept(session, user, scope, data, label_event, label_place, durable)
+    with receive_upload() as incoming:
+        incoming.write(data)
+        return _accept(session, user, scope, incoming, label_event, label_place, durable)
+
+
+def _accept(
+    session: Session,
+    user: User,
+    scope: Scope,
+    upload: Incoming,
+    label_event: str | None,
+    label_place: str | None,
+    durable: bool,
+) -> Photo:
     config = current_app.config
-    if len(data) > config["PHOTO_MAX_BYTES"]:
+    if upload.size > config["PHOTO_MAX_BYTES"]:
         raise PayloadTooLarge(f"照片过大（上限 {config['PHOTO_MAX_BYTES'] // (1024 * 1024)} MB）")
     received = now_utc()
-    info = inspect_upload(data, config["PHOTO_MAX_PIXELS"], now=received)
-    digest = hashlib.sha256(data).hexdigest()
+    # A body refused by its first bytes stored nothing: the format check below refuses it.
+    info = inspect_upload(upload.view(), config["PHOTO_MAX_PIXELS"], now=received)
+    digest = upload.sha256()
     photo = Photo(
         id=uuid.uuid4().hex,
         uploader_id=user.id,
@@ -117,7 +142,7 @@ def accept_upload(
         household_id=scope.household_id,
         status=PhotoStatus.processing,
         format=info.format,
-        byte_size=len(data),
+        byte_size=upload.size,
         width=info.width,
         height=info.height,
         sha256=digest,
@@ -137,7 +162,8 @@ def accept_upload(
     )
     if earlier is not None:
         photo.flag, photo.duplicate_of_id = PhotoFlag.duplicate, earlier
-    photo_storage().put(storage_key(photo.id, "original"), data)
+    # On disk for good before the row can commit: an accepted photo is never lost (see storage.keep).
+    photo_storage().keep(upload, storage_key(photo.id, "original"), durable=durable)
     session.add(photo)
     session.flush()
     enqueue(session, PROCESS_TASK, job_id=f"photo-{photo.id}", photo_id=photo.id)
