@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.expression import Exists
 
 from backend.errors import InsufficientPoints
@@ -212,7 +212,7 @@ def ledger_query(household_id: int):  # type: ignore[no-untyped-def]
     return (
         select(LedgerEntry)
         .where(LedgerEntry.household_id == household_id)
-        .options(selectinload(LedgerEntry.rule_item))  # the phone's ledger shows each entry's item
+        .options(joinedload(LedgerEntry.rule_item))  # each entry's item, in the same query (many-to-one)
     )
 
 
