@@ -1,8 +1,14 @@
-"""The bare baseline for bench/points_read.py: the same reads as GET /points/summary and /points/ledger.
+"""The bare baseline for bench/points_read.py and bench/shop_redemptions.py.
 
 Plain Flask + SQLAlchemy Core on the models' tables: one token lookup (joined to the user), then the same
-indexed queries the app runs, serialized with jsonify. No ORM objects, marshmallow, flask-smorest, policy
-decorators, request-boundary commit or scope object: what is left is the floor the app is compared to.
+indexed queries the app runs for GET /points/summary and /points/ledger, serialized with jsonify; and for
+POST /shop/redemptions only the guarded stock UPDATE and its stock entry INSERT, in one transaction. No ORM
+objects, marshmallow, flask-smorest, policy decorators, idempotency, request-boundary hooks or scope
+object: what is left is the floor the app is compared to. The engine gets the app's SQLite pragmas (WAL,
+busy timeout, BEGIN IMMEDIATE for writes) so both sides queue writers the same way.
+
+The summary here is cheaper than the app's: its rank counts accounts with a higher balance and it has no
+honors, where the app ranks this year's scores and looks up the last month's, quarter's and year's places.
 """
 
 from __future__ import annotations
@@ -10,13 +16,15 @@ from __future__ import annotations
 import os
 
 from flask import Flask, abort, jsonify, request
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, insert, select, update
 from sqlalchemy.engine import make_url
 
 from backend.auth.models import ApiToken, User
 from backend.auth.service import _token_hash
+from backend.db import install_sqlite_pragmas, write_intent
 from backend.points.ledger import business_month
 from backend.points.models import EntryKind, LedgerEntry, PointsAccount, RuleItem
+from backend.shop.models import Product, StockEntry, StockKind
 from backend.timeutil import now_utc
 
 token = ApiToken.__table__
@@ -24,6 +32,8 @@ user = User.__table__
 account = PointsAccount.__table__
 entry = LedgerEntry.__table__
 item = RuleItem.__table__
+product = Product.__table__
+stock_entry = StockEntry.__table__
 
 
 def _engine_url(raw: str) -> str:
@@ -34,6 +44,7 @@ def _engine_url(raw: str) -> str:
 def create_baseline() -> Flask:
     app = Flask(__name__)
     engine = create_engine(_engine_url(os.environ["DATABASE_URL"]), pool_pre_ping=True)
+    install_sqlite_pragmas(engine)
 
     def household_id(conn) -> int:  # type: ignore[no-untyped-def]
         raw = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -117,5 +128,33 @@ def create_baseline() -> Flask:
             for r in rows[:20]
         ]
         return jsonify(items=items, next_cursor=str(rows[19].id) if len(rows) > 20 else None)
+
+    @app.post("/bare/redemptions")
+    def redeem():  # type: ignore[no-untyped-def]
+        body = request.get_json()
+        product_id, quantity = int(body["product_id"]), int(body.get("quantity", 1))
+        with write_intent(), engine.begin() as conn:
+            household_id(conn)
+            row = conn.execute(
+                update(product)
+                .where(product.c.id == product_id, product.c.stock >= quantity)
+                .values(stock=product.c.stock - quantity, held=product.c.held + quantity)
+                .returning(product.c.stock, product.c.village_id)
+            ).first()
+            if row is None:
+                abort(409)
+            conn.execute(
+                insert(stock_entry).values(
+                    product_id=product_id,
+                    village_id=row.village_id,
+                    kind=StockKind.hold,
+                    quantity=-quantity,
+                    held_delta=quantity,
+                    stock_after=row.stock,
+                    note="",
+                    created_at=now_utc(),
+                )
+            )
+        return jsonify(product_id=product_id, stock=row.stock), 201
 
     return app

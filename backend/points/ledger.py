@@ -120,7 +120,8 @@ def post_entry(
         if not require_funds:
             raise LookupError(f"household {household_id} has no points account; call ensure_account first")
         raise InsufficientPoints()
-    entry_id = session.execute(
+    # RETURNING the entity: the caller gets the loaded entry without a second SELECT.
+    return session.scalars(
         insert(LedgerEntry)
         .values(
             household_id=household_id,
@@ -137,9 +138,8 @@ def post_entry(
             reason=reason,
             created_at=now_utc(),
         )
-        .returning(LedgerEntry.id)
-    ).scalar_one()
-    return session.get_one(LedgerEntry, entry_id)
+        .returning(LedgerEntry)
+    ).one()
 
 
 @dataclass(frozen=True)
