@@ -22,10 +22,11 @@ from sqlalchemy.engine import make_url
 from backend.auth.models import ApiToken, User
 from backend.auth.service import _token_hash
 from backend.db import install_sqlite_pragmas, write_intent
+from backend.points.honors import PERIOD_KINDS, _places_statement, period_containing, previous_period
 from backend.points.ledger import business_month
 from backend.points.models import EntryKind, LedgerEntry, PointsAccount, RuleItem
 from backend.shop.models import Product, StockEntry, StockKind
-from backend.timeutil import now_utc
+from backend.timeutil import now_utc, today_local
 
 token = ApiToken.__table__
 user = User.__table__
@@ -39,6 +40,26 @@ stock_entry = StockEntry.__table__
 def _engine_url(raw: str) -> str:
     url = make_url(raw)
     return str(url.set(drivername="postgresql+psycopg")) if url.drivername == "postgresql" else raw
+
+
+def _places(conn, hid: int, village_id: int) -> tuple[int | None, list[dict]]:  # type: ignore[no-untyped-def]
+    """This year's rank and the last completed periods' top-3 places, from the app's own places query."""
+    today = today_local()
+    periods = [period_containing("year", today), *(previous_period(kind, today) for kind in PERIOD_KINDS)]
+    params: dict[str, object] = {"village_id": village_id, "household_id": hid}
+    for i, per in enumerate(periods):
+        params[f"first_{i}"], params[f"last_{i}"] = per.months[0], per.months[-1]
+    *figures, village_size = conn.execute(_places_statement(len(periods)), params).one()
+    ranks: list[int | None] = []
+    for i in range(len(periods)):
+        score, vetoes, ahead, scored = figures[4 * i : 4 * i + 4]
+        ranks.append(None if vetoes else ahead + 1 + (village_size - scored if score < 0 else 0))
+    honors = [
+        {"kind": "rank", "period": per.key, "title": f"{per.label}积分全村第{rank}名", "rank": rank, "stars": None}
+        for per, rank, score in zip(periods[1:], ranks[1:], figures[4::4], strict=True)
+        if rank is not None and rank <= 3 and score > 0
+    ]
+    return ranks[0], honors
 
 
 def create_baseline() -> Flask:
@@ -61,8 +82,7 @@ def create_baseline() -> Flask:
     def index():  # type: ignore[no-untyped-def]
         return "ok"
 
-    @app.get("/bare/summary")
-    def summary():  # type: ignore[no-untyped-def]
+    def summary(ranked: bool):  # type: ignore[no-untyped-def]
         month = business_month()
         with engine.connect() as conn:
             hid = household_id(conn)
@@ -78,20 +98,29 @@ def create_baseline() -> Flask:
                     func.count(entry.c.id).filter(entry.c.kind == EntryKind.veto.value),
                 ).where(entry.c.household_id == hid, entry.c.month == month)
             ).one()
-            ahead = conn.execute(
-                select(func.count())
-                .select_from(account)
-                .where(account.c.village_id == acc.village_id, account.c.balance > acc.balance)
-            ).scalar_one()
+            if ranked:
+                rank, honors = _places(conn, hid, acc.village_id)
+            else:
+                ahead = conn.execute(
+                    select(func.count())
+                    .select_from(account)
+                    .where(account.c.village_id == acc.village_id, account.c.balance > acc.balance)
+                ).scalar_one()
+                rank, honors = ahead + 1, []
         return jsonify(
             household_id=hid,
             balance=acc.balance,
             held=acc.held,
             month={"month": month, "earned": earned, "deducted": deducted},
             vetoed_this_month=vetoes > 0,
-            rank_in_village=ahead + 1,
-            honors=[],
+            rank_in_village=rank,
+            honors=honors,
         )
+
+    app.add_url_rule("/bare/summary", "summary", lambda: summary(ranked=False))
+    # The app's own places query (this year + the last month, quarter, year), run through Core: what is left
+    # between this and the app's summary is our stack, not the ranking SQL. Star bands are left out.
+    app.add_url_rule("/bare/summary-ranked", "summary_ranked", lambda: summary(ranked=True))
 
     @app.get("/bare/ledger")
     def ledger():  # type: ignore[no-untyped-def]

@@ -34,8 +34,14 @@ import requests
 from sqlalchemy import select
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ENDPOINTS = {"summary": "/api/mp/v1/points/summary", "ledger": "/api/mp/v1/points/ledger?limit=20"}
-BASELINE_PATHS = {"summary": "/bare/summary", "ledger": "/bare/ledger"}
+ENDPOINTS = {
+    "summary": "/api/mp/v1/points/summary",
+    "summary*": "/api/mp/v1/points/summary",
+    "ledger": "/api/mp/v1/points/ledger?limit=20",
+}
+# summary: the historical bare twin (rank by balance, no honors: cheaper than the app's answer);
+# summary*: the bare twin running the app's own ranking query, so the ratio is our stack's cost alone.
+BASELINE_PATHS = {"summary": "/bare/summary", "summary*": "/bare/summary-ranked", "ledger": "/bare/ledger"}
 
 
 def database_url(tmp: Path) -> str:

@@ -46,7 +46,7 @@ def main() -> None:
             statements.append(" ".join(statement.split())[:160])
 
         event.listen(engine, "before_cursor_execute", record)
-        for path in ENDPOINTS.values():
+        for path in dict.fromkeys(ENDPOINTS.values()):
             for n in range(20):  # warm-up
                 assert (
                     client.get(path, headers={"Authorization": f"Bearer {tokens[n % len(tokens)]}"}).status_code == 200
