@@ -23,6 +23,9 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -31,8 +34,14 @@ import requests
 from sqlalchemy import select
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ENDPOINTS = {"summary": "/api/mp/v1/points/summary", "ledger": "/api/mp/v1/points/ledger?limit=20"}
-BASELINE_PATHS = {"summary": "/bare/summary", "ledger": "/bare/ledger"}
+ENDPOINTS = {
+    "summary": "/api/mp/v1/points/summary",
+    "summary*": "/api/mp/v1/points/summary",
+    "ledger": "/api/mp/v1/points/ledger?limit=20",
+}
+# summary: the historical bare twin (rank by balance, no honors: cheaper than the app's answer);
+# summary*: the bare twin running the app's own ranking query, so the ratio is our stack's cost alone.
+BASELINE_PATHS = {"summary": "/bare/summary", "summary*": "/bare/summary-ranked", "ledger": "/bare/ledger"}
 
 
 def database_url(tmp: Path) -> str:
@@ -129,6 +138,25 @@ def start_gunicorn(app_spec: str, port: int, workers: int, env: dict[str, str]) 
     raise RuntimeError(f"gunicorn {app_spec} did not start")
 
 
+@contextmanager
+def served(url: str, instance: Path, workers: int) -> Iterator[dict[str, str]]:
+    """Our app and the bare baseline under gunicorn with the same worker count on the same database;
+    yields their base URLs."""
+    env = {**os.environ, "DATABASE_URL": url, "XZ_INSTANCE_PATH": str(instance), "REDIS_URL": ""}
+    env.pop("XZ_REQUIRE_REDIS", None)
+    ports = {"app": free_port(), "bare": free_port()}
+    servers: list[subprocess.Popen] = []
+    try:
+        servers.append(start_gunicorn("backend.app:create_app()", ports["app"], workers, env))
+        servers.append(start_gunicorn("bench.baseline_app:create_baseline()", ports["bare"], workers, env))
+        yield {side: f"http://127.0.0.1:{port}" for side, port in ports.items()}
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=30)
+
+
 @dataclass
 class Result:
     latencies: list[float]
@@ -144,8 +172,9 @@ class Result:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000 if ordered else 0.0
 
 
-def fire(url: str, tokens: list[str], total: int, concurrency: int) -> Result:
-    """`total` GETs from `concurrency` threads, each request with the next villager's token."""
+def fire(url: str, tokens: list[str], total: int, concurrency: int, post: dict | None = None) -> Result:
+    """`total` requests from `concurrency` threads, each with the next villager's token: GETs, or POSTs of
+    the JSON `post` each with a fresh Idempotency-Key (a phone's first try). A non-2xx answer is an error."""
     counter = iter(range(total))
     lock = threading.Lock()
     latencies: list[float] = []
@@ -162,9 +191,14 @@ def fire(url: str, tokens: list[str], total: int, concurrency: int) -> Result:
             if n is None:
                 break
             start = time.perf_counter()
-            response = session.get(url, headers={"Authorization": f"Bearer {tokens[n % len(tokens)]}"}, timeout=30)
+            headers = {"Authorization": f"Bearer {tokens[n % len(tokens)]}"}
+            if post is None:
+                response = session.get(url, headers=headers, timeout=60)
+            else:
+                headers["Idempotency-Key"] = uuid.uuid4().hex
+                response = session.post(url, json=post, headers=headers, timeout=60)
             mine.append(time.perf_counter() - start)
-            failed += response.status_code != 200
+            failed += not 200 <= response.status_code < 300
         with lock:
             latencies.extend(mine)
             errors += failed
@@ -182,6 +216,47 @@ def merge(results: list[Result]) -> Result:
     return Result(
         [x for r in results for x in r.latencies], sum(r.elapsed for r in results), sum(r.errors for r in results)
     )
+
+
+HEADER = f"{'endpoint':<11} {'server':<11} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}"
+
+
+def compare(
+    name: str,
+    pair: dict[str, str],
+    tokens: list[str],
+    per_round: int,
+    rounds: int,
+    concurrency: int,
+    post: dict | None = None,
+) -> float:
+    """Alternating rounds on the app and the bare server (drift on a shared machine hits both alike);
+    prints both sides' figures and returns the ratio app ÷ bare requests/s."""
+    runs: dict[str, list[Result]] = {"app": [], "bare": []}
+    for round_no in range(rounds):
+        order = ("app", "bare") if round_no % 2 == 0 else ("bare", "app")
+        for server in order:
+            runs[server].append(fire(pair[server], tokens, per_round, concurrency, post))
+    merged = {server: merge(results) for server, results in runs.items()}
+    for server, label in (("app", "xiangzhi"), ("bare", "bare Flask")):
+        r = merged[server]
+        print(
+            f"{name:<11} {label:<11} {r.rps:>8.0f} {r.percentile(50):>8.1f} {r.percentile(95):>8.1f}"
+            f" {r.percentile(99):>8.1f} {r.errors:>7}"
+        )
+    per_round_ratios = " ".join(f"{a.rps / b.rps:.0%}" for a, b in zip(runs["app"], runs["bare"], strict=True))
+    ratio = merged["app"].rps / merged["bare"].rps if merged["bare"].rps else 0.0
+    print(f"{name:<11} {'ratio':<11} {ratio:>8.0%}   (xiangzhi ÷ bare req/s; per round: {per_round_ratios})")
+    return ratio
+
+
+def warm_up(targets: dict[str, dict[str, str]], tokens: list[str], count: int, concurrency: int, post=None) -> None:  # type: ignore[no-untyped-def]
+    """Imports, connection pools and caches of every worker, before anything is measured."""
+    for pair in targets.values():
+        for target_url in pair.values():
+            warm = fire(target_url, tokens, count, concurrency, post)
+            if warm.errors:
+                raise RuntimeError(f"{target_url}: {warm.errors} of {count} warm-up requests failed")
 
 
 def main() -> None:
@@ -202,52 +277,34 @@ def main() -> None:
     took = time.perf_counter() - started
     print(f"seeded {len(tokens)} villagers × {args.entries} entries on {backend} in {took:.1f}s")
 
-    env = {**os.environ, "DATABASE_URL": url, "XZ_INSTANCE_PATH": str(tmp / "instance"), "REDIS_URL": ""}
-    env.pop("XZ_REQUIRE_REDIS", None)
-    ports = {"app": free_port(), "bare": free_port()}
-    servers: list[subprocess.Popen] = []
     try:
-        servers.append(start_gunicorn("backend.app:create_app()", ports["app"], args.workers, env))
-        servers.append(start_gunicorn("bench.baseline_app:create_baseline()", ports["bare"], args.workers, env))
-        targets = {
-            name: {
-                "app": f"http://127.0.0.1:{ports['app']}{ENDPOINTS[name]}",
-                "bare": f"http://127.0.0.1:{ports['bare']}{BASELINE_PATHS[name]}",
+        with served(url, tmp / "instance", args.workers) as base:
+            targets = {
+                name: {"app": base["app"] + ENDPOINTS[name], "bare": base["bare"] + BASELINE_PATHS[name]}
+                for name in ENDPOINTS
             }
-            for name in ENDPOINTS
-        }
-        for pair in targets.values():  # warm-up: imports, connection pools, caches
-            for target_url in pair.values():
-                warm = fire(target_url, tokens, 200, args.concurrency)
-                if warm.errors:
-                    raise RuntimeError(f"{target_url}: {warm.errors} of 200 warm-up requests failed")
-        per_round = max(1, args.requests // args.rounds)
-        print(
-            f"gunicorn --workers {args.workers} (sync) per server; {args.concurrency} client threads; "
-            f"{per_round * args.rounds} requests per endpoint and server in {args.rounds} alternating rounds"
-        )
-        print(f"{'endpoint':<9} {'server':<11} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
-        for name, pair in targets.items():
-            runs: dict[str, list[Result]] = {"app": [], "bare": []}
-            for round_no in range(args.rounds):
-                order = ("app", "bare") if round_no % 2 == 0 else ("bare", "app")
-                for server in order:
-                    runs[server].append(fire(pair[server], tokens, per_round, args.concurrency))
-            merged = {server: merge(results) for server, results in runs.items()}
-            for server, label in (("app", "xiangzhi"), ("bare", "bare Flask")):
-                r = merged[server]
-                print(
-                    f"{name:<9} {label:<11} {r.rps:>8.0f} {r.percentile(50):>8.1f} {r.percentile(95):>8.1f}"
-                    f" {r.percentile(99):>8.1f} {r.errors:>7}"
-                )
-            ratio = merged["app"].rps / merged["bare"].rps if merged["bare"].rps else 0.0
-            print(f"{name:<9} {'ratio':<11} {ratio:>8.0%}   (xiangzhi req/s ÷ bare req/s; goal ≥ 60%)")
+            measure(targets, tokens, args)
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measure(
+    targets: dict[str, dict[str, str]],
+    tokens: list[str],
+    args: argparse.Namespace,
+    post: dict | None = None,
+    warm: int = 200,
+) -> None:
+    """Warm up every target, then compare app and bare per endpoint in alternating rounds."""
+    warm_up(targets, tokens, warm, args.concurrency, post)
+    per_round = max(1, args.requests // args.rounds)
+    print(
+        f"gunicorn --workers {args.workers} (sync) per server; {args.concurrency} client threads; "
+        f"{per_round * args.rounds} requests per endpoint and server in {args.rounds} alternating rounds"
+    )
+    print(HEADER)
+    for name, pair in targets.items():
+        compare(name, pair, tokens, per_round, args.rounds, args.concurrency, post)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from backend.auth.models import ADMIN_ROLES, ApiToken, Role, User
 from backend.auth.passwords import verify_password
@@ -78,7 +78,13 @@ def _first_login(session: Session, openid: str) -> User:
 
 
 def user_for_token(session: Session, raw: str) -> User:
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw)))
+    # One query for token, user and household: every API request starts here, and keeping the household
+    # referenced from the user lets scope_for and the views find it in the identity map.
+    token = session.scalar(
+        select(ApiToken)
+        .where(ApiToken.token_hash == _token_hash(raw))
+        .options(joinedload(ApiToken.user).joinedload(User.household))
+    )
     if token is None or token.revoked_at is not None:
         raise Unauthenticated("登录已失效，请重新登录")
     if token.expires_at <= now_utc():

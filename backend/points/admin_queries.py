@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from backend.auth.models import ROLE_LABELS, User
 from backend.auth.scope import Scope, filter_households, load_household, load_village
@@ -260,7 +260,7 @@ def _entries_stmt(household_id: int, month: str | None) -> Select[tuple[LedgerEn
     stmt = ledger_query(household_id)
     if month is not None:
         stmt = stmt.where(LedgerEntry.month == month)
-    return stmt.options(selectinload(LedgerEntry.rule_item).selectinload(RuleItem.rule_book))
+    return stmt.options(joinedload(LedgerEntry.rule_item).selectinload(RuleItem.rule_book))
 
 
 def household_ledger(

@@ -9,11 +9,12 @@ gets no honor. Star bands (RuleBook.star_bands, thresholds as data) apply to ann
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Select, String, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import Subquery
 
@@ -140,32 +141,74 @@ def village_ranking(session: Session, village_id: int, per: Period) -> list[Rank
     return ranked + sorted((r for r in entries if r.vetoed), key=lambda r: r.household_number)
 
 
-def place_in_village(session: Session, household: Household, per: Period, *, with_stars: bool = True) -> RankRow:
-    """One household's row of village_ranking without building the whole ranking (the phone's home screen),
-    in one query: its rank is 1 + the number of eligible households with a strictly higher score."""
-    sums = _scores(household.village_id, per)
-    own_score = func.coalesce(select(sums.c.score).where(sums.c.household_id == household.id).scalar_subquery(), 0)
-    own_vetoes = func.coalesce(select(sums.c.vetoes).where(sums.c.household_id == household.id).scalar_subquery(), 0)
-    score, vetoes, ahead, scored, village_size = session.execute(
-        select(
-            own_score,
-            own_vetoes,
-            select(func.count())
-            .select_from(sums)
-            .where(sums.c.vetoes == 0, sums.c.score > own_score)
-            .scalar_subquery(),
-            select(func.count()).select_from(sums).scalar_subquery(),
-            select(func.count(Household.id)).where(Household.village_id == household.village_id).scalar_subquery(),
+@functools.cache
+def _places_statement(count: int) -> Select:
+    """The query behind places_in_village for `count` periods, built once per count: bound parameters
+    (village_id, household_id, first_<i>/last_<i> months) keep it constant, so SQLAlchemy's compiled
+    cache key is memoized too. One CTE scans the village's scored entries of all periods once; its
+    columns are each period's score and veto count per household (NULL score: nothing in that period)."""
+    village_id, household_id = bindparam("village_id", type_=Integer), bindparam("household_id", type_=Integer)
+    in_period = [
+        LedgerEntry.month.between(bindparam(f"first_{i}", type_=String), bindparam(f"last_{i}", type_=String))
+        for i in range(count)
+    ]
+    columns = []
+    for i, condition in enumerate(in_period):
+        columns.append(func.sum(LedgerEntry.amount).filter(condition).label(f"score_{i}"))
+        columns.append(
+            func.count(LedgerEntry.id).filter(condition, LedgerEntry.kind == EntryKind.veto).label(f"vetoes_{i}")
         )
-    ).one()
-    row = RankRow(household.id, household.number, score, bool(vetoes))
-    if vetoes:
+    sums = (
+        select(LedgerEntry.household_id, *columns)
+        .where(LedgerEntry.village_id == village_id, LedgerEntry.kind.in_(SCORED_KINDS), or_(*in_period))
+        .group_by(LedgerEntry.household_id)
+        .cte("period_scores")
+    )
+    figures = []
+    for i in range(count):
+        score, vetoes = sums.c[f"score_{i}"], sums.c[f"vetoes_{i}"]
+        own_score = func.coalesce(select(score).where(sums.c.household_id == household_id).scalar_subquery(), 0)
+        figures += [
+            own_score,
+            func.coalesce(select(vetoes).where(sums.c.household_id == household_id).scalar_subquery(), 0),
+            select(func.count()).select_from(sums).where(vetoes == 0, score > own_score).scalar_subquery(),
+            select(func.count(score)).select_from(sums).scalar_subquery(),
+        ]
+    village_size = select(func.count(Household.id)).where(Household.village_id == village_id).scalar_subquery()
+    return select(*figures, village_size)
+
+
+def places_in_village(session: Session, household: Household, periods: list[Period]) -> list[RankRow]:
+    """One household's rows of village_ranking for several periods (without stars), in one query and
+    without building the rankings (the phone's home screen): its rank is 1 + the number of eligible
+    households with a strictly higher score."""
+    params: dict[str, object] = {"village_id": household.village_id, "household_id": household.id}
+    for i, per in enumerate(periods):
+        params[f"first_{i}"], params[f"last_{i}"] = per.months[0], per.months[-1]
+    *figures, village_size = session.execute(_places_statement(len(periods)), params).one()
+    rows = []
+    for i in range(len(periods)):
+        score, vetoes, ahead, scored = figures[4 * i : 4 * i + 4]
+        row = RankRow(household.id, household.number, score, bool(vetoes))
+        if not vetoes:
+            if score < 0:  # households without any scored entry stand at 0, ahead of a negative score
+                ahead += village_size - scored
+            row = replace(row, rank=ahead + 1)
+        rows.append(row)
+    return rows
+
+
+def _with_stars(session: Session, household: Household, per: Period, row: RankRow) -> RankRow:
+    # No star without a rank or without net points in the year: spares the rule-book lookup on most home screens.
+    if row.rank is None or row.score <= 0:
         return row
-    if score < 0:  # households without any scored entry stand at 0, ahead of a negative score
-        ahead += village_size - scored
-    # No star without net points in the year: spares the rule-book lookup on most home screens.
-    stars = star_level(_bands(session, household.village_id, per), score) if with_stars and score > 0 else None
-    return replace(row, rank=ahead + 1, stars=stars)
+    return replace(row, stars=star_level(_bands(session, household.village_id, per), row.score))
+
+
+def place_in_village(session: Session, household: Household, per: Period, *, with_stars: bool = True) -> RankRow:
+    """One household's row of village_ranking (see places_in_village)."""
+    row = places_in_village(session, household, [per])[0]
+    return _with_stars(session, household, per, row) if with_stars else row
 
 
 @dataclass(frozen=True)
@@ -177,12 +220,12 @@ class Honor:
     stars: int | None = None
 
 
-def household_honors(session: Session, household: Household, today: date) -> list[Honor]:
-    """Honors from the last completed month, quarter and year: a top place, and the year's star band."""
+def household_honors(session: Session, household: Household, completed: list[tuple[Period, RankRow]]) -> list[Honor]:
+    """Honors from the household's rows of the last completed month, quarter and year: a top place, and the
+    year's star band."""
     honors: list[Honor] = []
-    for kind in PERIOD_KINDS:
-        per = previous_period(kind, today)
-        row = place_in_village(session, household, per)
+    for per, place in completed:
+        row = _with_stars(session, household, per, place)
         if row.rank is None:
             continue
         if row.rank <= HONORED_PLACES and row.score > 0:
@@ -196,14 +239,16 @@ def household_honors(session: Session, household: Household, today: date) -> lis
 
 def summary_with_honors(session: Session, household_id: int) -> PointsSummary:
     """The home screen: balance and month from the ledger, plus the household's place in this year's village
-    ranking so far (None while vetoed this year) and its honors."""
+    ranking so far (None while vetoed this year) and its honors; all four places in one query."""
     summary = household_summary(session, household_id)
     household = session.get_one(Household, household_id)
     today = today_local()
+    completed = [previous_period(kind, today) for kind in PERIOD_KINDS]
+    this_year, *places = places_in_village(session, household, [period_containing("year", today), *completed])
     return replace(
         summary,
-        rank_in_village=place_in_village(session, household, period_containing("year", today), with_stars=False).rank,
-        honors=household_honors(session, household, today),
+        rank_in_village=this_year.rank,
+        honors=household_honors(session, household, list(zip(completed, places, strict=True))),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.expression import Exists
 
 from backend.errors import InsufficientPoints
@@ -120,7 +120,8 @@ def post_entry(
         if not require_funds:
             raise LookupError(f"household {household_id} has no points account; call ensure_account first")
         raise InsufficientPoints()
-    entry_id = session.execute(
+    # RETURNING the entity: the caller gets the loaded entry without a second SELECT.
+    return session.scalars(
         insert(LedgerEntry)
         .values(
             household_id=household_id,
@@ -137,9 +138,8 @@ def post_entry(
             reason=reason,
             created_at=now_utc(),
         )
-        .returning(LedgerEntry.id)
-    ).scalar_one()
-    return session.get_one(LedgerEntry, entry_id)
+        .returning(LedgerEntry)
+    ).one()
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ def ledger_query(household_id: int):  # type: ignore[no-untyped-def]
     return (
         select(LedgerEntry)
         .where(LedgerEntry.household_id == household_id)
-        .options(selectinload(LedgerEntry.rule_item))  # the phone's ledger shows each entry's item
+        .options(joinedload(LedgerEntry.rule_item))  # each entry's item, in the same query (many-to-one)
     )
 
 

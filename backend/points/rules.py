@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Date, Integer, Select, bindparam, case, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.auth.models import Role, User
@@ -85,20 +85,43 @@ def install_preset(
     )
 
 
+def _active_rule_book_statement() -> Select[tuple[RuleBook]]:
+    """The most specific book in force for a village, in one query: its own, else its town's, else its
+    county's; within one owner the latest effective date, then the highest version. Built once with bound
+    parameters (village_id, on) so its compiled form is cached: the shop and the home screen ask per request."""
+    place = (
+        select(Village.id, Village.town_id, Town.county_id)
+        .join(Town, Town.id == Village.town_id)
+        .where(Village.id == bindparam("village_id", type_=Integer))
+        .subquery()
+    )
+    most_specific = case((RuleBook.village_id.is_not(None), 0), (RuleBook.town_id.is_not(None), 1), else_=2)
+    return (
+        select(RuleBook)
+        .join(
+            place,
+            or_(
+                RuleBook.village_id == place.c.id,
+                RuleBook.town_id == place.c.town_id,
+                RuleBook.county_id == place.c.county_id,
+            ),
+        )
+        .where(RuleBook.effective_from <= bindparam("on", type_=Date))
+        .order_by(most_specific, RuleBook.effective_from.desc(), RuleBook.version.desc())
+        .options(selectinload(RuleBook.items))
+        .limit(1)
+    )
+
+
+_ACTIVE_RULE_BOOK = _active_rule_book_statement()
+
+
 def active_rule_book(session: Session, village_id: int, on: date) -> RuleBook:
     """The village's own book if it has one in force, else its town's, else its county's."""
-    village = session.get_one(Village, village_id)
-    for owner in (village, village.town, village.town.county):
-        book = session.scalar(
-            select(RuleBook)
-            .where(RuleBook.owner == _owner_key(owner), RuleBook.effective_from <= on)
-            .order_by(RuleBook.effective_from.desc(), RuleBook.version.desc())
-            .options(selectinload(RuleBook.items))
-            .limit(1)
-        )
-        if book is not None:
-            return book
-    raise NoRuleBook()
+    book = session.scalar(_ACTIVE_RULE_BOOK, {"village_id": village_id, "on": on})
+    if book is None:
+        raise NoRuleBook()
+    return book
 
 
 def rules_in_force(session: Session, scope: Scope, village_id: int | None) -> RuleBook:

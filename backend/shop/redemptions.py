@@ -89,7 +89,7 @@ def request_redemption(session: Session, scope: Scope, user: User, product_id: i
     redemption = Redemption(
         household_id=household.id,
         village_id=household.village_id,
-        product_id=product.id,
+        product=product,  # keeps the loaded product with the redemption: the answer shows it, no reload
         quantity=quantity,
         unit_points=product.points,
         points_held=product.points * quantity,

@@ -43,7 +43,8 @@ def post_stock(
     ).scalar()
     if stock_after is None:
         raise OutOfStock()
-    entry_id = session.execute(
+    # RETURNING the entity: the caller gets the loaded entry without a second SELECT.
+    return session.scalars(
         insert(StockEntry)
         .values(
             product_id=product_id,
@@ -57,9 +58,8 @@ def post_stock(
             actor_id=actor_id,
             created_at=now_utc(),
         )
-        .returning(StockEntry.id)
-    ).scalar_one()
-    return session.get_one(StockEntry, entry_id)
+        .returning(StockEntry)
+    ).one()
 
 
 @dataclass(frozen=True)
