@@ -18,7 +18,7 @@ from flask_login import current_user
 from backend.auth.models import ADMIN_ROLES, ROLE_LABELS
 from backend.auth.scope import Scope, scope_for
 from backend.db import db
-from backend.errors import Forbidden
+from backend.errors import Forbidden, InvalidRequest
 from backend.extensions import login_manager
 from backend.org.service import scope_name
 from backend.timeutil import to_local
@@ -169,3 +169,16 @@ def int_arg(name: str) -> int | None:
 def choice_arg(name: str, choices: Any) -> str | None:
     value = request.args.get(name) or None
     return value if value in choices else None
+
+
+def form_int(name: str, *, required: bool = False) -> int | None:
+    """A whole number from a posted form field; blank is None unless required. Ranges are the services' call."""
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        if required:
+            raise InvalidRequest(f"“{name}”必须填写", errors={name: ["请填写"]})
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidRequest(f"“{name}”须为整数", errors={name: ["请填写整数"]}) from None

@@ -10,7 +10,7 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from admin_ui.access import admin_required, bp, current_scope, int_arg, nav_item, page_arg
+from admin_ui.access import admin_required, bp, current_scope, form_int, int_arg, nav_item, page_arg
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
 from backend.errors import DomainError, InvalidRequest, PickupCodeInvalid
@@ -25,16 +25,6 @@ nav_item("admin.shop_redemptions", "兑换审核", "shop", 60)
 nav_item("admin.shop_products", "积分超市", "shop", 61, also_active=("admin.shop_product",))
 
 PICKUP_CODE_RATE_LIMIT = "5 per 10 minutes"
-
-
-def _form_int(name: str, *, required: bool = True) -> int | None:
-    raw = (request.form.get(name) or "").strip()
-    if not raw and not required:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidRequest(f"“{name}”须为整数") from None
 
 
 def _form_text(name: str, max_length: int = 200) -> str:
@@ -138,9 +128,7 @@ def shop_hand_over() -> Response:
     def hand_over() -> None:
         scope = current_scope()
         code = _form_text("pickup_code", 10)
-        village_id = _form_int("village_id", required=False) or (
-            next(iter(scope.village_ids)) if len(scope.village_ids) == 1 else None
-        )
+        village_id = form_int("village_id") or (next(iter(scope.village_ids)) if len(scope.village_ids) == 1 else None)
         if village_id is None:
             raise InvalidRequest("请选择行政村")
         try:
@@ -204,10 +192,10 @@ def _product_fields() -> dict[str, Any]:
         raise InvalidRequest("限兑周期无效")
     return {
         "name": name,
-        "points": _form_int("points"),
+        "points": form_int("points", required=True),
         "unit": _form_text("unit", 10) or "件",
         "description": _form_text("description"),
-        "per_household_limit": _form_int("per_household_limit", required=False),
+        "per_household_limit": form_int("per_household_limit"),
         "limit_period": CapPeriod(period),
     }
 
@@ -219,7 +207,7 @@ def shop_product_create() -> Response:
 
     def create() -> None:
         product = stock.create_product(
-            db.session, current_scope(), village_id=_form_int("village_id"), **_product_fields()
+            db.session, current_scope(), village_id=form_int("village_id", required=True), **_product_fields()
         )
         created.append(product.id)
 
@@ -273,7 +261,14 @@ def shop_product_stock(product_id: int) -> Response:
 
     def move() -> None:
         action = stock.restock if _form_choice("action", ("restock", "write_off")) == "restock" else stock.write_off
-        action(db.session, current_scope(), current_user.id, product_id, _form_int("quantity"), _form_text("note"))
+        action(
+            db.session,
+            current_scope(),
+            current_user.id,
+            product_id,
+            form_int("quantity", required=True),
+            _form_text("note"),
+        )
 
     return _act(move, "已入库" if restock else "已报损", url_for("admin.shop_product", product_id=product_id))
 
@@ -316,8 +311,8 @@ def shop_window_add(village_id: int) -> Response:
             current_scope(),
             village_id,
             WindowCadence(cadence),
-            _form_int("first_day"),
-            _form_int("last_day"),
+            form_int("first_day", required=True),
+            form_int("last_day", required=True),
         )
 
     return _act(add, "兑换时间已添加", _settings_page(village_id))
@@ -337,7 +332,9 @@ def shop_window_delete(village_id: int, window_id: int) -> Response:
 @admin_required
 def shop_pickup_days(village_id: int) -> Response:
     return _act(
-        lambda: settings.set_pickup_days(db.session, current_scope(), village_id, _form_int("pickup_days")),
+        lambda: settings.set_pickup_days(
+            db.session, current_scope(), village_id, form_int("pickup_days", required=True)
+        ),
         "领取期限已保存",
         _settings_page(village_id),
     )

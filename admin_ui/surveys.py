@@ -10,7 +10,7 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, nav_item, page_arg
+from admin_ui.access import admin_required, bp, choice_arg, current_scope, form_int, int_arg, nav_item, page_arg
 from admin_ui.charts import bar_option, gauge_option, pie_option
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
@@ -59,15 +59,6 @@ def _local_datetime(name: str) -> datetime:
         return datetime.fromisoformat(request.form.get(name, "")).replace(tzinfo=LOCAL_TZ)
     except ValueError:
         raise InvalidRequest(errors={name: ["请填写日期和时间"]}) from None
-
-
-def _form_int(name: str) -> int | None:
-    value = (request.form.get(name) or "").strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise InvalidRequest(errors={name: ["请填写整数"]})
-    return int(value)
 
 
 # --- surveys list, create ------------------------------------------------------------------------
@@ -140,16 +131,16 @@ def new_survey() -> str | Response:
                 db.session,
                 current_scope(),
                 current_user,
-                template_id=_form_int("template_id") or 0,
-                village_id=_form_int("village_id") or 0,
-                target_cadre_id=_form_int("target_cadre_id"),
+                template_id=form_int("template_id") or 0,
+                village_id=form_int("village_id") or 0,
+                target_cadre_id=form_int("target_cadre_id"),
                 period=request.form.get("period", ""),
                 opens_at=_local_datetime("opens_at"),
                 closes_at=_local_datetime("closes_at"),
                 sampling=Sampling(request.form.get("sampling", "random")),
-                sample_size=_form_int("sample_size"),
+                sample_size=form_int("sample_size"),
                 sample_flag=SampleFlag(request.form.get("sample_flag", "any")),
-                seed=_form_int("seed"),
+                seed=form_int("seed"),
             )
         except DomainError as error:
             _flash_error(error)
@@ -422,7 +413,7 @@ def update_survey_alert(alert_id: int) -> Response:
 @admin_required
 def survey_threshold() -> Response:
     try:
-        results.set_threshold(db.session, current_user, _form_int("threshold_pct") or 0)
+        results.set_threshold(db.session, current_user, form_int("threshold_pct") or 0)
     except DomainError as error:
         _flash_error(error)
     else:
