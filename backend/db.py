@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextvars
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, Enum, Index, MetaData, event, text
+from sqlalchemy import JSON, DateTime, Engine, Enum, Index, MetaData, Table, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
@@ -118,3 +121,36 @@ def unit_of_work(session: Session | None = None, *, write: bool = True) -> Itera
             session.rollback()
             raise
     dispatch_after_commit(session)
+
+
+def insert_many(
+    session: Session, table: Table, rows: list[dict[str, Any]], conflict: Callable[[Any], Any] | None = None
+) -> None:
+    """Insert many rows (the same keys in each) in one statement; `conflict` adds an ON CONFLICT clause to the
+    dialect's insert. On PostgreSQL each column goes as one array through unnest(): one short statement
+    whatever the row count, where multi-row VALUES would be too long for psycopg's query cache and a pipelined
+    executemany costs a round of parameter adaptation per row. Elsewhere, an executemany."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        stmt = sqlite_insert(table)
+        session.connection().execute(conflict(stmt) if conflict else stmt, rows)
+        return
+    names = list(rows[0])
+    params, columns = {}, []
+    for name in names:
+        column_type = table.c[name].type
+        process = column_type.bind_processor(dialect)
+        values = [process(row[name]) for row in rows] if process else [row[name] for row in rows]
+        if isinstance(column_type, JSON):
+            # Already JSON text: one JSON array, split by the server. As a text[] psycopg would escape every quote.
+            params[name] = f"[{','.join(values)}]"
+            elements = f"json_array_elements(CAST(:{name} AS JSON)) WITH ORDINALITY"
+            columns.append(f"ARRAY(SELECT value FROM {elements} ORDER BY ordinality)")
+        else:
+            params[name] = values
+            columns.append(f"CAST(:{name} AS {column_type.compile(dialect=dialect)}[])")
+    unnested = text(f"SELECT * FROM unnest({', '.join(columns)})").columns(*(table.c[name] for name in names))
+    stmt = pg_insert(table).from_select(names, unnested)
+    session.connection().execute(conflict(stmt) if conflict else stmt, params)

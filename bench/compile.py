@@ -13,6 +13,9 @@ then times, in the same run:
 
 - compile: `compile_month` through the real job path (in-process, no Redis): per-town jobs, batch
   providers, evaluation of all five presets, upserts, county-wide ranking/quota/alerts/rectification;
+- with `--workers N` (needs REDIS_URL) also as deployed: `compile_month` fans the towns out on RQ and N
+  worker processes (`flask worker`'s code) compile them in parallel; timed from the call until the run
+  is finished;
 - raw SQL: one hand-written query computing the same per-village and per-first-secretary input figures
   (points, star entries, attendance, visit coverage, problem closure, survey satisfaction) with GROUP BY.
 
@@ -23,6 +26,8 @@ the raw SQL's (the run stops on a difference), so both sides do the same work.
 from __future__ import annotations
 
 import argparse
+import logging
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -34,14 +39,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from backend.app import create_app
 from backend.auth.models import Role, User
 from backend.db import db, unit_of_work
 from backend.org.models import Cadre, County, Post, Posting
-from backend.ratings.compile import clear_month, compile_month
-from backend.ratings.models import RatingResult, SchemeKind
+from backend.ratings.compile import compile_month
+from backend.ratings.models import CompileRun, RatingAlert, RatingResult, Rectification, SchemeKind
 from backend.ratings.schemes import install_presets
 from backend.surveys.templates import install_preset
 
@@ -240,8 +245,9 @@ def generate(households: int) -> int:
     _generate_surveys(s, county.id)
     install_presets(s, county.id, date(2025, 1, 1))
     s.commit()
-    s.execute(text("ANALYZE"))
-    s.commit()
+    # What autovacuum does to a settled database: statistics, and the visibility map index-only scans need.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE"))
     return county.id
 
 
@@ -357,9 +363,15 @@ def _generate_surveys(s, county_id: int) -> None:  # type: ignore[no-untyped-def
     )
 
 
+def clear_month(s, county_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Every row a compile of the month writes, so each timed run is a first, clean compile."""
+    for model in (RatingResult, RatingAlert, Rectification):
+        s.execute(delete(model).where(model.county_id == county_id, model.period == MONTH))
+
+
 def compile_once(county_id: int) -> None:
     with unit_of_work(db.session) as s:
-        clear_month(s, county_id, MONTH)
+        clear_month(s, county_id)
     with unit_of_work(db.session) as s:
         compile_month(s, county_id, MONTH)
 
@@ -399,6 +411,64 @@ def check_same_figures(county_id: int) -> int:
     return checked
 
 
+def _worker(url: str, redis_url: str, queue_name: str) -> None:
+    """One RQ worker process, as `flask worker` runs it."""
+    from backend.jobs.worker import run_worker
+
+    logging.disable(logging.INFO)  # a line per job would swamp the figures
+    app = create_app(_config(url, redis_url))
+    run_worker(app, [queue_name])
+
+
+def _config(url: str, redis_url: str) -> dict[str, Any]:
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "REDIS_URL": redis_url,
+        "TESTING": True,
+        "INSTANCE_PATH": tempfile.mkdtemp(),
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+
+
+class Workers:
+    """N worker processes on a queue of their own, started before timing (their start-up is not timed)."""
+
+    def __init__(self, url: str, redis_url: str, count: int) -> None:
+        from backend.jobs.queue import queue
+
+        self.queue_name = f"bench-compile-{os.getpid()}"
+        self.app = create_app(_config(url, redis_url))
+        runtime = self.app.extensions["xz_jobs"]
+        runtime.queue = queue(runtime.redis, self.queue_name)
+        context = multiprocessing.get_context("spawn")
+        self.processes = [
+            # Not daemonic: an RQ worker starts a scheduler process of its own.
+            context.Process(target=_worker, args=(url, redis_url, self.queue_name))
+            for _ in range(count)
+        ]
+        for process in self.processes:
+            process.start()
+        time.sleep(3)  # imports and the first sweep
+
+    def compile_once(self, county_id: int) -> None:
+        with self.app.app_context():
+            compile_once(county_id)  # pushes the town jobs to the workers after the commit
+            while True:
+                finished = db.session.scalar(
+                    select(CompileRun.finished_at).where(CompileRun.month == MONTH).order_by(CompileRun.id.desc())
+                )
+                db.session.commit()
+                if finished is not None:
+                    break
+                time.sleep(0.002)
+            db.session.remove()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+            process.join(10)
+
+
 def best_of(runs: int, func) -> float:  # type: ignore[no-untyped-def]
     times = []
     for _ in range(runs):
@@ -412,22 +482,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="25000,50000,100000")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=0, help="also time it on N RQ worker processes (REDIS_URL)")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", "")
     if not url.startswith("postgresql"):
         raise SystemExit("set BENCH_DATABASE_URL to a scratch PostgreSQL database (its tables are dropped)")
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "REDIS_URL": "",
-            "TESTING": True,
-            "INSTANCE_PATH": tempfile.mkdtemp(),
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
+    redis_url = os.environ.get("REDIS_URL", "")
+    if args.workers and not redis_url:
+        raise SystemExit("--workers needs REDIS_URL")
+    app = create_app(_config(url, ""))
     print(
         f"{'households':>10} {'villages':>8} {'ledger':>9} {'compile s':>10} {'raw SQL s':>10} {'ratio':>6}"
-        f" {'ms/village':>10}"
+        f" {'ms/village':>10}" + (f" {f'{args.workers} workers s':>12} {'ratio':>6}" if args.workers else "")
     )
     with app.app_context():
         for size in (int(n) for n in args.sizes.split(",")):
@@ -440,12 +506,20 @@ def main() -> None:
 
             compiled = best_of(args.runs, partial(compile_once, county_id))
             raw = best_of(args.runs, partial(raw_once, county_id))
+            parallel = ""
+            if args.workers:
+                workers = Workers(url, redis_url, args.workers)
+                try:
+                    seconds = best_of(args.runs, partial(workers.compile_once, county_id))
+                finally:
+                    workers.stop()
+                parallel = f" {seconds:>12.3f} {seconds / raw:>6.2f}"
             checked = check_same_figures(county_id)
             status = db.session.scalar(text("SELECT string_agg(DISTINCT status, ',') FROM compile_run"))
             db.session.commit()
             print(
                 f"{size:>10} {villages:>8} {ledger:>9} {compiled:>10.3f} {raw:>10.3f} {compiled / raw:>6.2f}"
-                f" {1000 * compiled / villages:>10.2f}   runs: {status}; {checked} figures equal to raw SQL"
+                f" {1000 * compiled / villages:>10.2f}{parallel}   runs: {status}; {checked} figures equal to raw SQL"
             )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -75,11 +76,15 @@ class Grid(Base):
 
 class Household(Base):
     __tablename__ = "household"
-    __table_args__ = (UniqueConstraint("village_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("village_id", "number"),
+        # With the id: a town's households joined to their pairings or ledgers from the index alone.
+        Index("ix_household_village_id", "village_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Denormalised from the grid so every scope filter is one indexed column.
-    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"), index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"))
     grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), index=True)
     number: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(120))

@@ -194,7 +194,9 @@ class LedgerEntry(Base):
         # One credit per claim, one hold/release/spend per redemption: retries cannot double-apply.
         UniqueConstraint("source_type", "source_id", "kind"),
         Index("ix_ledger_entry_household_id_id", "household_id", "id"),
-        Index("ix_ledger_entry_village_month", "village_id", "month"),
+        # Kind and household too: the monthly ratings count a village's earning and vetoed households from
+        # the index alone, without visiting the table.
+        Index("ix_ledger_entry_village_month", "village_id", "month", "kind", "household_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, bindparam, func, null, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
+from backend.db import insert_many
 from backend.errors import InvalidRequest
 from backend.jobs.outbox import enqueue
 from backend.org.models import County, Post, Posting, Town, Village
@@ -223,21 +221,12 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
         _enqueue_finalize(session, run_id, done.attempt)
 
 
-def _insert_rows(session: Session, model: type, rows: list[dict[str, Any]], conflict: Any) -> None:
-    """All rows in one executemany. RETURNING makes SQLAlchemy batch them into multi-row INSERTs from one cached
-    statement ("insertmanyvalues"); without it psycopg sends one statement per row, which was a quarter of a
-    large county's compile. (The ORM bulk path is worse: it splits rows by which values are None.)"""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = conflict(insert(model.__table__)).returning(model.__table__.c.id)
-    session.connection().execute(stmt, rows).all()
-
-
 def _upsert(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
     """Insert or update by natural key."""
     if rows:
-        _insert_rows(
+        insert_many(
             session,
-            model,
+            model.__table__,
             rows,
             lambda stmt: stmt.on_conflict_do_update(
                 index_elements=keys, set_={k: stmt.excluded[k] for k in rows[0] if k not in keys}
@@ -245,17 +234,23 @@ def _upsert(session: Session, model: type, rows: list[dict[str, Any]], keys: lis
         )
 
 
-def _entries(session: Session, subject_type: str, ids: Iterable[int], period: str) -> dict[int, dict[str, list[Entry]]]:
-    out: dict[int, dict[str, list[Entry]]] = defaultdict(lambda: defaultdict(list))
-    rows = session.execute(
-        select(RatingEntry.subject_id, RatingEntry.key, RatingEntry.stage, RatingEntry.value, RatingEntry.reason).where(
-            RatingEntry.subject_type == subject_type,
-            RatingEntry.subject_id.in_(list(ids)),
-            RatingEntry.period == period,
-        )
-    )
-    for subject_id, key, stage, value, reason in rows:
-        out[subject_id][key].append(Entry(stage.value, value, reason))
+def _entries(
+    session: Session, wanted: dict[tuple[str, str], list[int]]
+) -> dict[tuple[str, str, int], dict[str, list[Entry]]]:
+    """The raters' entries of these subjects, {(subject type, period): subject ids}, in one query; keyed by
+    (subject type, period, subject id), then by entry key."""
+    out: dict[tuple[str, str, int], dict[str, list[Entry]]] = defaultdict(lambda: defaultdict(list))
+    groups = [
+        and_(RatingEntry.subject_type == subject_type, RatingEntry.period == period, RatingEntry.subject_id.in_(ids))
+        for (subject_type, period), ids in wanted.items()
+        if ids
+    ]
+    if groups:
+        t = RatingEntry
+        for subject_type, period, subject_id, key, stage, value, reason in session.execute(
+            select(t.subject_type, t.period, t.subject_id, t.key, t.stage, t.value, t.reason).where(or_(*groups))
+        ):
+            out[(subject_type, period, subject_id)][key].append(Entry(stage.value, value, reason))
     return out
 
 
@@ -354,8 +349,6 @@ def compile_villages(
     half_schemes = schemes_in_force(session, county_id, half.start) if half else {}
     ids = [v.id for v in villages]
     where = {v.id: (county_id, v.town_id, v.id) for v in villages}
-    village_entries = _entries(session, "village", ids, month)
-    half_entries = _entries(session, "village", ids, half.label) if half else {}
     stages = dict(
         session.execute(
             select(StarSheet.village_id, StarSheet.stage).where(StarSheet.village_id.in_(ids), StarSheet.month == month)
@@ -371,13 +364,20 @@ def compile_villages(
         )
         .order_by(Posting.cadre_id)
     ).all()
-    cadre_entries = _entries(session, "cadre", [s.cadre_id for s in secretaries], month)
     members = session.execute(
         select(PartyMember.id, PartyMember.village_id, PartyMember.category)
         .where(PartyMember.village_id.in_(ids))
         .order_by(PartyMember.id)
     ).all()
-    member_entries = _entries(session, "party_member", [m.id for m in members], month)
+    entries = _entries(
+        session,
+        {
+            ("village", month): ids,
+            **({("village", half.label): ids} if half else {}),
+            ("cadre", month): [s.cadre_id for s in secretaries],
+            ("party_member", month): [m.id for m in members],
+        },
+    )
     inputs = inputs or Inputs(session)
     village_subjects = [Subject("village", v.id, v.id) for v in villages]
     cadre_subjects = [Subject("cadre", c, v) for c, v in dict(secretaries).items()]
@@ -395,7 +395,7 @@ def compile_villages(
     rows: list[dict[str, Any]] = []
     for village in villages:
         subject = Subject("village", village.id, village.id)
-        entries = village_entries.get(village.id, {})
+        village_entries = entries.get(("village", month, village.id), {})
         if SchemeKind.ten_star in schemes:
             stage = str(stages.get(village.id, "open"))
             rows.append(
@@ -404,7 +404,7 @@ def compile_villages(
                     schemes[SchemeKind.ten_star],
                     subject,
                     period,
-                    entries,
+                    village_entries,
                     where[village.id],
                     run,
                     sheet_stage=stage,
@@ -412,7 +412,9 @@ def compile_villages(
             )
         if SchemeKind.ranking in schemes:
             rows.append(
-                _result_row(inputs, schemes[SchemeKind.ranking], subject, period, entries, where[village.id], run)
+                _result_row(
+                    inputs, schemes[SchemeKind.ranking], subject, period, village_entries, where[village.id], run
+                )
             )
         if half and SchemeKind.thousand_point in half_schemes:
             rows.append(
@@ -421,7 +423,7 @@ def compile_villages(
                     half_schemes[SchemeKind.thousand_point],
                     subject,
                     half,
-                    half_entries.get(village.id, {}),
+                    entries.get(("village", half.label, village.id), {}),
                     where[village.id],
                     run,
                 )
@@ -434,7 +436,7 @@ def compile_villages(
                     schemes[SchemeKind.hundred_point],
                     Subject("cadre", cadre_id, village_id),
                     period,
-                    cadre_entries.get(cadre_id, {}),
+                    entries.get(("cadre", month, cadre_id), {}),
                     where[village_id],
                     run,
                 )
@@ -447,7 +449,7 @@ def compile_villages(
                     schemes[SchemeKind.party_member],
                     Subject("party_member", member_id, village_id),
                     period,
-                    member_entries.get(member_id, {}),
+                    entries.get(("party_member", month, member_id), {}),
                     where[village_id],
                     run,
                     category,
@@ -491,57 +493,88 @@ def finalize_run(session: Session, run_id: int) -> None:
     run.finished_at = now_utc()
 
 
+class _Result(NamedTuple):
+    id: int
+    village_id: int
+    score: float
+    stars: int | None
+    flags: list[str]
+    detail: dict[str, Any]  # {} when read without it
+
+
 def _results(
     session: Session, county_id: int, kind: SchemeKind, period: str, with_detail: bool = True
-) -> list[RatingResult]:
-    """Results as just upserted: the upsert bypasses the ORM, so rows already in the session are refreshed.
-    Without `with_detail` the large JSON detail is not loaded (ranking and flags need only the scores)."""
-    return list(
-        session.scalars(
-            select(RatingResult)
-            .where(RatingResult.county_id == county_id, RatingResult.kind == kind, RatingResult.period == period)
-            .order_by(RatingResult.subject_id)
-            .options(*([] if with_detail else [defer(RatingResult.detail)]))
-            .execution_options(populate_existing=True)
-        )
+) -> list[_Result]:
+    """Results as just upserted, as plain rows: the finish reads each kind once and writes back only what it
+    changes. Without `with_detail` the large JSON detail is not read (ranking needs only the scores)."""
+    t = RatingResult.__table__.c
+    detail = t.detail if with_detail else null()
+    rows = session.execute(
+        select(t.id, t.village_id, t.score, t.stars, t.flags, detail)
+        .where(t.county_id == county_id, t.kind == kind, t.period == period)
+        .order_by(t.subject_id)
     )
+    return [_Result(*row[:5], row[5] or {}) for row in rows]
+
+
+def _update_results(session: Session, changes: list[dict[str, Any]]) -> None:
+    """Write the finish's changes ({"_id", column: value...}, the same columns in every item) in one executemany.
+    Result objects the session holds are expired, so ORM readers in the same transaction see the new values."""
+    if not changes:
+        return
+    t = RatingResult.__table__
+    columns = [key for key in changes[0] if key != "_id"]
+    session.connection().execute(
+        update(t).where(t.c.id == bindparam("_id")).values({c: bindparam(c) for c in columns}), changes
+    )
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, RatingResult):
+            session.expire(obj)
 
 
 def finalize_month(session: Session, county_id: int, month: str) -> None:
     """County-wide steps: ranking with red flag / annual bottom share, the excellence quota, alerts, 整改 items."""
+    session.flush()
     schemes = schemes_in_force(session, county_id, Period.month(month).start)
     names = dict(session.execute(select(Village.id, Village.code).join(Town).where(Town.county_id == county_id)).all())
+    ranking: list[_Result] = []
     if SchemeKind.ranking in schemes:
-        _finalize_ranking(session, county_id, month, schemes[SchemeKind.ranking], names)
+        ranking = _finalize_ranking(session, county_id, month, schemes[SchemeKind.ranking], names)
     if SchemeKind.hundred_point in schemes:
-        quota = schemes[SchemeKind.hundred_point].definition.get("quota")
-        rows = _results(session, county_id, SchemeKind.hundred_point, month)
-        demoted = {}
-        if quota:
-            demoted = apply_quota(
-                [
-                    Candidate(
-                        r.id,
-                        r.score,
-                        r.detail["grade_before_quota"],
-                        tuple(
-                            next(i["score"] for i in r.detail["indicators"] if i["code"] == code)
-                            for code in quota["tie_break"]
-                        ),
-                    )
-                    for r in rows
-                ],
-                quota,
-            )
-        for r in rows:
-            r.grade = demoted.get(r.id, r.detail["grade_before_quota"])
-            r.flags = sorted({*r.flags, "quota_capped"} if r.id in demoted else set(r.flags) - {"quota_capped"})
+        _apply_quota(session, county_id, month, schemes[SchemeKind.hundred_point].definition.get("quota"))
     if SchemeKind.ten_star in schemes:
-        _alerts_and_rectifications(session, county_id, month, schemes[SchemeKind.ten_star])
+        _alerts_and_rectifications(session, county_id, month, schemes[SchemeKind.ten_star], ranking)
     session.flush()
 
 
-def _finalize_ranking(session: Session, county_id: int, month: str, scheme: RatingScheme, names: dict) -> None:
+def _apply_quota(session: Session, county_id: int, month: str, quota: dict[str, Any] | None) -> None:
+    rows = _results(session, county_id, SchemeKind.hundred_point, month)
+    demoted = {}
+    if quota:
+        demoted = apply_quota(
+            [
+                Candidate(
+                    r.id,
+                    r.score,
+                    r.detail["grade_before_quota"],
+                    tuple(
+                        next(i["score"] for i in r.detail["indicators"] if i["code"] == code)
+                        for code in quota["tie_break"]
+                    ),
+                )
+                for r in rows
+            ],
+            quota,
+        )
+    changes = []
+    for r in rows:
+        flags = sorted({*r.flags, "quota_capped"} if r.id in demoted else set(r.flags) - {"quota_capped"})
+        changes.append({"_id": r.id, "grade": demoted.get(r.id, r.detail["grade_before_quota"]), "flags": flags})
+    _update_results(session, changes)
+
+
+def _finalize_ranking(session: Session, county_id: int, month: str, scheme: RatingScheme, names: dict) -> list[_Result]:
+    """Ranks, the red flag and the annual bottom share; returns the ranking rows with their new flags."""
     rules = scheme.definition["ranking"]
     rows = _results(session, county_id, SchemeKind.ranking, month, with_detail=False)
     ranks = rank([(r.id, r.score, names.get(r.village_id, "")) for r in rows])
@@ -559,14 +592,16 @@ def _finalize_ranking(session: Session, county_id: int, month: str, scheme: Rati
             totals[village_id].append(score)
         annual = rank([(v, sum(s) / len(s), names.get(v, "")) for v, s in totals.items()])
         bottom = bottom_share(annual, rules["annual_bottom_share"])
+    ranked = []
     for r in rows:
-        r.rank = ranks[r.id]
         flags = set(r.flags) - {"red_flag", "annual_bottom"}
         if ranks[r.id] <= rules["red_flag_places"]:
             flags.add("red_flag")
         if r.village_id in bottom:
             flags.add("annual_bottom")
-        r.flags = sorted(flags)
+        ranked.append(r._replace(flags=sorted(flags)))
+    _update_results(session, [{"_id": r.id, "rank": ranks[r.id], "flags": r.flags} for r in ranked])
+    return ranked
 
 
 def _leaders(session: Session, county_id: int, on: date) -> dict[int, int]:
@@ -598,7 +633,9 @@ def _satisfaction(detail: dict[str, Any]) -> float | None:
     return None
 
 
-def _alerts_and_rectifications(session: Session, county_id: int, month: str, scheme: RatingScheme) -> None:
+def _alerts_and_rectifications(
+    session: Session, county_id: int, month: str, scheme: RatingScheme, ranking: list[_Result]
+) -> None:
     thresholds = scheme.definition["alerts"]
     n = thresholds["streak_months"]
     window = previous_months(month, n)
@@ -630,7 +667,7 @@ def _alerts_and_rectifications(session: Session, county_id: int, month: str, sch
             wanted[(AlertKind.interview, r.village_id)] = (
                 f"群众满意率{rate:.0%}，低于{thresholds['satisfaction_below']:.0%}，约谈提醒"
             )
-    for r in _results(session, county_id, SchemeKind.ranking, month, with_detail=False):
+    for r in ranking:
         if "annual_bottom" in r.flags:
             wanted[(AlertKind.admonition, r.village_id)] = "年度排名位列后10%，对单位负责人进行诫勉谈话"
     managed = [AlertKind.accountability, AlertKind.commendation, AlertKind.interview, AlertKind.admonition]
@@ -676,7 +713,7 @@ def _alerts_and_rectifications(session: Session, county_id: int, month: str, sch
                         f"失星「{ind['title']}」：{ind['lost_reason']}",
                     )
                 )
-    for r in _results(session, county_id, SchemeKind.ranking, month, with_detail=False):
+    for r in ranking:
         if "yellow_card" in r.flags:
             items.append((r.village_id, RectificationOrigin.yellow_card, "YC", "月度排名黄牌警示：存在重大问题"))
     _insert_new(
@@ -704,8 +741,7 @@ def _alerts_and_rectifications(session: Session, county_id: int, month: str, sch
 
 def _insert_new(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
     """Insert unless the natural key exists: tracked items (evidence, closure) are never overwritten by a re-run."""
-    if rows:
-        _insert_rows(session, model, rows, lambda stmt: stmt.on_conflict_do_nothing(index_elements=keys))
+    insert_many(session, model.__table__, rows, lambda stmt: stmt.on_conflict_do_nothing(index_elements=keys))
 
 
 def result_digest(session: Session, county_id: int, month: str) -> dict[str, list[Any]]:
@@ -743,12 +779,6 @@ def diff_digests(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> l
         if before.get(key) != after.get(key):
             changes.append({"key": key, "before": before.get(key), "after": after.get(key)})
     return changes
-
-
-def clear_month(session: Session, county_id: int, month: str) -> None:
-    """Drop compiled results and derived alerts for a month: the benchmark's repeated clean runs."""
-    session.execute(delete(RatingResult).where(RatingResult.county_id == county_id, RatingResult.period == month))
-    session.execute(delete(RatingAlert).where(RatingAlert.county_id == county_id, RatingAlert.period == month))
 
 
 def compile_counties(session: Session, month: str) -> list[int]:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     CheckConstraint,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -151,6 +153,12 @@ class RatingResult(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("compile_run.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+
+
+# The detail (3–4 KB of JSON) is compressed on every write. Inserting a 100k-household county's 750 results took
+# 62–75 ms with PostgreSQL's default pglz, 43–49 ms with lz4, 40 ms uncompressed. (Migration 0011 does the same.)
+DETAIL_COMPRESSION = "ALTER TABLE rating_result ALTER COLUMN detail SET COMPRESSION lz4"
+event.listen(RatingResult.__table__, "after_create", DDL(DETAIL_COMPRESSION).execute_if(dialect="postgresql"))
 
 
 class RunStatus(enum.StrEnum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -173,14 +174,41 @@ class Attendance:
     """One cadre's month: days on post against the required days, approved leave taken off the requirement.
 
     required = max(0, county's required days − approved leave days that were not also on post).
+    Kept as the day marks; the counts and the calendar are derived, so a county-wide compile that needs only
+    the counts does not build a calendar per cadre.
     """
 
     cadre_id: int
     month: Month
-    days_on_post: int
-    leave_days: int
+    marks: dict[date, bool]  # days with check-ins: True if any was in the fence
+    leave: frozenset[date]  # approved leave days within the month
     base_required: int
-    calendar: list[tuple[date, str]]
+
+    @cached_property
+    def days_on_post(self) -> int:
+        return sum(1 for inside in self.marks.values() if inside)
+
+    @cached_property
+    def leave_days(self) -> int:
+        return sum(1 for day in self.leave if not self.marks.get(day))
+
+    @property
+    def calendar(self) -> list[tuple[date, str]]:
+        today = today_local()
+        out = []
+        for offset in range(self.month.days):
+            day = self.month.first + timedelta(days=offset)
+            mark = self.marks.get(day)
+            if mark:
+                status = DayStatus.on_post
+            elif day in self.leave:
+                status = DayStatus.leave
+            elif mark is False:
+                status = DayStatus.outside
+            else:
+                status = DayStatus.future if day > today else DayStatus.absent
+            out.append((day, status))
+        return out
 
     @property
     def required(self) -> int:
@@ -246,32 +274,17 @@ def attendance_of(session: Session, cadres: list[tuple[int, int]], month: Month)
     ids = [cadre_id for cadre_id, _county in cadres]
     marks, leaves = _day_marks(session, ids, month), _leave_days(session, ids, month)
     settings: dict[int, WorkSettings] = {}
-    today = today_local()
     out = []
     for cadre_id, county_id in cadres:
         if county_id not in settings:
             settings[county_id] = settings_for_county(session, county_id)
-        calendar = []
-        for offset in range(month.days):
-            day = month.first + timedelta(days=offset)
-            mark = marks[cadre_id].get(day)
-            if mark:
-                status = DayStatus.on_post
-            elif day in leaves[cadre_id]:
-                status = DayStatus.leave
-            elif mark is False:
-                status = DayStatus.outside
-            else:
-                status = DayStatus.future if day > today else DayStatus.absent
-            calendar.append((day, status))
         out.append(
             Attendance(
                 cadre_id=cadre_id,
                 month=month,
-                days_on_post=sum(1 for _d, s in calendar if s == DayStatus.on_post),
-                leave_days=sum(1 for _d, s in calendar if s == DayStatus.leave),
+                marks=marks.get(cadre_id, {}),
+                leave=frozenset(leaves.get(cadre_id, ())),
                 base_required=settings[county_id].required_days,
-                calendar=calendar,
             )
         )
     return out

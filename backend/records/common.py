@@ -83,8 +83,10 @@ GUANGYUAN_VISITS = {"visits_required": 1, "visit_period_months": 2, "contacts_pe
 
 def settings_for_county(session: Session, county_id: int) -> WorkSettings:
     row = session.get(CadreWorkSettings, county_id)
-    if row is None:
-        return DEFAULT_SETTINGS
+    return DEFAULT_SETTINGS if row is None else settings_from_row(row)
+
+
+def settings_from_row(row: CadreWorkSettings) -> WorkSettings:
     return WorkSettings(
         required_days=row.required_days,
         visits_required=row.visits_required,

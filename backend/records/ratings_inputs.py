@@ -19,7 +19,7 @@ from backend.ratings.providers import SOURCE_LIMIT, InputValue, Period, SourceRe
 from backend.records.checkins import Attendance, attendance_of, attendance_rate, team_attendance
 from backend.records.common import Month
 from backend.records.problems import closure
-from backend.records.visits import CoverageRow, coverage_rate, village_coverage
+from backend.records.visits import village_coverage
 
 
 def _months(period: Period) -> list[Month]:
@@ -88,26 +88,19 @@ def attendance_input(session: Session, subjects: list[Subject], period: Period) 
 @provide_many("visit_coverage_rate")
 def coverage_input(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
     """Paired households whose helper met the county's visit rule, over the paired households of the village."""
-    villages = _village_ids(subjects)
-    rows: dict[int, list[CoverageRow]] = defaultdict(list)
-    for month in _months(period):
-        for row in village_coverage(session, villages, month):
-            rows[row.village_id].append(row)
     values = {}
-    for village_id in villages:
-        found = rows.get(village_id, [])
-        rate = coverage_rate(found)
-        if rate is None:
+    for village_id, found in village_coverage(session, _village_ids(subjects), _months(period)).items():
+        if found.rate is None:
             continue
-        short = sorted({r.household_id for r in found if not r.met})
+        short = sorted(found.short)
         values[village_id] = InputValue(
-            round(rate, 4),
+            round(found.rate, 4),
             [
                 SourceRef(
                     "pairing",
                     query=f"paired households village={village_id} {period.label}, "
-                    f"{sum(1 for r in found if r.met)} met the county's visit rule",
-                    count=len(found),
+                    f"{found.met} met the county's visit rule",
+                    count=found.paired,
                 ),
                 SourceRef(
                     "household",

@@ -4,18 +4,25 @@ each helper's paired households (包联户) against the county's rule."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Date, Select, and_, case, exists, func, or_, select, type_coerce
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from backend.auth.models import User
 from backend.auth.scope import Scope, filter_households, filter_villages, load_household, load_village
 from backend.org.models import Cadre, Household, Pairing, Town, Village
-from backend.records.common import Month, WorkSettings, acting_cadre, encode_location, settings_for_county
-from backend.records.models import Problem, Visit, VisitKind
+from backend.records.common import (
+    DEFAULT_SETTINGS,
+    Month,
+    WorkSettings,
+    acting_cadre,
+    encode_location,
+    settings_from_row,
+)
+from backend.records.models import CadreWorkSettings, Problem, Visit, VisitKind
 from backend.records.photos import attach_photos
 from backend.records.problems import RaisedProblem, raise_problems
 from backend.timeutil import now_utc, to_local
@@ -122,106 +129,158 @@ class CoverageRow:
 
     @property
     def met(self) -> bool:
-        return self.visits_missing == 0 and self.contacts_missing == 0
+        return meets_rule(self.period_visits, self.contacts, self.visits_required, self.contacts_required)
 
 
 def coverage(
     session: Session, scope: Scope, month: Month, *, cadre_id: int | None = None, village_id: int | None = None
 ) -> list[CoverageRow]:
-    """Each household paired during the month in the scope, its helper's visits against the rule. Three queries."""
+    """Each household paired during the month in the scope, its helper's visits against the rule: one query per
+    county (its rule sets the window), usually one."""
     if village_id is not None:
         load_village(session, scope, village_id)
-    stmt = filter_households(_pairings(month), scope, Household.id, Household.village_id).where(
-        *([Pairing.cadre_id == cadre_id] if cadre_id is not None else []),
-        *([Household.village_id == village_id] if village_id is not None else []),
-    )
-    return _coverage_rows(session, month, stmt)
-
-
-def village_coverage(session: Session, village_ids: list[int], month: Month) -> list[CoverageRow]:
-    """`coverage` for many villages at once, without a scope (the monthly ratings compile, one town per call)."""
-    return _coverage_rows(session, month, _pairings(month).where(Household.village_id.in_(village_ids)))
-
-
-def coverage_rate(rows: list[CoverageRow]) -> float | None:
-    """Share of paired households whose helper met the county's rule; no paired household is no data."""
-    return sum(1 for r in rows if r.met) / len(rows) if rows else None
-
-
-def _pairings(month: Month) -> Select:
-    return (
-        select(
-            Pairing.cadre_id,
-            Household.id,
-            Household.number,
-            Household.village_id,
-            Village.name,
-            Town.county_id,
+    villages = {village_id} if village_id is not None else scope.village_ids
+    rows = []
+    for rule, county_villages in _by_county(session, villages):
+        start, end = period_of(month, rule.visit_period_months)
+        period = str(start) if start == end else f"{start}~{end}"
+        stmt = (
+            _helper_visits(month, rule, county_villages, named=True)
+            .where(*([Pairing.cadre_id == cadre_id] if cadre_id is not None else []))
+            .order_by(Village.code, Household.number)
         )
-        .join(Household, Household.id == Pairing.household_id)
-        .join(Village, Village.id == Household.village_id)
-        .join(Town, Town.id == Village.town_id)
-        .where(Pairing.start_on < month.next_first, or_(Pairing.end_on.is_(None), Pairing.end_on >= month.first))
-        .order_by(Village.code, Household.number, Pairing.start_on)
-    )
+        for r in session.execute(filter_households(stmt, scope, Household.id, Household.village_id)):
+            rows.append(
+                CoverageRow(
+                    household_id=r.household_id,
+                    household_number=r.number,
+                    village_id=r.village_id,
+                    village_name=r.village_name,
+                    cadre_id=r.cadre_id,
+                    cadre_name=r.cadre_name,
+                    visits=r.visits,
+                    period=period,
+                    period_visits=r.period_visits,
+                    visits_required=rule.visits_required,
+                    contacts=r.contacts,
+                    contacts_required=rule.contacts_per_month,
+                    last_visit_on=r.last_visit_on,
+                )
+            )
+    return rows
 
 
-def _coverage_rows(session: Session, month: Month, pairings: Select) -> list[CoverageRow]:
-    # The helper at the end of the month answers for it (a later pairing replaces an earlier one).
-    current = {row.id: row for row in session.execute(pairings)}
-    if not current:
+@dataclass
+class VillageCoverage:
+    """A village's paired households against the rule, over one or more months (household-months)."""
+
+    paired: int = 0
+    met: int = 0
+    short: set[int] = field(default_factory=set)  # households short in some month
+
+    @property
+    def rate(self) -> float | None:
+        return self.met / self.paired if self.paired else None
+
+
+def village_coverage(session: Session, village_ids: list[int], months: list[Month]) -> dict[int, VillageCoverage]:
+    """Coverage counts for many villages (the monthly ratings compile, one town per call): one query per month,
+    one row per paired household, nothing built per household but its count."""
+    out: dict[int, VillageCoverage] = defaultdict(VillageCoverage)
+    for rule, county_villages in _by_county(session, village_ids):
+        for month in months:
+            stmt = _helper_visits(month, rule, county_villages, named=False)
+            for household_id, village_id, period_visits, contacts in session.execute(stmt).tuples():
+                found = out[village_id]
+                found.paired += 1
+                if meets_rule(period_visits, contacts, rule.visits_required, rule.contacts_per_month):
+                    found.met += 1
+                else:
+                    found.short.add(household_id)
+    return out
+
+
+def meets_rule(period_visits: int, contacts: int, visits_required: int, contacts_required: int) -> bool:
+    return period_visits >= visits_required and contacts >= contacts_required
+
+
+def _by_county(session: Session, village_ids: Collection[int]) -> list[tuple[WorkSettings, list[int]]]:
+    """The villages grouped by county, each group with its county's visiting rule."""
+    if not village_ids:
         return []
-    settings: dict[int, WorkSettings] = {
-        county_id: settings_for_county(session, county_id) for county_id in {r.county_id for r in current.values()}
+    grouped: dict[int, list[int]] = defaultdict(list)
+    for village_id, county_id in session.execute(
+        select(Village.id, Town.county_id).join(Town).where(Village.id.in_(village_ids)).order_by(Village.id)
+    ):
+        grouped[county_id].append(village_id)
+    rules = {
+        row.county_id: settings_from_row(row)
+        for row in session.scalars(select(CadreWorkSettings).where(CadreWorkSettings.county_id.in_(grouped)))
     }
-    windows = {county_id: period_of(month, s.visit_period_months) for county_id, s in settings.items()}
-    earliest = min(start for start, _end in windows.values())
-    # By the households' villages (a visit carries its household's village): one index range per village,
-    # where a list of thousands of household ids would not use the index well.
-    visits = session.execute(
-        select(Visit.household_id, Visit.cadre_id, Visit.kind, Visit.local_date).where(
-            Visit.village_id.in_({r.village_id for r in current.values()}),
-            Visit.local_date >= earliest.first,
+    return [(rules.get(county_id, DEFAULT_SETTINGS), ids) for county_id, ids in sorted(grouped.items())]
+
+
+def _helper_visits(month: Month, rule: WorkSettings, village_ids: list[int], *, named: bool) -> Select:
+    """One row per household of these villages (one county) paired during the month, with its helper at the
+    month's end (a later pairing replaces an earlier one) and that helper's visits, counted in SQL: visits in the
+    rule's window up to the month's end, visits plus contacts in the month."""
+    is_visit = Visit.kind == VisitKind.visit
+    in_month = Visit.local_date >= month.first
+    counted = [
+        func.sum(case((is_visit, 1), else_=0)).label("period_visits"),
+        func.sum(case((in_month, 1), else_=0)).label("contacts"),
+    ]
+    if named:
+        counted += [
+            func.sum(case((and_(is_visit, in_month), 1), else_=0)).label("visits"),
+            type_coerce(func.max(case((is_visit, Visit.local_date))), Date).label("last_visit_on"),
+        ]
+    # The villages' visits in the window, by their village index, grouped before the join.
+    visits = (
+        select(Visit.household_id, Visit.cadre_id, *counted)
+        .where(
+            Visit.village_id.in_(village_ids),
+            Visit.local_date >= period_of(month, rule.visit_period_months)[0].first,
             Visit.local_date < month.next_first,
         )
-    ).all()
-    by_household: dict[int, list[tuple[int, VisitKind, date]]] = defaultdict(list)
-    for household_id, visitor, kind, day in visits:
-        if household_id in current:
-            by_household[household_id].append((visitor, kind, day))
-    names = dict(
-        session.execute(select(Cadre.id, Cadre.name).where(Cadre.id.in_({r.cadre_id for r in current.values()}))).all()
+        .group_by(Visit.household_id, Visit.cadre_id)
+        .subquery()
     )
-    rows = []
-    month_first = month.first
-    window_first = {county_id: start.first for county_id, (start, _end) in windows.items()}
-    labels = {
-        county_id: str(start) if start == end else f"{start}~{end}" for county_id, (start, end) in windows.items()
-    }
-    visit = VisitKind.visit
-    # Plain tuples: attribute access on result rows is slow in a loop over every paired household of a town.
-    for helper, household_id, number, village_id, village_name, county_id in map(tuple, current.values()):
-        rule = settings[county_id]
-        own = [(kind, day) for visitor, kind, day in by_household.get(household_id, ()) if visitor == helper]
-        in_month = [(kind, day) for kind, day in own if day >= month_first]
-        since = window_first[county_id]
-        period_visits = sum(1 for kind, day in own if kind == visit and day >= since)
-        visit_days = [day for kind, day in own if kind == visit]
-        rows.append(
-            CoverageRow(
-                household_id=household_id,
-                household_number=number,
-                village_id=village_id,
-                village_name=village_name,
-                cadre_id=helper,
-                cadre_name=names.get(helper, ""),
-                visits=sum(1 for kind, _day in in_month if kind == visit),
-                period=labels[county_id],
-                period_visits=period_visits,
-                visits_required=rule.visits_required,
-                contacts=len(in_month),
-                contacts_required=rule.contacts_per_month,
-                last_visit_on=max(visit_days) if visit_days else None,
-            )
+    later = aliased(Pairing)
+    columns = [
+        Household.id.label("household_id"),
+        Household.village_id,
+        func.coalesce(visits.c.period_visits, 0).label("period_visits"),
+        func.coalesce(visits.c.contacts, 0).label("contacts"),
+    ]
+    if named:
+        columns += [
+            Pairing.cadre_id,
+            Household.number,
+            Village.name.label("village_name"),
+            Cadre.name.label("cadre_name"),
+            func.coalesce(visits.c.visits, 0).label("visits"),
+            visits.c.last_visit_on,
+        ]
+    stmt = (
+        select(*columns)
+        .select_from(Pairing)
+        .join(Household, Household.id == Pairing.household_id)
+        .outerjoin(visits, and_(visits.c.household_id == Pairing.household_id, visits.c.cadre_id == Pairing.cadre_id))
+        .where(
+            Household.village_id.in_(village_ids),
+            _during(Pairing, month),
+            ~exists().where(
+                later.household_id == Pairing.household_id,
+                _during(later, month),
+                or_(later.start_on > Pairing.start_on, and_(later.start_on == Pairing.start_on, later.id > Pairing.id)),
+            ),
         )
-    return rows
+    )
+    if named:
+        stmt = stmt.join(Village, Village.id == Household.village_id).join(Cadre, Cadre.id == Pairing.cadre_id)
+    return stmt
+
+
+def _during(pairing: type[Pairing], month: Month) -> ColumnElement[bool]:
+    return and_(pairing.start_on < month.next_first, or_(pairing.end_on.is_(None), pairing.end_on >= month.first))
