@@ -10,7 +10,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import JSON, DateTime, Engine, Enum, Index, MetaData, Table, event, text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Engine,
+    Enum,
+    Index,
+    MetaData,
+    Result,
+    Select,
+    Table,
+    bindparam,
+    event,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -123,13 +137,18 @@ def unit_of_work(session: Session | None = None, *, write: bool = True) -> Itera
     dispatch_after_commit(session)
 
 
+def read_rows(session: Session, stmt: Select) -> Result[Any]:
+    """Plain column rows through Core, for reads of thousands of rows (a county's monthly compile): the ORM's
+    handling of each row costs several times Core's. Flushes first, as an ORM read would."""
+    session.flush()
+    return session.connection().execute(stmt)
+
+
 def insert_many(
     session: Session, table: Table, rows: list[dict[str, Any]], conflict: Callable[[Any], Any] | None = None
 ) -> None:
     """Insert many rows (the same keys in each) in one statement; `conflict` adds an ON CONFLICT clause to the
-    dialect's insert. On PostgreSQL each column goes as one array through unnest(): one short statement
-    whatever the row count, where multi-row VALUES would be too long for psycopg's query cache and a pipelined
-    executemany costs a round of parameter adaptation per row. Elsewhere, an executemany."""
+    dialect's insert. On PostgreSQL the rows go as one array per column (`_unnest`). Elsewhere, an executemany."""
     if not rows:
         return
     dialect = session.get_bind().dialect
@@ -138,8 +157,37 @@ def insert_many(
         session.connection().execute(conflict(stmt) if conflict else stmt, rows)
         return
     names = list(rows[0])
+    sql, params = _unnest(table, rows, dialect)
+    stmt = pg_insert(table).from_select(names, text(sql).columns(*(table.c[name] for name in names)))
+    session.connection().execute(conflict(stmt) if conflict else stmt, params)
+
+
+def update_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Update rows by id: each item holds "id" and the same other columns. One statement on PostgreSQL
+    (UPDATE … FROM the unnested arrays), an executemany elsewhere."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    names = [name for name in rows[0] if name != "id"]
+    if dialect.name != "postgresql":
+        stmt = table.update().where(table.c.id == bindparam("_id")).values({n: bindparam(n) for n in names})
+        session.connection().execute(stmt, [{**row, "_id": row["id"]} for row in rows])
+        return
+    sql, params = _unnest(table, rows, dialect)
+    columns = ", ".join(["id", *names])
+    assignments = ", ".join(f"{name} = v.{name}" for name in names)
+    session.connection().execute(
+        text(f"UPDATE {table.name} SET {assignments} FROM ({sql}) AS v({columns}) WHERE {table.name}.id = v.id"),
+        params,
+    )
+
+
+def _unnest(table: Table, rows: list[dict[str, Any]], dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """`SELECT * FROM unnest(…)` over one array per column, and its parameters: one short statement whatever the
+    row count, where multi-row VALUES would be too long for psycopg's query cache and a pipelined executemany
+    costs a round of parameter adaptation per row."""
     params, columns = {}, []
-    for name in names:
+    for name in rows[0]:
         column_type = table.c[name].type
         process = column_type.bind_processor(dialect)
         values = [process(row[name]) for row in rows] if process else [row[name] for row in rows]
@@ -151,6 +199,4 @@ def insert_many(
         else:
             params[name] = values
             columns.append(f"CAST(:{name} AS {column_type.compile(dialect=dialect)}[])")
-    unnested = text(f"SELECT * FROM unnest({', '.join(columns)})").columns(*(table.c[name] for name in names))
-    stmt = pg_insert(table).from_select(names, unnested)
-    session.connection().execute(conflict(stmt) if conflict else stmt, params)
+    return f"SELECT * FROM unnest({', '.join(columns)})", params

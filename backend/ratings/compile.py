@@ -13,11 +13,11 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, null, or_, select, update
+from sqlalchemy import and_, func, null, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from backend.db import insert_many
+from backend.db import insert_many, update_many
 from backend.errors import InvalidRequest
 from backend.jobs.outbox import enqueue
 from backend.org.models import County, Post, Posting, Town, Village
@@ -518,15 +518,9 @@ def _results(
 
 
 def _update_results(session: Session, changes: list[dict[str, Any]]) -> None:
-    """Write the finish's changes ({"_id", column: value...}, the same columns in every item) in one executemany.
-    Result objects the session holds are expired, so ORM readers in the same transaction see the new values."""
-    if not changes:
-        return
-    t = RatingResult.__table__
-    columns = [key for key in changes[0] if key != "_id"]
-    session.connection().execute(
-        update(t).where(t.c.id == bindparam("_id")).values({c: bindparam(c) for c in columns}), changes
-    )
+    """Write the finish's changes ({"id", column: value…}, the same columns in each) in one statement. Result
+    objects the session holds are expired, so ORM readers in the same transaction see the new values."""
+    update_many(session, RatingResult.__table__, changes)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, RatingResult):
             session.expire(obj)
@@ -569,7 +563,7 @@ def _apply_quota(session: Session, county_id: int, month: str, quota: dict[str, 
     changes = []
     for r in rows:
         flags = sorted({*r.flags, "quota_capped"} if r.id in demoted else set(r.flags) - {"quota_capped"})
-        changes.append({"_id": r.id, "grade": demoted.get(r.id, r.detail["grade_before_quota"]), "flags": flags})
+        changes.append({"id": r.id, "grade": demoted.get(r.id, r.detail["grade_before_quota"]), "flags": flags})
     _update_results(session, changes)
 
 
@@ -600,7 +594,7 @@ def _finalize_ranking(session: Session, county_id: int, month: str, scheme: Rati
         if r.village_id in bottom:
             flags.add("annual_bottom")
         ranked.append(r._replace(flags=sorted(flags)))
-    _update_results(session, [{"_id": r.id, "rank": ranks[r.id], "flags": r.flags} for r in ranked])
+    _update_results(session, [{"id": r.id, "rank": ranks[r.id], "flags": r.flags} for r in ranked])
     return ranked
 
 

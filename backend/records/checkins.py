@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.auth.scope import Scope, filter_villages, load_village
+from backend.db import read_rows
 from backend.errors import Forbidden, InvalidRequest, LeaveAlreadyDecided, LeaveOverlap, NotFound, NotInScope, NotPosted
 from backend.org.models import Cadre, Post, Posting, Village
 from backend.records.common import (
@@ -231,14 +232,15 @@ class Attendance:
 def _day_marks(session: Session, cadre_ids: list[int], month: Month) -> dict[int, dict[date, bool]]:
     """Per cadre and day: True if any check-in was in the fence, False if all were outside. One GROUP BY."""
     inside = func.max(case((Checkin.in_fence.is_(True), 1), else_=0))
-    rows = session.execute(
+    rows = read_rows(
+        session,
         select(Checkin.cadre_id, Checkin.local_date, inside)
         .where(
             Checkin.cadre_id.in_(cadre_ids),
             Checkin.local_date >= month.first,
             Checkin.local_date < month.next_first,
         )
-        .group_by(Checkin.cadre_id, Checkin.local_date)
+        .group_by(Checkin.cadre_id, Checkin.local_date),
     )
     marks: dict[int, dict[date, bool]] = defaultdict(dict)
     for cadre_id, day, any_inside in rows:

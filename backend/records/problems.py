@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.auth.scope import Scope, active_posting_filter, filter_villages
+from backend.db import read_rows
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope, ProblemStateConflict
 from backend.org.models import Cadre, Posting
 from backend.records.common import settings_for_village
@@ -179,10 +180,11 @@ class Closure:
 
 def closure(session: Session, village_ids: list[int], first: date, last: date) -> dict[int, Closure]:
     """Per village, problems due between `first` and `last` (inclusive business days). One query."""
-    rows = session.execute(
+    rows = read_rows(
+        session,
         select(Problem.village_id, Problem.id, Problem.deadline, Problem.closed_at)
         .where(Problem.village_id.in_(village_ids), Problem.deadline >= first, Problem.deadline <= last)
-        .order_by(Problem.id)
+        .order_by(Problem.id),
     )
     due: dict[int, list[int]] = {v: [] for v in village_ids}
     on_time: dict[int, list[int]] = {v: [] for v in village_ids}

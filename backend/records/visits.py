@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from backend.auth.models import User
 from backend.auth.scope import Scope, filter_households, filter_villages, load_household, load_village
+from backend.db import read_rows
 from backend.org.models import Cadre, Household, Pairing, Town, Village
 from backend.records.common import (
     DEFAULT_SETTINGS,
@@ -190,7 +191,7 @@ def village_coverage(session: Session, village_ids: list[int], months: list[Mont
     for rule, county_villages in _by_county(session, village_ids):
         for month in months:
             stmt = _helper_visits(month, rule, county_villages, named=False)
-            for household_id, village_id, period_visits, contacts in session.execute(stmt).tuples():
+            for household_id, village_id, period_visits, contacts in read_rows(session, stmt):
                 found = out[village_id]
                 found.paired += 1
                 if meets_rule(period_visits, contacts, rule.visits_required, rule.contacts_per_month):
