@@ -274,6 +274,25 @@ def test_visit_coverage_counts_paired_households_whose_helper_met_the_county_rul
     assert as_cadre["value"] == 0.5, "the first secretary answers for the village's coverage"
 
 
+def test_half_year_attendance_and_coverage_add_up_the_six_months(world: World, march: March, database) -> None:
+    village = Subject("village", world.ids["V2"], world.ids["V2"])
+    half = Period.half_year("2025-H1")
+    with database() as s:
+        team = one(s, "attendance_rate", village, half)
+        own = one(s, "attendance_rate", Subject("cadre", march.secretary, world.ids["V2"]), half)
+        coverage = one(s, "visit_coverage_rate", village, half)
+    # Secretary, days on post of required (10 a month less approved leave): Jan 0/10, Feb 0/8 (27–28 Feb on
+    # leave), Mar 7/9, Apr 1/10 (00:30 local on 1 April), May 0/10, Jun 0/10. Member from March: 10/10 (12 capped),
+    # then 0/10 three times.
+    assert own["value"] == round(8 / 57, 4)
+    assert team["value"] == round((8 + 10) / (57 + 40), 4)
+    # Household-months: four paired households each month; only A and C in March met the rule.
+    assert coverage["value"] == round(2 / 24, 4)
+    pairing, short = coverage["sources"]
+    assert pairing["count"] == 24
+    assert short["ids"] == sorted(march.households[name] for name in "ABCD"), "each was short in some month"
+
+
 def test_problem_closure_counts_problems_due_in_the_month_closed_by_their_local_deadline(
     world: World, march: March, database
 ) -> None:
