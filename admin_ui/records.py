@@ -1,4 +1,5 @@
-"""驻村工作 pages: 到岗考勤 (with each cadre's month), 民情日记, 走访覆盖 and 走访记录, 问题台账, 请假审批.
+"""驻村工作 pages: 到岗考勤 (with each cadre's month), 民情日记, 走访覆盖 and 走访记录, 问题台账, 请假审批,
+and the county's 工作设置 (required days, visiting rule).
 
 Every list offers ?format=xlsx with the filters on screen.
 """
@@ -9,14 +10,25 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, nav_item, page_arg
+from admin_ui.access import admin_required, bp, choice_arg, current_scope, form_int, int_arg, nav_item, page_arg
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
-from backend.errors import InvalidRequest
+from backend.errors import Forbidden, InvalidRequest
 from backend.org.service import village_choices
 from backend.records import checkins, ledgers
 from backend.records.checkins import DAY_LABELS
-from backend.records.common import Month
+from backend.records.common import (
+    DEFAULT_SETTINGS,
+    VISIT_PERIODS,
+    VISIT_RULE_LABELS,
+    VISIT_RULES,
+    Month,
+    WorkSettings,
+    save_settings,
+    settings_for_county,
+    settings_for_village,
+    visit_rule_of,
+)
 from backend.records.models import LEAVE_STATUS_LABELS, PROBLEM_STATUS_LABELS, LeaveStatus, ProblemStatus
 
 nav_item("admin.attendance", "到岗考勤", "cadre", 40, also_active=("admin.cadre_work",))
@@ -24,6 +36,7 @@ nav_item("admin.daily_records", "民情日记", "cadre", 41)
 nav_item("admin.coverage", "走访覆盖", "cadre", 42, also_active=("admin.visits",))
 nav_item("admin.problems", "问题台账", "cadre", 43)
 nav_item("admin.leaves", "请假审批", "cadre", 44)
+nav_item("admin.cadre_settings", "工作设置", "cadre", 45)
 
 
 def month_arg() -> Month:
@@ -255,3 +268,54 @@ def decide_leave(leave_id: int) -> Response:
     )
     flash(f"已{'批准' if decision == 'approve' else '驳回'}请假（{leave.start_on} 至 {leave.end_on}）", "info")
     return redirect(url_for("admin.leaves"))
+
+
+@bp.get("/cadre-settings")
+@admin_required
+def cadre_settings() -> str:
+    """The county's numbers for cadre work; county admins change them, other admins read them."""
+    return _settings_page(_current_settings())
+
+
+@bp.post("/cadre-settings")
+@admin_required
+def save_cadre_settings() -> str | Response:
+    if current_user.role != "county_admin" or current_user.county_id is None:
+        raise Forbidden("只有县级管理员可以修改驻村工作设置")
+    try:
+        rule = request.form.get("visit_rule")
+        visits = VISIT_RULES.get(rule or "") or {
+            "visits_required": form_int("visits_required", required=True),
+            "visit_period_months": form_int("visit_period_months", required=True),
+            "contacts_per_month": form_int("contacts_per_month", required=True),
+        }
+        numbers = {
+            name: form_int(name, required=True) for name in ("required_days", "accuracy_cap_m", "problem_deadline_days")
+        }
+        save_settings(db.session, current_user.county_id, WorkSettings(**numbers, **visits))
+    except InvalidRequest as error:
+        # The form again with what was typed and why it was refused; the boundary rolls back on the 400.
+        return _settings_page(None, error), 400
+    flash("驻村工作设置已保存，本月起的考勤和走访覆盖按新设置计算", "info")
+    return redirect(url_for("admin.cadre_settings"))
+
+
+def _current_settings() -> WorkSettings:
+    if current_user.role == "county_admin" and current_user.county_id is not None:
+        return settings_for_county(db.session, current_user.county_id)
+    villages = sorted(current_scope().village_ids)
+    return settings_for_village(db.session, villages[0]) if villages else DEFAULT_SETTINGS
+
+
+def _settings_page(settings: WorkSettings | None, error: InvalidRequest | None = None) -> str:
+    """The form; after a refused post it shows the posted values (settings None) with the errors."""
+    values = vars(settings) if settings is not None else request.form.to_dict()
+    return render_template(
+        "records_settings.html",
+        values=values,
+        visit_rule=visit_rule_of(settings) if settings is not None else request.form.get("visit_rule", "custom"),
+        rule_labels=list(VISIT_RULE_LABELS.items()),
+        periods=VISIT_PERIODS,
+        can_edit=current_user.role == "county_admin",
+        error=error,
+    )

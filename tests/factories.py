@@ -21,6 +21,7 @@ from backend.points.models import Claim, ClaimSource
 from backend.points.notice import close_month
 from backend.points.rules import active_rule_book, install_preset
 from backend.records.photo_models import Photo, PhotoStatus
+from backend.timeutil import today_local
 from tests.factories_records import add_cadre_work
 from tests.factories_surveys import open_world_survey
 
@@ -77,7 +78,7 @@ def make_cadre(session: Session, county: County, name: str, village: Village, po
     session.add(cadre)
     session.flush()
     session.add(
-        Posting(cadre_id=cadre.id, village_id=village.id, post=post, start_on=date.today() - timedelta(days=200))
+        Posting(cadre_id=cadre.id, village_id=village.id, post=post, start_on=today_local() - timedelta(days=200))
     )
     session.flush()
     return cadre
@@ -120,7 +121,7 @@ def build_world(session: Session) -> World:
     cadre = make_cadre(session, c1, "赵第一", villages["V1"], Post.first_secretary)
     cadre_far = make_cadre(session, c1, "钱驻村", villages["V3"], Post.team_member)
     session.add(
-        Pairing(cadre_id=cadre.id, household_id=households["H1"].id, start_on=date.today() - timedelta(days=100))
+        Pairing(cadre_id=cadre.id, household_id=households["H1"].id, start_on=today_local() - timedelta(days=100))
     )
 
     users = {
@@ -145,14 +146,14 @@ def build_world(session: Session) -> World:
     world.binding_codes["H6"] = issue_binding_code(session, households["H6"])
     for county in (c1, c2):
         install_preset(session, county, "gaoyang", effective_from=date(2020, 1, 1))
-    book = active_rule_book(session, villages["V1"].id, date.today())
+    book = active_rule_book(session, villages["V1"].id, today_local())
     world.ids.update({f"item:{item.code}": item.id for item in book.items})
     world.ids["rule_book"] = book.id
     claim = Claim(
         household_id=households["H1"].id,
         village_id=villages["V1"].id,
         rule_item_id=world.ids["item:P09"],
-        occurred_on=date.today(),
+        occurred_on=today_local(),
         note="救起落水儿童",
         source=ClaimSource.self_declared,
         submitted_by_id=users["villager"].id,

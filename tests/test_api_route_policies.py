@@ -10,7 +10,6 @@ import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 
 import pytest
 from flask import Flask
@@ -18,6 +17,7 @@ from sqlalchemy import select
 
 from backend.db import db
 from backend.org.models import Household
+from backend.timeutil import today_local
 from miniprogram_api.policy import PUBLIC, policy_of
 from tests.factories import NOTICE_MONTH, World
 from tests.factories_shop import PICKUP_CODE, add_shop
@@ -69,7 +69,7 @@ CASES: dict[str, Case] = {
         lambda w: "/claims",
         lambda w: {
             "rule_item_id": w.ids["item:P06"],
-            "occurred_on": date.today().isoformat(),
+            "occurred_on": today_local().isoformat(),
             "household_id": w.ids["H1"],
         },
         names_a_resource=True,
@@ -110,14 +110,14 @@ CASES: dict[str, Case] = {
     "mp_records.request_leave": Case(
         "POST",
         lambda w: "/leaves",
-        lambda w: {"start_on": date.today().isoformat(), "end_on": date.today().isoformat(), "reason": "家中有事"},
+        lambda w: {"start_on": today_local().isoformat(), "end_on": today_local().isoformat(), "reason": "家中有事"},
     ),
     "mp_records.list_leaves": Case("GET", lambda w: "/leaves"),
     "mp_records.create_daily_record": Case(
         "POST",
         lambda w: "/daily-records",
         lambda w: {
-            "date": date.today().isoformat(),
+            "date": today_local().isoformat(),
             "category": "visit",
             "content": "走访脱贫户",
             "place": "一组",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
@@ -12,8 +12,9 @@ from backend.org.models import County
 from backend.points.ledger import balance_mismatches
 from backend.points.models import EntryKind, LedgerEntry, PointsAccount, RuleBook
 from backend.points.rules import create_rule_book
+from backend.timeutil import today_local
 
-TODAY = date.today().isoformat()
+TODAY = today_local().isoformat()
 
 
 def claim(api, who: str, item: str, world, on: str = TODAY, **extra):  # type: ignore[no-untyped-def]
@@ -82,14 +83,14 @@ def test_the_same_item_on_the_same_day_is_a_duplicate(api, world) -> None:
 
 
 def test_future_dates_are_refused(api, world) -> None:
-    response = claim(api, "villager", "P06", world, on=(date.today() + timedelta(days=1)).isoformat())
+    response = claim(api, "villager", "P06", world, on=(today_local() + timedelta(days=1)).isoformat())
     assert response.status_code == 422
 
 
 def test_caps_are_enforced_at_approval(api, world) -> None:
     # P07 按时缴纳医保 (no photo needed): at most once a year. Two days of last month, so the test means the same
     # on any date.
-    first_of_this_month = date.today().replace(day=1)
+    first_of_this_month = today_local().replace(day=1)
     day_one = (first_of_this_month - timedelta(days=1)).replace(day=1)
     day_two = day_one + timedelta(days=1)
     first = claim(api, "villager", "P07", world, on=day_one.isoformat()).json["id"]
@@ -196,7 +197,7 @@ def test_a_claim_keeps_the_rule_version_it_was_judged_by(app, api, world) -> Non
             db.session,
             county,
             title="2027版",
-            effective_from=date.today() + timedelta(days=30),
+            effective_from=today_local() + timedelta(days=30),
             base_score=100,
             items=[{"code": "P09", "kind": "positive", "title": "见义勇为", "points": 20}],
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import select
@@ -10,12 +10,13 @@ from sqlalchemy import select
 from backend.db import db, unit_of_work
 from backend.ratings.compile import compile_month
 from backend.ratings.models import Rectification
+from backend.timeutil import today_local
 from tests.admin_helpers import chart_options, html, post_form
 from tests.factories import World
 from tests.factories_ratings import enter, install_world_schemes, star_scores
 from tests.xlsx import read_xlsx
 
-MONTH = f"{date.today().replace(day=1) - timedelta(days=1):%Y-%m}"
+MONTH = f"{today_local().replace(day=1) - timedelta(days=1):%Y-%m}"
 
 
 def compiled(app: Flask, world: World, database) -> None:  # type: ignore[no-untyped-def]

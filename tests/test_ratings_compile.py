@@ -19,10 +19,11 @@ from backend.ratings.models import (
     RunStatus,
     SchemeKind,
 )
+from backend.timeutil import today_local
 from tests.factories import World
 from tests.factories_ratings import enter, install_world_schemes, results, snapshot, star_scores
 
-MONTH = f"{date.today():%Y-%m}"
+MONTH = f"{today_local():%Y-%m}"
 
 
 def compile_now(app: Flask, county_id: int, month: str) -> int:
@@ -165,7 +166,7 @@ def test_lost_stars_and_vetoes_become_rectification_items_that_survive_reruns(
             for r in s.scalars(select(Rectification).where(Rectification.village_id == world.ids["V1"]))
         }
         assert set(items) == {(RectificationOrigin.lost_star, "S01"), (RectificationOrigin.veto, "S05")}
-        assert items[(RectificationOrigin.veto, "S05")].deadline > date.today().replace(day=1)
+        assert items[(RectificationOrigin.veto, "S05")].deadline > today_local().replace(day=1)
         user = s.get(User, world.ids["user:town_admin"])
         close_rectification(
             s, scope_for(s, user), user, items[(RectificationOrigin.lost_star, "S01")].id, "补齐考勤，镇复核通过"

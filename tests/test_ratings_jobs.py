@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,13 +18,14 @@ from sqlalchemy import create_engine, func, select, text
 from backend.db import db, unit_of_work
 from backend.ratings.compile import compile_month
 from backend.ratings.models import CompileRun, CompileUnit, RatingResult, RunStatus
+from backend.timeutil import today_local
 from tests.conftest import REDIS_URL
 from tests.factories import World
 from tests.factories_ratings import enter, install_world_schemes, snapshot, star_scores
 from tests.test_jobs import PROJECT_ROOT, queue_name, redis_app, run_worker_process  # noqa: F401
 
 # Last month: the world's first secretary has been posted for 200 days, so he is rated too.
-MONTH = f"{date.today().replace(day=1) - timedelta(days=1):%Y-%m}"
+MONTH = f"{today_local().replace(day=1) - timedelta(days=1):%Y-%m}"
 
 
 def seed(database, world: World) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -16,10 +16,11 @@ from backend.jobs import schedule
 from backend.jobs.schedule import SCHEDULE, run_due
 from backend.ratings import service
 from backend.ratings.models import CompileRun, RunStatus, SchemeKind, SheetStage
+from backend.timeutil import today_local
 from tests.factories import World
 from tests.factories_ratings import enter, install_world_schemes, results, star_scores
 
-MONTH = f"{date.today().replace(day=1) - timedelta(days=1):%Y-%m}"
+MONTH = f"{today_local().replace(day=1) - timedelta(days=1):%Y-%m}"
 FULL = {f"S{n:02d}": 10.0 for n in range(1, 11)}
 
 
@@ -70,7 +71,7 @@ def test_village_self_assesses_town_adjusts_with_reason_county_overrides_after_a
             MONTH,
             overrides={"S10": 5.0},
             vetoes={"S07V1"},
-            visit_on=date.today(),
+            visit_on=today_local(),
             findings="暗访发现创新项目停滞",
         )
         assert (sheet.stage, sheet.findings) == (SheetStage.county_verified, "暗访发现创新项目停滞")

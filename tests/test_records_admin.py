@@ -10,11 +10,13 @@ from sqlalchemy import select
 
 from backend.db import db
 from backend.org.models import Pairing
+from backend.records.common import Month
 from backend.records.models import LeaveRequest
+from backend.timeutil import today_local
 from tests.admin_helpers import html, post_form
 from tests.xlsx import read_xlsx
 
-TODAY = date.today().isoformat()
+TODAY = today_local().isoformat()
 
 
 @pytest.fixture
@@ -65,7 +67,7 @@ def test_attendance_lists_cadres_of_the_scope_and_links_to_their_month(admin, wo
     page = html(admin("town_admin").get("/admin/attendance"))
     assert "到岗考勤" in page and "赵*一" in page and "钱*村" not in page  # 钱驻村 is posted in 河口镇
     assert "本月进行中，尚差 19 天" in page and 'class="gap"' not in page  # the month is not over yet
-    last_month = (date.today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    last_month = (today_local().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     past = html(admin("town_admin").get(f"/admin/attendance?month={last_month}"))
     assert "未达标，差 20 天" in past and 'class="gap"' in past
     month = html(admin("town_admin").get(f"/admin/cadres/{worked.ids['cadre']}/work"))
@@ -136,3 +138,61 @@ def test_town_admin_approves_leave_and_county_admin_only_reads(app, admin, worke
 def test_leave_decision_needs_the_csrf_token(admin, worked) -> None:
     response = admin("town_admin").post(f"/admin/leaves/{worked.ids['leave']}/decide", data={"decision": "approve"})
     assert response.status_code == 400
+
+
+def test_county_admin_adopts_the_guangyuan_rule_and_attendance_and_coverage_follow_it(admin, worked) -> None:
+    county = admin("county_admin")
+    page = html(county.get("/admin/cadre-settings"))
+    assert 'name="required_days" min="0" max="31" required value="20"' in page
+    assert '<option value="ziyang" selected>' in page
+    saved = post_form(
+        county,
+        "/admin/cadre-settings",
+        {"required_days": 18, "visit_rule": "guangyuan", "accuracy_cap_m": 100, "problem_deadline_days": 15},
+    )
+    assert saved.status_code == 302
+    page = html(county.get("/admin/cadre-settings"))
+    assert '<option value="guangyuan" selected>' in page and 'required value="18"' in page
+    town = admin("town_admin")
+    assert "本月进行中，尚差 17 天" in html(town.get("/admin/attendance"))
+    # One visit per two months and one contact a month: H1 (two visits) meets it, H2 lacks the visit and the contact.
+    coverage = html(town.get("/admin/coverage"))
+    month = Month.of(today_local())
+    start = month.shift(-((month.month - 1) % 2))
+    assert f"<td>{start}~{start.shift(1)}</td>" in coverage, "the two-month window"
+    assert "2 / 1" in coverage and "0 / 1" in coverage and "缺 2 次" in coverage
+    assert coverage.count('class="gap"') == 1
+
+
+def test_a_refused_setting_changes_nothing_and_says_why(admin, worked) -> None:
+    county = admin("county_admin")
+    refused = post_form(
+        county,
+        "/admin/cadre-settings",
+        {
+            "required_days": 40,
+            "visit_rule": "custom",
+            "visits_required": 1,
+            "visit_period_months": 5,
+            "contacts_per_month": 0,
+            "accuracy_cap_m": 100,
+            "problem_deadline_days": 15,
+        },
+    )
+    assert refused.status_code == 400
+    page = html(refused)
+    assert "每月到岗天数应在 0–31 天之间" in page and "走访周期应为 1、2、3、6 或 12 个月" in page
+    assert 'required value="40"' in page, "what was typed stays in the form"
+    assert 'required value="20"' in html(county.get("/admin/cadre-settings")), "nothing was saved"
+
+
+def test_town_admin_reads_the_county_settings_but_cannot_change_them(admin, worked) -> None:
+    town = admin("town_admin")
+    page = html(town.get("/admin/cadre-settings"))
+    assert "只有县级管理员可以修改" in page and "<fieldset disabled>" in page
+    refused = post_form(
+        town,
+        "/admin/cadre-settings",
+        {"required_days": 1, "visit_rule": "ziyang", "accuracy_cap_m": 100, "problem_deadline_days": 15},
+    )
+    assert refused.status_code == 403

@@ -18,6 +18,7 @@ from backend.org.models import County, Pairing, Post, Posting, Village
 from backend.records.checkins import decide_leave
 from backend.records.common import GUANGYUAN_VISITS, distance_m, in_fence
 from backend.records.models import CadreWorkSettings, Checkin, DailyRecord, LeaveRequest, Problem, Visit
+from backend.timeutil import today_local
 from tests.conftest import ApiClient
 from tests.factories import make_cadre
 from tests.test_personal_data import _database_dump
@@ -131,7 +132,7 @@ def test_monthly_attendance_counts_days_on_post_and_takes_approved_leave_off_the
 
 def test_only_the_town_decides_leave_and_only_once(database, api, world) -> None:
     asked = api("cadre").post(
-        "/leaves", {"start_on": date.today().isoformat(), "end_on": date.today().isoformat(), "reason": "体检"}
+        "/leaves", {"start_on": today_local().isoformat(), "end_on": today_local().isoformat(), "reason": "体检"}
     )
     with database() as s:
         for name, error in [("county_admin", Forbidden), ("town_admin_other", NotInScope)]:
@@ -181,7 +182,7 @@ def test_records_for_the_future_or_long_ago_are_refused(api, world) -> None:
     body = {"category": "meeting", "content": "开会学习", "place": "村委会"}
     assert api("cadre").post("/daily-records", {**body, "date": "2099-01-01"}).status_code == 422
     assert api("cadre").post("/daily-records", {**body, "date": "2001-01-01"}).status_code == 422
-    bad = api("cadre").post("/daily-records", {**body, "date": date.today().isoformat(), "category": "走访"})
+    bad = api("cadre").post("/daily-records", {**body, "date": today_local().isoformat(), "category": "走访"})
     assert bad.status_code == 422 and "category" in bad.json["errors"]
 
 
@@ -201,7 +202,7 @@ def test_records_for_the_future_or_long_ago_are_refused(api, world) -> None:
     ],
 )
 def test_records_and_visits_are_seen_only_within_the_readers_villages(api, world, reader, sees) -> None:
-    today = date.today().isoformat()
+    today = today_local().isoformat()
     far = api("cadre_far").post(
         "/daily-records", {"date": today, "category": "policy", "content": "宣讲医保政策", "place": "河口村广场"}
     )
@@ -393,7 +394,7 @@ def test_a_database_dump_holds_no_cadre_or_household_position_in_clear(app, api,
     (lat1, lng1), (lat2, lng2), (lat3, lng3) = positions
     cadre = api("cadre")
     assert cadre.post("/checkins", {"lat": lat1, "lng": lng1, "accuracy": 5}).status_code == 201
-    body = {"date": date.today().isoformat(), "category": "other", "content": "整理台账", "place": "村委会"}
+    body = {"date": today_local().isoformat(), "category": "other", "content": "整理台账", "place": "村委会"}
     assert cadre.post("/daily-records", {**body, "lat": lat2, "lng": lng2}).status_code == 201
     visit = {"household_id": world.ids["H1"], "purpose": "走访", "findings": "好", "lat": lat3, "lng": lng3}
     assert cadre.post("/visits", visit).status_code == 201

@@ -4,13 +4,13 @@ pipeline, shown with signed URLs to those in scope, and the same picture used tw
 from __future__ import annotations
 
 import re
-from datetime import date
 
+from backend.timeutil import today_local
 from tests import photo_corpus as corpus
 from tests.admin_helpers import html
 from tests.test_photos import uploaded
 
-TODAY = date.today().isoformat()
+TODAY = today_local().isoformat()
 
 
 def record(api, photo_ids: list[str], content: str = "入户宣传医保政策"):  # type: ignore[no-untyped-def]

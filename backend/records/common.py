@@ -86,6 +86,47 @@ def settings_for_county(session: Session, county_id: int) -> WorkSettings:
     return DEFAULT_SETTINGS if row is None else settings_from_row(row)
 
 
+VISIT_RULES = {"ziyang": ZIYANG_VISITS, "guangyuan": GUANGYUAN_VISITS}
+VISIT_RULE_LABELS = {
+    "ziyang": "紫阳做法：每户每月走访 2 次",
+    "guangyuan": "广元做法：每户每月联系 1 次，每两个月走访 1 次",
+    "custom": "自定义",
+}
+VISIT_PERIODS = (1, 2, 3, 6, 12)
+
+
+def visit_rule_of(settings: WorkSettings) -> str:
+    """Which published rule these numbers are, else "custom"."""
+    numbers = {k: getattr(settings, k) for k in ZIYANG_VISITS}
+    return next((name for name, rule in VISIT_RULES.items() if rule == numbers), "custom")
+
+
+def save_settings(session: Session, county_id: int, settings: WorkSettings) -> WorkSettings:
+    """A county admin's numbers for cadre work. Checked here with the messages an admin reads; the table's
+    constraints say the same."""
+    errors: dict[str, list[str]] = {}
+    if not 0 <= settings.required_days <= 31:
+        errors["required_days"] = ["每月到岗天数应在 0–31 天之间"]
+    if not 0 <= settings.visits_required <= 31:
+        errors["visits_required"] = ["走访次数应在 0–31 次之间"]
+    if settings.visit_period_months not in VISIT_PERIODS:
+        errors["visit_period_months"] = ["走访周期应为 1、2、3、6 或 12 个月"]
+    if not 0 <= settings.contacts_per_month <= 31:
+        errors["contacts_per_month"] = ["每月联系次数应在 0–31 次之间"]
+    if not 0 <= settings.accuracy_cap_m <= 1000:
+        errors["accuracy_cap_m"] = ["定位精度上限应在 0–1000 米之间"]
+    if not 1 <= settings.problem_deadline_days <= 365:
+        errors["problem_deadline_days"] = ["问题办理期限应在 1–365 天之间"]
+    if errors:
+        raise InvalidRequest("设置有误，未保存", errors=errors)
+    row = session.get(CadreWorkSettings, county_id) or CadreWorkSettings(county_id=county_id)
+    for name, value in vars(settings).items():
+        setattr(row, name, value)
+    session.add(row)
+    session.flush()
+    return settings
+
+
 def settings_from_row(row: CadreWorkSettings) -> WorkSettings:
     return WorkSettings(
         required_days=row.required_days,
