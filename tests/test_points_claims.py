@@ -12,6 +12,7 @@ from backend.org.models import County
 from backend.points.ledger import balance_mismatches
 from backend.points.models import EntryKind, LedgerEntry, PointsAccount, RuleBook
 from backend.points.rules import create_rule_book
+from backend.timeutil import today_local
 
 TODAY = date.today().isoformat()
 
@@ -82,7 +83,8 @@ def test_the_same_item_on_the_same_day_is_a_duplicate(api, world) -> None:
 
 
 def test_future_dates_are_refused(api, world) -> None:
-    response = claim(api, "villager", "P06", world, on=(date.today() + timedelta(days=1)).isoformat())
+    # Tomorrow in Beijing, where business days are: the machine's date.today() lags it by a day from 16:00 UTC.
+    response = claim(api, "villager", "P06", world, on=(today_local() + timedelta(days=1)).isoformat())
     assert response.status_code == 422
 
 

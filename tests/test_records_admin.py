@@ -11,10 +11,12 @@ from sqlalchemy import select
 from backend.db import db
 from backend.org.models import Pairing
 from backend.records.models import LeaveRequest
+from backend.timeutil import today_local
 from tests.admin_helpers import html, post_form
 from tests.xlsx import read_xlsx
 
-TODAY = date.today().isoformat()
+# The business day is Beijing's: the machine's date.today() lags it by a day from 16:00 UTC.
+TODAY = today_local().isoformat()
 
 
 @pytest.fixture
@@ -65,7 +67,7 @@ def test_attendance_lists_cadres_of_the_scope_and_links_to_their_month(admin, wo
     page = html(admin("town_admin").get("/admin/attendance"))
     assert "到岗考勤" in page and "赵*一" in page and "钱*村" not in page  # 钱驻村 is posted in 河口镇
     assert "本月进行中，尚差 19 天" in page and 'class="gap"' not in page  # the month is not over yet
-    last_month = (date.today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    last_month = (today_local().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     past = html(admin("town_admin").get(f"/admin/attendance?month={last_month}"))
     assert "未达标，差 20 天" in past and 'class="gap"' in past
     month = html(admin("town_admin").get(f"/admin/cadres/{worked.ids['cadre']}/work"))
