@@ -19,7 +19,7 @@ from backend.crypto import keyring
 from backend.db import begin_write_intent, db, end_write_intent, install_sqlite_pragmas
 from backend.errors import Conflict, DomainError, InternalError
 from backend.extensions import csrf, limiter, login_manager
-from backend.jobs.outbox import discard_pending, dispatch_after_commit
+from backend.jobs.outbox import discard_pending, dispatch_after_response
 from backend.jobs.queue import connect_redis, queue, redis_reachable
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
@@ -110,7 +110,8 @@ def _install_error_handlers(app: Flask, render_error) -> None:  # type: ignore[n
 
 
 def _install_request_boundary(app: Flask, render_error) -> None:  # type: ignore[no-untyped-def]
-    """One transaction per request: commit if the response succeeded, roll back otherwise."""
+    """One transaction per request: commit if the response succeeded, roll back otherwise; the jobs it
+    queued go to RQ after the answer has been sent (see outbox.dispatch_after_response)."""
 
     @app.before_request
     def _begin() -> None:
@@ -129,7 +130,7 @@ def _install_request_boundary(app: Flask, render_error) -> None:  # type: ignore
             session.rollback()
             discard_pending(session)
             return render_error(Conflict("数据已被其他操作修改，请刷新后重试"))
-        dispatch_after_commit(session)
+        dispatch_after_response(session, response.call_on_close)
         return response
 
     @app.teardown_request

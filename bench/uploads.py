@@ -8,8 +8,9 @@ worker, in a child process) on loopback, measured two ways each round:
   arriving as fast as loopback delivers it (the server's work cannot hide behind the transfer);
 - paced: the body sent at `--rate` MB/s (a good 4G uplink; a mountain village's is slower), and
   the wait from the last byte sent to the answer: what the phone waits beyond its own upload.
-Processing is the job as the worker runs it, in the same round: with REDIS_URL through a real RQ
-SimpleWorker (burst), else through the same task runner (`backend.jobs.runner.execute`). All on a
+The job is pushed to RQ after the answer has gone out (outbox.dispatch_after_response): in neither
+figure. Processing is the job as the worker runs it, in the same round: with REDIS_URL through a real
+RQ SimpleWorker (burst), else through the same task runner (`backend.jobs.runner.execute`). All on a
 throwaway SQLite database (or TEST_DATABASE_URL) under a temp folder. Goals: acceptance ≤ 5% of
 processing time; jobs ≥ 80% of the bare Pillow throughput, measured in the same run.
 """
@@ -73,7 +74,8 @@ def bare_pillow(data: bytes) -> None:
 
 
 class _NullQueue:
-    """Without Redis: the push after commit costs nothing, so acceptance is measured alone."""
+    """Without Redis: drops the push (made after the answer is sent, as with RQ) instead of the embedded
+    mode, which would process each photo before answering; `run_jobs` processes them afterwards."""
 
     def enqueue(self, *args: object, **kwargs: object) -> None:
         return None

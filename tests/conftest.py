@@ -10,11 +10,13 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from backend.app import create_app
 from backend.auth.models import User
@@ -32,6 +34,15 @@ def _database_url(tmp: Path) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp / 'test.sqlite3'}"
 
 
+class ServerLikeClient(FlaskClient):
+    """Closes each response once it is read, as a WSGI server does after sending it: work a request left
+    for then (pushing its jobs to RQ) has happened when the call returns, as it would in production
+    moments after the answer."""
+
+    def open(self, *args: Any, buffered: bool = True, **kwargs: Any) -> TestResponse:  # type: ignore[override]
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 def make_test_app(tmp: Path, **overrides: object) -> Flask:
     config = {
         "TESTING": True,
@@ -43,7 +54,9 @@ def make_test_app(tmp: Path, **overrides: object) -> Flask:
         "SERVER_NAME": "localhost",
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = ServerLikeClient
+    return app
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,12 @@ the in-process fallback without Redis; and a dead or hung Redis that must never 
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +21,7 @@ from flask import Flask
 from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import func, select
+from werkzeug.serving import make_server
 
 from backend.auth.models import ApiToken, Role, User
 from backend.db import db, unit_of_work
@@ -238,6 +241,46 @@ def test_without_redis_request_that_enqueues_runs_the_job_before_answering(make_
     assert response.status_code == 200, response.get_data(as_text=True)
     assert token_ids(plain) == {live}
     assert all(row.dispatched_at is not None for row in outbox_rows(plain))
+
+
+class AnswerFirstQueue:
+    """Stands in for RQ: records each push and whether the client already had its answer then (waiting
+    up to 10 s for it, so a push made before the answer shows as one)."""
+
+    def __init__(self) -> None:
+        self.answered = threading.Event()
+        self.pushed: list[tuple[str, bool]] = []
+
+    def enqueue(self, func: Callable[..., object], *args: object, job_id: str, **kwargs: object) -> None:
+        self.pushed.append((job_id, self.answered.wait(10)))
+
+
+def test_real_server_answers_before_pushing_the_job_to_redis_and_still_pushes_it(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app()
+    queue = AnswerFirstQueue()
+    runtime = app.extensions["xz_jobs"]
+    runtime.inline, runtime.queue = False, queue
+    enqueue_route(app)
+    server = make_server("127.0.0.1", 0, app)
+    serving = threading.Thread(target=server.serve_forever)
+    serving.start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+        connection.request("POST", "/_test/enqueue")
+        response = connection.getresponse()
+        body = response.read()
+        queue.answered.set()
+        connection.close()
+    finally:
+        server.shutdown()  # returns once the request in hand, and what it left for after the answer, is done
+        serving.join()
+
+    assert response.status == 200, body
+    [row] = outbox_rows(app)
+    assert queue.pushed == [(row.job_id, True)], "the job must be pushed after the answer, not before"
+    assert row.dispatched_at is not None
 
 
 # --- a real Redis and a real worker process ------------------------------------------------------

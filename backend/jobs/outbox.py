@@ -2,15 +2,18 @@
 
 `enqueue` writes the row in the caller's transaction. After the boundary commits,
 `dispatch_after_commit` pushes the new rows to RQ, or, in the embedded mode without Redis,
-runs them in-process. Rows that could not be pushed are picked up by `sweep_outbox`.
+runs them in-process; a request hands its rows to `dispatch_after_response` instead, which pushes
+them once the answer has been sent. Rows that could not be pushed are picked up by `sweep_outbox`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +22,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from backend.db import db, write_intent
 from backend.jobs.models import OutboxJob
 from backend.timeutil import now_utc
 
@@ -57,6 +61,32 @@ def dispatch_after_commit(session: Session) -> None:
     ids = session.info.pop(_PENDING_KEY, [])
     if ids:
         dispatch(session, ids)
+
+
+def dispatch_after_response(session: Session, call_on_close: Callable[[Callable[[], None]], object]) -> None:
+    """After a request's commit: with RQ, push its jobs once the answer is out (`call_on_close`: the server
+    calls it after sending), so the phone never waits for Redis; without Redis, run them now, before the
+    answer, as the embedded mode promises. A push lost with the process is left to the sweep, like any other."""
+    ids = session.info.pop(_PENDING_KEY, [])
+    if not ids:
+        return
+    if current_app.extensions["xz_jobs"].inline:
+        dispatch(session, ids)
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def push() -> None:
+        # Let the reader of the answer (nginx, a client on this machine) run first: Linux often wakes it
+        # on this CPU, where it would otherwise wait for the push (measured: +1.5 ms on a 2-core machine).
+        if hasattr(os, "sched_yield"):
+            os.sched_yield()
+        with app.app_context(), write_intent():
+            try:
+                dispatch(db.session, ids)
+            except Exception:
+                log.exception("pushing %d job(s) after the response failed; the sweep will push them", len(ids))
+
+    call_on_close(push)
 
 
 def discard_pending(session: Session) -> None:

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import Select, delete, or_, select, update
+from sqlalchemy import ColumnElement, Integer, Select, delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
@@ -134,10 +134,11 @@ def _accept(
     # A body refused by its first bytes stored nothing: the format check below refuses it.
     info = inspect_upload(upload.view(), config["PHOTO_MAX_PIXELS"], now=received)
     digest = upload.sha256()
+    county_id, earlier = _county_and_earlier_copy(session, user, scope, digest)
     photo = Photo(
         id=uuid.uuid4().hex,
         uploader_id=user.id,
-        county_id=_county_of(session, user, scope),
+        county_id=county_id,
         village_id=next(iter(scope.village_ids)) if len(scope.village_ids) == 1 else None,
         household_id=scope.household_id,
         status=PhotoStatus.processing,
@@ -153,31 +154,38 @@ def _accept(
         label_event=label_event or None,
         label_place=label_place or None,
     )
-    # The same bytes from someone else: a photo passed around between cadres.
-    earlier = session.scalar(
-        select(Photo.id)
-        .where(Photo.sha256 == digest, Photo.uploader_id != user.id)
-        .order_by(Photo.received_at)
-        .limit(1)
-    )
     if earlier is not None:
         photo.flag, photo.duplicate_of_id = PhotoFlag.duplicate, earlier
     # On disk for good before the row can commit: an accepted photo is never lost (see storage.keep).
     photo_storage().keep(upload, storage_key(photo.id, "original"), durable=durable)
     session.add(photo)
-    session.flush()
-    enqueue(session, PROCESS_TASK, job_id=f"photo-{photo.id}", photo_id=photo.id)
+    enqueue(session, PROCESS_TASK, job_id=f"photo-{photo.id}", photo_id=photo.id)  # its flush writes both rows
     return photo
 
 
-def _county_of(session: Session, user: User, scope: Scope) -> int | None:
-    if user.county_id is not None:
-        return user.county_id
-    if not scope.village_ids:
-        return None
-    return session.scalar(
-        select(Town.county_id).join(Village, Village.town_id == Town.id).where(Village.id.in_(scope.village_ids))
+def _county_and_earlier_copy(session: Session, user: User, scope: Scope, digest: str) -> tuple[int | None, str | None]:
+    """The uploader's county, and an earlier upload of the same bytes by someone else (a photo passed
+    around between cadres): one round trip for both."""
+    earlier = (
+        select(Photo.id)
+        .where(Photo.sha256 == digest, Photo.uploader_id != user.id)
+        .order_by(Photo.received_at)
+        .limit(1)
+        .scalar_subquery()
     )
+    county: ColumnElement[int | None]
+    if user.county_id is not None or not scope.village_ids:
+        county = literal(user.county_id, Integer)
+    else:
+        county = (
+            select(Town.county_id)
+            .join(Village, Village.town_id == Town.id)
+            .where(Village.id.in_(scope.village_ids))
+            .limit(1)
+            .scalar_subquery()
+        )
+    county_id, earlier_id = session.execute(select(county, earlier)).one()
+    return county_id, earlier_id
 
 
 # --- background processing ------------------------------------------------------------------------
