@@ -394,7 +394,7 @@ def test_same_photo_claimed_by_two_records_is_flagged_as_duplicate_of_the_first(
     assert (flagged.flag, flagged.duplicate_of_id) == (PhotoFlag.duplicate, first)
 
 
-def test_same_photo_uploaded_by_two_cadres_is_flagged_at_upload(app, api) -> None:
+def test_same_photo_uploaded_by_two_cadres_is_flagged_as_a_duplicate_of_the_first(app, api) -> None:
     data = corpus.phone_jpeg(1)
     first = uploaded(api, "cadre", data)
     second = uploaded(api, "cadre_far", data)

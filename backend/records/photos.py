@@ -26,11 +26,11 @@ from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import ColumnElement, Integer, Select, delete, literal, or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
-from backend.auth.scope import Scope, filter_villages
+from backend.auth.scope import Scope, filter_villages, scope_for
 from backend.crypto import mask_name
 from backend.errors import (
     DomainError,
@@ -133,12 +133,12 @@ def _accept(
     received = now_utc()
     # A body refused by its first bytes stored nothing: the format check below refuses it.
     info = inspect_upload(upload.view(), config["PHOTO_MAX_PIXELS"], now=received)
-    digest = upload.sha256()
-    county_id, earlier = _county_and_earlier_copy(session, user, scope, digest)
+    # Nothing is looked up here: the county (when the uploader is not a county admin) and the duplicate flags
+    # wait for the processing job, so after the last byte the phone waits only for two INSERTs and the commit.
     photo = Photo(
         id=uuid.uuid4().hex,
         uploader_id=user.id,
-        county_id=county_id,
+        county_id=user.county_id,
         village_id=next(iter(scope.village_ids)) if len(scope.village_ids) == 1 else None,
         household_id=scope.household_id,
         status=PhotoStatus.processing,
@@ -146,7 +146,7 @@ def _accept(
         byte_size=upload.size,
         width=info.width,
         height=info.height,
-        sha256=digest,
+        sha256=upload.sha256(),
         taken_at=info.taken_at,
         gps_lat=None if info.gps is None else f"{info.gps[0]:.6f}",
         gps_lng=None if info.gps is None else f"{info.gps[1]:.6f}",
@@ -154,8 +154,6 @@ def _accept(
         label_event=label_event or None,
         label_place=label_place or None,
     )
-    if earlier is not None:
-        photo.flag, photo.duplicate_of_id = PhotoFlag.duplicate, earlier
     # On disk for good before the row can commit: an accepted photo is never lost (see storage.keep).
     photo_storage().keep(upload, storage_key(photo.id, "original"), durable=durable)
     session.add(photo)
@@ -163,42 +161,20 @@ def _accept(
     return photo
 
 
-def _county_and_earlier_copy(session: Session, user: User, scope: Scope, digest: str) -> tuple[int | None, str | None]:
-    """The uploader's county, and an earlier upload of the same bytes by someone else (a photo passed
-    around between cadres): one round trip for both."""
-    earlier = (
-        select(Photo.id)
-        .where(Photo.sha256 == digest, Photo.uploader_id != user.id)
-        .order_by(Photo.received_at)
-        .limit(1)
-        .scalar_subquery()
-    )
-    county: ColumnElement[int | None]
-    if user.county_id is not None or not scope.village_ids:
-        county = literal(user.county_id, Integer)
-    else:
-        county = (
-            select(Town.county_id)
-            .join(Village, Village.town_id == Town.id)
-            .where(Village.id.in_(scope.village_ids))
-            .limit(1)
-            .scalar_subquery()
-        )
-    county_id, earlier_id = session.execute(select(county, earlier)).one()
-    return county_id, earlier_id
-
-
 # --- background processing ------------------------------------------------------------------------
 
 
 def process_photo(session: Session, photo_id: str) -> PhotoStatus | None:
-    """Make the display copy and thumbnail, the perceptual hash and its near-duplicate flag.
+    """Make the display copy and thumbnail, the perceptual hash, and the flags: the same bytes uploaded
+    earlier by someone else (a photo passed around between cadres), else a near-duplicate.
 
     Idempotent: a photo already processed (or purged meanwhile) is left alone.
     """
     photo = session.get(Photo, photo_id)
     if photo is None or photo.status != PhotoStatus.processing:
         return None if photo is None else photo.status
+    if photo.county_id is None:
+        photo.county_id = _uploader_county(session, photo.uploader_id)
     store = photo_storage()
     config = current_app.config
     try:
@@ -219,10 +195,44 @@ def process_photo(session: Session, photo_id: str) -> PhotoStatus | None:
     photo.phash = copies.dhash
     photo.status, photo.processed_at = PhotoStatus.ready, now_utc()
     if photo.flag is None:
-        near = _near_duplicate(session, photo)
-        if near is not None:
+        earlier = _earlier_copy(session, photo)
+        near = None if earlier is not None else _near_duplicate(session, photo)
+        if earlier is not None:
+            photo.flag, photo.duplicate_of_id = PhotoFlag.duplicate, earlier
+        elif near is not None:
             photo.flag, photo.duplicate_of_id = PhotoFlag.near_duplicate, near
     return photo.status
+
+
+def _uploader_county(session: Session, uploader_id: int) -> int | None:
+    """The county of the uploader's villages (the first of them): the photo's label settings and the pool its
+    near-duplicates are looked for in."""
+    user = session.get(User, uploader_id)
+    if user is None:
+        return None
+    if user.county_id is not None:
+        return user.county_id
+    villages = scope_for(session, user).village_ids
+    if not villages:
+        return None
+    return session.scalar(
+        select(Town.county_id).join(Village, Village.town_id == Town.id).where(Village.id.in_(villages)).limit(1)
+    )
+
+
+def _earlier_copy(session: Session, photo: Photo) -> str | None:
+    """The first upload of the same bytes by someone else before this one."""
+    return session.scalar(
+        select(Photo.id)
+        .where(
+            Photo.sha256 == photo.sha256,
+            Photo.uploader_id != photo.uploader_id,
+            Photo.received_at <= photo.received_at,
+            Photo.id != photo.id,
+        )
+        .order_by(Photo.received_at)
+        .limit(1)
+    )
 
 
 def _label_text(session: Session, photo: Photo) -> str | None:
