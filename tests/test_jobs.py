@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,7 +27,7 @@ from werkzeug.serving import make_server
 from backend.auth.models import ApiToken, Role, User
 from backend.db import db, unit_of_work
 from backend.jobs.models import OutboxJob
-from backend.jobs.outbox import enqueue, sweep_outbox
+from backend.jobs.outbox import dispatch, enqueue, sweep_outbox
 from backend.jobs.tasks import TASKS
 from backend.timeutil import now_utc
 from tests.conftest import REDIS_URL
@@ -281,6 +282,54 @@ def test_real_server_answers_before_pushing_the_job_to_redis_and_still_pushes_it
     [row] = outbox_rows(app)
     assert queue.pushed == [(row.job_id, True)], "the job must be pushed after the answer, not before"
     assert row.dispatched_at is not None
+
+
+class WorkerMarksMeanwhileQueue:
+    """Stands in for RQ while a worker runs the jobs already pushed: on the first push another connection
+    marks the second row as run (what backend.jobs.runner does), waiting up to 0.5 s for the database."""
+
+    def __init__(self, path: str, other_id: int) -> None:
+        self.path, self.other_id = path, other_id
+        self.worker: threading.Thread | None = None
+        self.worker_error: BaseException | None = None
+
+    def enqueue(self, func: Callable[..., object], *args: object, job_id: str, **kwargs: object) -> None:
+        if self.worker is None:
+            self.worker = threading.Thread(target=self._mark)
+            self.worker.start()
+            self.worker.join(0.5)
+
+    def _mark(self) -> None:
+        try:
+            with sqlite3.connect(self.path, timeout=30) as conn:
+                conn.execute("UPDATE outbox_job SET dispatched_at = CURRENT_TIMESTAMP WHERE id = ?", (self.other_id,))
+        except BaseException as exc:  # reported by the test
+            self.worker_error = exc
+
+
+def test_pushing_jobs_while_a_worker_marks_others_waits_its_turn_instead_of_failing(
+    make_app: Callable[..., Flask],
+) -> None:
+    """The scheduler pushed a batch of due jobs while the worker ran the first ones; on SQLite its mark
+    failed with "database is locked", the scheduler exited, and `make run` stopped everything with it."""
+    app = make_app()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("sqlite"):
+        pytest.skip("SQLite's lock upgrade; PostgreSQL locks rows")
+    with app.app_context():
+        with unit_of_work(db.session) as s:
+            ids = [enqueue(s, PURGE).id, enqueue(s, PURGE).id]
+            s.info.clear()  # pushed below, by hand
+        queue = WorkerMarksMeanwhileQueue(url.removeprefix("sqlite:///"), ids[1])
+        runtime = app.extensions["xz_jobs"]
+        runtime.inline, runtime.queue = False, queue
+        pushed = dispatch(db.session, ids)
+        db.session.remove()
+    assert queue.worker is not None
+    queue.worker.join(30)
+    assert queue.worker_error is None
+    assert pushed == 2
+    assert all(row.dispatched_at is not None for row in outbox_rows(app))
 
 
 # --- a real Redis and a real worker process ------------------------------------------------------

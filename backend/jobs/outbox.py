@@ -80,7 +80,7 @@ def dispatch_after_response(session: Session, call_on_close: Callable[[Callable[
         # on this CPU, where it would otherwise wait for the push (measured: +1.5 ms on a 2-core machine).
         if hasattr(os, "sched_yield"):
             os.sched_yield()
-        with app.app_context(), write_intent():
+        with app.app_context():
             try:
                 dispatch(db.session, ids)
             except Exception:
@@ -98,20 +98,23 @@ def dispatch(session: Session, ids: list[int]) -> int:
     """Push (or, without Redis, run) the given undispatched rows; returns how many went through.
 
     A dead Redis or a job RQ refuses never raises here: this runs after the commit, and the caller's
-    answer must not depend on Redis.
+    answer must not depend on Redis. Its transactions are writes from their first statement: on SQLite a
+    read that later writes fails at once ("database is locked") if a worker marked a row in between, which
+    stopped the scheduler (and with it `make run`) when it pushed a batch while the worker ran them.
     """
     jobs = current_app.extensions["xz_jobs"]
-    rows = session.scalars(select(OutboxJob).where(OutboxJob.id.in_(ids), OutboxJob.dispatched_at.is_(None))).all()
-    done = 0
-    for row in rows:
-        if jobs.inline:
-            done += _run_inline(session, row)
-            continue
-        pushed = _push(session, jobs, row)
-        if pushed is None:
-            # Redis is down or hung: each further try would cost another socket timeout. The sweep retries.
-            break
-        done += pushed
+    with write_intent():
+        rows = session.scalars(select(OutboxJob).where(OutboxJob.id.in_(ids), OutboxJob.dispatched_at.is_(None))).all()
+        done = 0
+        for row in rows:
+            if jobs.inline:
+                done += _run_inline(session, row)
+                continue
+            pushed = _push(session, jobs, row)
+            if pushed is None:
+                # Redis is down or hung: each further try would cost another socket timeout. The sweep retries.
+                break
+            done += pushed
     return done
 
 
