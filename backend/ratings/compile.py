@@ -1,9 +1,10 @@
 """Monthly compile: one run per county and month, fanned out per town as jobs, then finalized county-wide.
 
 compile_month → CompileRun + one CompileUnit per town → job "ratings.compile_town" per unit (deterministic
-ids) → each unit upserts its villages' results by natural key and counts itself done once → the last unit
-enqueues "ratings.finalize", which ranks, applies quotas, raises streak alerts and rectification items,
-and records the diff against the previous run. Every step can be re-run and gives the same rows.
+ids) → each unit upserts its villages' results by natural key, with what each village's own results call for
+(streak and interview alerts, 整改 items), and counts itself done once → the last unit enqueues
+"ratings.finalize", which ranks (red flag, annual bottom share and its admonitions), applies the quota, and
+records the diff against the previous run. Every step can be re-run and gives the same rows.
 """
 
 from __future__ import annotations
@@ -456,6 +457,8 @@ def compile_villages(
                 )
             )
     _upsert(session, RatingResult, rows, ["kind", "subject_type", "subject_id", "period"])
+    if SchemeKind.ten_star in schemes:
+        _village_alerts_and_rectifications(session, county_id, month, ids, schemes[SchemeKind.ten_star], rows)
     return len(rows)
 
 
@@ -527,17 +530,16 @@ def _update_results(session: Session, changes: list[dict[str, Any]]) -> None:
 
 
 def finalize_month(session: Session, county_id: int, month: str) -> None:
-    """County-wide steps: ranking with red flag / annual bottom share, the excellence quota, alerts, 整改 items."""
+    """County-wide steps: ranking with red flag / annual bottom share and its admonitions, the excellence quota.
+    (Each village's own alerts and 整改 items come with its results, in its town's job.)"""
     session.flush()
     schemes = schemes_in_force(session, county_id, Period.month(month).start)
     names = dict(session.execute(select(Village.id, Village.code).join(Town).where(Town.county_id == county_id)).all())
-    ranking: list[_Result] = []
     if SchemeKind.ranking in schemes:
         ranking = _finalize_ranking(session, county_id, month, schemes[SchemeKind.ranking], names)
+        _admonitions(session, county_id, month, ranking)
     if SchemeKind.hundred_point in schemes:
         _apply_quota(session, county_id, month, schemes[SchemeKind.hundred_point].definition.get("quota"))
-    if SchemeKind.ten_star in schemes:
-        _alerts_and_rectifications(session, county_id, month, schemes[SchemeKind.ten_star], ranking)
     session.flush()
 
 
@@ -598,14 +600,12 @@ def _finalize_ranking(session: Session, county_id: int, month: str, scheme: Rati
     return ranked
 
 
-def _leaders(session: Session, county_id: int, on: date) -> dict[int, int]:
+def _leaders(session: Session, village_ids: list[int], on: date) -> dict[int, int]:
     """Per village, the team leader posted then (else the first secretary): who answers for its stars."""
     rows = session.execute(
         select(Posting.village_id, Posting.cadre_id, Posting.post)
-        .join(Village, Village.id == Posting.village_id)
-        .join(Town, Town.id == Village.town_id)
         .where(
-            Town.county_id == county_id,
+            Posting.village_id.in_(village_ids),
             Posting.post.in_([Post.team_leader, Post.first_secretary]),
             Posting.start_on <= on,
             (Posting.end_on.is_(None)) | (Posting.end_on >= on),
@@ -627,89 +627,66 @@ def _satisfaction(detail: dict[str, Any]) -> float | None:
     return None
 
 
-def _alerts_and_rectifications(
-    session: Session, county_id: int, month: str, scheme: RatingScheme, ranking: list[_Result]
+VILLAGE_ALERTS = (AlertKind.accountability, AlertKind.commendation, AlertKind.interview)
+
+
+def _village_alerts_and_rectifications(
+    session: Session,
+    county_id: int,
+    month: str,
+    village_ids: list[int],
+    scheme: RatingScheme,
+    rows: list[dict[str, Any]],
 ) -> None:
+    """What a village's own results call for, written with them: streak alerts over its months (this one
+    included, just upserted), the interview alert below the satisfaction line, and 整改 items for each lost
+    star, veto and yellow card. `rows` are the town's result rows of this compile."""
     thresholds = scheme.definition["alerts"]
     n = thresholds["streak_months"]
     window = previous_months(month, n)
     period = Period.month(month)
-    leaders = _leaders(session, county_id, period.end)
+    leaders = _leaders(session, village_ids, period.end)
     history: dict[int, dict[str, int | None]] = defaultdict(dict)
     for village_id, period_label, stars in session.execute(
         select(RatingResult.village_id, RatingResult.period, RatingResult.stars).where(
-            RatingResult.county_id == county_id,
+            RatingResult.village_id.in_(village_ids),
             RatingResult.kind == SchemeKind.ten_star,
             RatingResult.period.in_(window),
         )
     ):
         history[village_id][period_label] = stars
+    sheets = [r for r in rows if r["kind"] == SchemeKind.ten_star]
     wanted: dict[tuple[AlertKind, int], str] = {}
-    rows = _results(session, county_id, SchemeKind.ten_star, month)
-    for r in rows:
-        series = [history[r.village_id].get(m) for m in window]
+    for r in sheets:
+        village_id = r["village_id"]
+        series = [history[village_id].get(m) for m in window]
         if streak(series, lambda s: s <= thresholds["low_stars"], n):
-            wanted[(AlertKind.accountability, r.village_id)] = (
-                f"连续{n}个月星级不高于{thresholds['low_stars']}星（本月{r.stars}星），约谈问责驻村工作队长"
+            wanted[(AlertKind.accountability, village_id)] = (
+                f"连续{n}个月星级不高于{thresholds['low_stars']}星（本月{r['stars']}星），约谈问责驻村工作队长"
             )
         if streak(series, lambda s: s >= thresholds["high_stars"], n):
-            wanted[(AlertKind.commendation, r.village_id)] = (
-                f"连续{n}个月达到{thresholds['high_stars']}星以上（本月{r.stars}星），通报表扬"
+            wanted[(AlertKind.commendation, village_id)] = (
+                f"连续{n}个月达到{thresholds['high_stars']}星以上（本月{r['stars']}星），通报表扬"
             )
-        rate = _satisfaction(r.detail)
+        rate = _satisfaction(r["detail"])
         if rate is not None and rate < thresholds["satisfaction_below"] - 1e-9:
-            wanted[(AlertKind.interview, r.village_id)] = (
+            wanted[(AlertKind.interview, village_id)] = (
                 f"群众满意率{rate:.0%}，低于{thresholds['satisfaction_below']:.0%}，约谈提醒"
             )
-    for r in ranking:
-        if "annual_bottom" in r.flags:
-            wanted[(AlertKind.admonition, r.village_id)] = "年度排名位列后10%，对单位负责人进行诫勉谈话"
-    managed = [AlertKind.accountability, AlertKind.commendation, AlertKind.interview, AlertKind.admonition]
-    existing = {
-        (a.kind, a.village_id): a
-        for a in session.scalars(
-            select(RatingAlert).where(
-                RatingAlert.county_id == county_id, RatingAlert.period == month, RatingAlert.kind.in_(managed)
-            )
-        )
-    }
-    for key, alert in existing.items():
-        if key not in wanted:
-            session.delete(alert)
-        else:
-            alert.message = wanted[key]
-    for (kind, village_id), message in sorted(wanted.items()):
-        if (kind, village_id) not in existing:
-            session.add(
-                RatingAlert(
-                    kind=kind,
-                    county_id=county_id,
-                    village_id=village_id,
-                    period=month,
-                    cadre_id=leaders.get(village_id),
-                    message=message,
-                )
-            )
+    _sync_alerts(session, county_id, month, VILLAGE_ALERTS, wanted, leaders, village_ids)
     deadline = period.end + timedelta(days=thresholds["rectify_days"])
     items: list[tuple[int, RectificationOrigin, str, str]] = []
-    for r in rows:
-        for ind in r.detail["indicators"]:
+    for r in sheets:
+        for ind in r["detail"]["indicators"]:
             if ind["vetoes"]:
-                items += [
-                    (r.village_id, RectificationOrigin.veto, ind["code"], f"{ind['title']}：{'、'.join(ind['vetoes'])}")
-                ]
+                title = f"{ind['title']}：{'、'.join(ind['vetoes'])}"
+                items.append((r["village_id"], RectificationOrigin.veto, ind["code"], title))
             elif ind["lit"] is False:
-                items.append(
-                    (
-                        r.village_id,
-                        RectificationOrigin.lost_star,
-                        ind["code"],
-                        f"失星「{ind['title']}」：{ind['lost_reason']}",
-                    )
-                )
-    for r in ranking:
-        if "yellow_card" in r.flags:
-            items.append((r.village_id, RectificationOrigin.yellow_card, "YC", "月度排名黄牌警示：存在重大问题"))
+                title = f"失星「{ind['title']}」：{ind['lost_reason']}"
+                items.append((r["village_id"], RectificationOrigin.lost_star, ind["code"], title))
+    for r in rows:
+        if r["kind"] == SchemeKind.ranking and "yellow_card" in r["flags"]:
+            items.append((r["village_id"], RectificationOrigin.yellow_card, "YC", "月度排名黄牌警示：存在重大问题"))
     _insert_new(
         session,
         Rectification,
@@ -731,6 +708,58 @@ def _alerts_and_rectifications(
         ],
         ["village_id", "period", "origin", "origin_code"],
     )
+
+
+def _admonitions(session: Session, county_id: int, month: str, ranking: list[_Result]) -> None:
+    """诫勉谈话 for the villages in the annual ranking's bottom share (December only): county-wide, in the finish."""
+    wanted = {
+        (AlertKind.admonition, r.village_id): "年度排名位列后10%，对单位负责人进行诫勉谈话"
+        for r in ranking
+        if "annual_bottom" in r.flags
+    }
+    leaders = _leaders(session, [village_id for _kind, village_id in wanted], Period.month(month).end)
+    _sync_alerts(session, county_id, month, (AlertKind.admonition,), wanted, leaders)
+
+
+def _sync_alerts(
+    session: Session,
+    county_id: int,
+    month: str,
+    kinds: tuple[AlertKind, ...],
+    wanted: dict[tuple[AlertKind, int], str],
+    leaders: dict[int, int],
+    village_ids: list[int] | None = None,
+) -> None:
+    """Make the month's alerts of these kinds (of these villages, else the county's) exactly `wanted`: a re-run
+    after an upheld objection drops an alert no longer due and keeps the others' 约谈 status."""
+    existing = {
+        (a.kind, a.village_id): a
+        for a in session.scalars(
+            select(RatingAlert).where(
+                RatingAlert.county_id == county_id,
+                RatingAlert.period == month,
+                RatingAlert.kind.in_(kinds),
+                *([RatingAlert.village_id.in_(village_ids)] if village_ids is not None else []),
+            )
+        )
+    }
+    for key, alert in existing.items():
+        if key not in wanted:
+            session.delete(alert)
+        else:
+            alert.message = wanted[key]
+    for (kind, village_id), message in sorted(wanted.items()):
+        if (kind, village_id) not in existing:
+            session.add(
+                RatingAlert(
+                    kind=kind,
+                    county_id=county_id,
+                    village_id=village_id,
+                    period=month,
+                    cadre_id=leaders.get(village_id),
+                    message=message,
+                )
+            )
 
 
 def _insert_new(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
