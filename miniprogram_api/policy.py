@@ -53,6 +53,20 @@ def allow(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+def body_arrives_slowly(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Under `allow`, for a body that may take minutes to arrive (a photo on a village uplink): end the read-only
+    transaction authentication opened before the body is read, so the upload holds no pooled connection, no
+    PostgreSQL snapshot and not SQLite's write lock; the view's statements start a new transaction. The user
+    and scope stay usable: closing the session keeps what was loaded."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        db.session.close()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 def public(view: Callable[..., Any]) -> Callable[..., Any]:
     setattr(view, POLICY_ATTR, PUBLIC)
     return view

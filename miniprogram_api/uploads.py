@@ -18,7 +18,7 @@ from backend.records import photos
 from backend.records.photo_models import Photo
 from backend.records.storage import photo_storage
 from miniprogram_api import BASE
-from miniprogram_api.policy import ALL_ROLES, allow, current_scope, current_user
+from miniprogram_api.policy import ALL_ROLES, allow, body_arrives_slowly, current_scope, current_user
 from miniprogram_api.schemas import ApiSchema
 
 blp = Blueprint("mp_uploads", __name__, url_prefix=BASE, description="照片上传")
@@ -68,6 +68,7 @@ class PhotoSchema(UploadSchema):
 @blp.route("/uploads", methods=["POST"])
 # Every role: cadres (records, visits), villagers (claim evidence), reviewers and admins (products).
 @allow(*ALL_ROLES)
+@body_arrives_slowly
 @limiter.limit(lambda: current_app.config["UPLOAD_RATE_LIMIT"])
 @blp.arguments(UploadFormArgs, location="form")
 @blp.arguments(UploadFileArgs, location="files")

@@ -4,11 +4,14 @@ serving and the 24-hour purge. Without REDIS_URL jobs run in-process right after
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
+import json
 import random
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +22,7 @@ from flask import Flask
 from itsdangerous import URLSafeTimedSerializer
 from PIL import Image
 from sqlalchemy import delete, select, text
+from werkzeug.serving import make_server
 
 from backend.auth.models import User
 from backend.auth.scope import scope_for
@@ -432,6 +436,57 @@ def test_one_cadres_similar_shots_of_one_occasion_are_not_flagged_but_the_same_s
     assert load_photo(app, burst).flag is None
     later = load_photo(app, reused)
     assert later.flag == PhotoFlag.near_duplicate and later.duplicate_of_id in {first, burst}
+
+
+def test_a_slow_upload_holds_no_database_connection_while_its_body_arrives(app: Flask, world: World) -> None:
+    """A phone on a village uplink sends for minutes. Meanwhile the upload holds no pooled connection, and
+    another cadre's check-in is answered at once (on SQLite it used to wait for the upload's write lock)."""
+    boundary = "xz-slow-upload"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="IMG.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + corpus.phone_jpeg(1)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    serving = threading.Thread(target=server.serve_forever)
+    serving.start()
+    try:
+        upload = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+        upload.putrequest("POST", "/api/mp/v1/uploads")
+        for name, value in (
+            ("Authorization", f"Bearer {world.tokens['cadre']}"),
+            ("Content-Type", f"multipart/form-data; boundary={boundary}"),
+            ("Content-Length", str(len(body))),
+        ):
+            upload.putheader(name, value)
+        upload.endheaders()
+        upload.send(body[: len(body) // 2])
+        time.sleep(0.5)  # authenticated, waiting for the rest of the body
+        with app.app_context():
+            held = db.engine.pool.checkedout()
+        other = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+        started = time.monotonic()
+        other.request(
+            "POST",
+            "/api/mp/v1/checkins",
+            body=json.dumps({"lat": 33.15, "lng": 107.33, "accuracy": 10}),
+            headers={"Authorization": f"Bearer {world.tokens['cadre_far']}", "Content-Type": "application/json"},
+        )
+        checkin = other.getresponse()
+        checkin.read()
+        waited = time.monotonic() - started
+        upload.send(body[len(body) // 2 :])
+        answer = upload.getresponse()
+        answer.read()
+    finally:
+        server.shutdown()
+        serving.join()
+    assert held == 0, "no connection held while the body arrives"
+    assert checkin.status == 201 and waited < 5
+    assert answer.status == 201
 
 
 # --- signed serving ------------------------------------------------------------------------------
