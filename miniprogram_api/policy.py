@@ -54,14 +54,16 @@ def allow(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 def body_arrives_slowly(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Under `allow`, for a body that may take minutes to arrive (a photo on a village uplink): end the read-only
-    transaction authentication opened before the body is read, so the upload holds no pooled connection, no
-    PostgreSQL snapshot and not SQLite's write lock; the view's statements start a new transaction. The user
-    and scope stay usable: closing the session keeps what was loaded."""
+    """Under `allow`, for a body that may take minutes to arrive (a photo on a village uplink). On SQLite the
+    POST's transaction, begun by authentication, holds the database's write lock: every other writer would wait
+    for the upload. So there the session is closed before the body is read (what was loaded stays usable) and
+    the view's statements begin anew. On PostgreSQL the transaction holds only its worker's own connection,
+    and ending it costs the phone ~0.7 ms after its last byte (measured with bench/uploads.py)."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        db.session.close()
+        if db.session.get_bind().dialect.name == "sqlite":
+            db.session.close()
         return view(*args, **kwargs)
 
     return wrapper
