@@ -717,7 +717,8 @@ def _admonitions(session: Session, county_id: int, month: str, ranking: list[_Re
         for r in ranking
         if "annual_bottom" in r.flags
     }
-    leaders = _leaders(session, [village_id for _kind, village_id in wanted], Period.month(month).end)
+    # Only December has a bottom share; the other months just clear what a re-run no longer wants.
+    leaders = _leaders(session, [village_id for _kind, village_id in wanted], Period.month(month).end) if wanted else {}
     _sync_alerts(session, county_id, month, (AlertKind.admonition,), wanted, leaders)
 
 
