@@ -451,17 +451,22 @@ class Workers:
         time.sleep(3)  # imports and the first sweep
 
     def compile_once(self, county_id: int) -> None:
+        """Timed until the finish job is done, polled in Redis: polling the database every few ms would take
+        CPU from the workers and PostgreSQL on a small machine."""
+        from backend.jobs.outbox import rq_job_id
+
         with self.app.app_context():
             compile_once(county_id)  # pushes the town jobs to the workers after the commit
-            while True:
-                finished = db.session.scalar(
-                    select(CompileRun.finished_at).where(CompileRun.month == MONTH).order_by(CompileRun.id.desc())
-                )
-                db.session.commit()
-                if finished is not None:
-                    break
-                time.sleep(0.002)
+            run_id, attempt = db.session.execute(
+                select(CompileRun.id, CompileRun.attempt).where(CompileRun.month == MONTH).order_by(CompileRun.id.desc())
+            ).first()
             db.session.remove()
+            key = f"rq:job:{rq_job_id(f'ratings-finalize-r{run_id}-a{attempt}')}"
+            redis = self.app.extensions["xz_jobs"].redis
+            while (status := redis.hget(key, "status")) != b"finished":
+                if status == b"failed":
+                    raise SystemExit(f"the finish job of run {run_id} failed")
+                time.sleep(0.001)
 
     def stop(self) -> None:
         for process in self.processes:

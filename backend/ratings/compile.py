@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, null, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -144,8 +144,11 @@ def _new_run(session: Session, county_id: int, month: str, towns: int, actor_id:
     return run
 
 
-def _villages_of(session: Session, town_id: int) -> list[Village]:
-    return list(session.scalars(select(Village).where(Village.town_id == town_id).order_by(Village.code)))
+def _villages_of(session: Session, town_id: int) -> list[Any]:
+    """The town's villages as plain rows (id, town_id): all a compile reads of them."""
+    return list(
+        session.execute(select(Village.id, Village.town_id).where(Village.town_id == town_id).order_by(Village.code))
+    )
 
 
 def _enqueue_pending(session: Session, run: CompileRun) -> None:
@@ -191,10 +194,12 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
     """Compile one town's villages for the run. The unit row is locked first, so a duplicate of this job
     waits for the other and then finds the unit done. Transient database errors are retried; any other
     error is recorded on the unit and the run (visible in the admin UI) and the unit counts as done."""
-    unit = session.scalars(
-        select(CompileUnit).where(CompileUnit.run_id == run_id, CompileUnit.town_id == town_id).with_for_update()
+    unit, run = session.execute(
+        select(CompileUnit, CompileRun)
+        .join(CompileRun, CompileRun.id == CompileUnit.run_id)
+        .where(CompileUnit.run_id == run_id, CompileUnit.town_id == town_id)
+        .with_for_update(of=CompileUnit)
     ).one()
-    run = session.get_one(CompileRun, run_id)
     if unit.finished_at is not None or run.finished_at is not None:
         return
     error = None
@@ -335,7 +340,7 @@ def _result_row(
 def compile_villages(
     session: Session,
     run: CompileRun | None,
-    villages: list[Village],
+    villages: list[Any],
     month: str | None = None,
     county_id: int | None = None,
     inputs: Inputs | None = None,
@@ -355,16 +360,8 @@ def compile_villages(
             select(StarSheet.village_id, StarSheet.stage).where(StarSheet.village_id.in_(ids), StarSheet.month == month)
         ).all()
     )
-    secretaries = session.execute(
-        select(Posting.cadre_id, Posting.village_id)
-        .where(
-            Posting.village_id.in_(ids),
-            Posting.post == Post.first_secretary,
-            Posting.start_on <= period.end,
-            (Posting.end_on.is_(None)) | (Posting.end_on >= period.start),
-        )
-        .order_by(Posting.cadre_id)
-    ).all()
+    posted = _posted(session, ids, period)
+    secretaries = sorted({(p.cadre_id, p.village_id) for p in posted if p.post == Post.first_secretary})
     members = session.execute(
         select(PartyMember.id, PartyMember.village_id, PartyMember.category)
         .where(PartyMember.village_id.in_(ids))
@@ -375,7 +372,7 @@ def compile_villages(
         {
             ("village", month): ids,
             **({("village", half.label): ids} if half else {}),
-            ("cadre", month): [s.cadre_id for s in secretaries],
+            ("cadre", month): [cadre_id for cadre_id, _village in secretaries],
             ("party_member", month): [m.id for m in members],
         },
     )
@@ -458,7 +455,8 @@ def compile_villages(
             )
     _upsert(session, RatingResult, rows, ["kind", "subject_type", "subject_id", "period"])
     if SchemeKind.ten_star in schemes:
-        _village_alerts_and_rectifications(session, county_id, month, ids, schemes[SchemeKind.ten_star], rows)
+        leaders = _leaders(posted, period.end)
+        _village_alerts_and_rectifications(session, county_id, month, ids, schemes[SchemeKind.ten_star], rows, leaders)
     return len(rows)
 
 
@@ -496,28 +494,22 @@ def finalize_run(session: Session, run_id: int) -> None:
     run.finished_at = now_utc()
 
 
-class _Result(NamedTuple):
+class _Ranked(NamedTuple):
     id: int
     village_id: int
     score: float
-    stars: int | None
     flags: list[str]
-    detail: dict[str, Any]  # {} when read without it
 
 
-def _results(
-    session: Session, county_id: int, kind: SchemeKind, period: str, with_detail: bool = True
-) -> list[_Result]:
-    """Results as just upserted, as plain rows: the finish reads each kind once and writes back only what it
-    changes. Without `with_detail` the large JSON detail is not read (ranking needs only the scores)."""
+def _ranking_rows(session: Session, county_id: int, period: str) -> list[_Ranked]:
+    """The month's ranking results as just upserted, as plain rows, without their large JSON detail."""
     t = RatingResult.__table__.c
-    detail = t.detail if with_detail else null()
     rows = session.execute(
-        select(t.id, t.village_id, t.score, t.stars, t.flags, detail)
-        .where(t.county_id == county_id, t.kind == kind, t.period == period)
+        select(t.id, t.village_id, t.score, t.flags)
+        .where(t.county_id == county_id, t.kind == SchemeKind.ranking, t.period == period)
         .order_by(t.subject_id)
     )
-    return [_Result(*row[:5], row[5] or {}) for row in rows]
+    return [_Ranked(*row) for row in rows]
 
 
 def _update_results(session: Session, changes: list[dict[str, Any]]) -> None:
@@ -544,35 +536,44 @@ def finalize_month(session: Session, county_id: int, month: str) -> None:
 
 
 def _apply_quota(session: Session, county_id: int, month: str, quota: dict[str, Any] | None) -> None:
-    rows = _results(session, county_id, SchemeKind.hundred_point, month)
+    """Cap the grade county-wide and write back only the results whose grade or flags change (a first compile
+    wrote every result with its grade before the quota). Of the large detail only the grade before the quota is
+    read for all, and the tie-break scores for those who reach the capped grade."""
+    t = RatingResult.__table__.c
+    rows = session.execute(
+        select(t.id, t.score, t.grade, t.flags, t.detail["grade_before_quota"].as_string().label("before")).where(
+            t.county_id == county_id, t.kind == SchemeKind.hundred_point, t.period == month
+        )
+    ).all()
     demoted = {}
     if quota:
-        demoted = apply_quota(
-            [
-                Candidate(
-                    r.id,
-                    r.score,
-                    r.detail["grade_before_quota"],
-                    tuple(
-                        next(i["score"] for i in r.detail["indicators"] if i["code"] == code)
-                        for code in quota["tie_break"]
-                    ),
-                )
-                for r in rows
-            ],
-            quota,
-        )
+        tie_breaks = _tie_breaks(session, [r.id for r in rows if r.before == quota["grade"]], quota["tie_break"])
+        demoted = apply_quota([Candidate(r.id, r.score, r.before, tie_breaks.get(r.id, ())) for r in rows], quota)
     changes = []
     for r in rows:
+        grade = demoted.get(r.id, r.before)
         flags = sorted({*r.flags, "quota_capped"} if r.id in demoted else set(r.flags) - {"quota_capped"})
-        changes.append({"id": r.id, "grade": demoted.get(r.id, r.detail["grade_before_quota"]), "flags": flags})
+        if grade != r.grade or flags != sorted(r.flags):
+            changes.append({"id": r.id, "grade": grade, "flags": flags})
     _update_results(session, changes)
 
 
-def _finalize_ranking(session: Session, county_id: int, month: str, scheme: RatingScheme, names: dict) -> list[_Result]:
+def _tie_breaks(session: Session, result_ids: list[int], codes: list[str]) -> dict[int, tuple[float, ...]]:
+    """Per result, its scores on the scheme's tie-break indicators, in the scheme's order."""
+    if not result_ids:
+        return {}
+    t = RatingResult.__table__.c
+    out = {}
+    for result_id, detail in session.execute(select(t.id, t.detail).where(t.id.in_(result_ids))):
+        scores = {i["code"]: i["score"] for i in detail["indicators"]}
+        out[result_id] = tuple(scores[code] for code in codes)
+    return out
+
+
+def _finalize_ranking(session: Session, county_id: int, month: str, scheme: RatingScheme, names: dict) -> list[_Ranked]:
     """Ranks, the red flag and the annual bottom share; returns the ranking rows with their new flags."""
     rules = scheme.definition["ranking"]
-    rows = _results(session, county_id, SchemeKind.ranking, month, with_detail=False)
+    rows = _ranking_rows(session, county_id, month)
     ranks = rank([(r.id, r.score, names.get(r.village_id, "")) for r in rows])
     bottom: set[int] = set()
     if month[5:] == "12":
@@ -600,20 +601,28 @@ def _finalize_ranking(session: Session, county_id: int, month: str, scheme: Rati
     return ranked
 
 
-def _leaders(session: Session, village_ids: list[int], on: date) -> dict[int, int]:
-    """Per village, the team leader posted then (else the first secretary): who answers for its stars."""
-    rows = session.execute(
-        select(Posting.village_id, Posting.cadre_id, Posting.post)
-        .where(
-            Posting.village_id.in_(village_ids),
-            Posting.post.in_([Post.team_leader, Post.first_secretary]),
-            Posting.start_on <= on,
-            (Posting.end_on.is_(None)) | (Posting.end_on >= on),
+def _posted(session: Session, village_ids: list[int], period: Period) -> list[Any]:
+    """The first secretaries and team leaders posted in these villages at any time of the period (one query for
+    both the 100-point subjects and who answers for the stars)."""
+    return list(
+        session.execute(
+            select(Posting.id, Posting.village_id, Posting.cadre_id, Posting.post, Posting.start_on, Posting.end_on)
+            .where(
+                Posting.village_id.in_(village_ids),
+                Posting.post.in_([Post.team_leader, Post.first_secretary]),
+                Posting.start_on <= period.end,
+                (Posting.end_on.is_(None)) | (Posting.end_on >= period.start),
+            )
+            .order_by(Posting.id.desc())
         )
-        .order_by(Posting.id.desc())
-    ).all()
-    secretaries = {village_id: cadre_id for village_id, cadre_id, post in rows if post == Post.first_secretary}
-    leaders = {village_id: cadre_id for village_id, cadre_id, post in rows if post == Post.team_leader}
+    )
+
+
+def _leaders(posted: list[Any], on: date) -> dict[int, int]:
+    """Per village, the team leader posted on `on` (else the first secretary): who answers for its stars."""
+    current = [p for p in posted if p.start_on <= on and (p.end_on is None or p.end_on >= on)]
+    secretaries = {p.village_id: p.cadre_id for p in current if p.post == Post.first_secretary}
+    leaders = {p.village_id: p.cadre_id for p in current if p.post == Post.team_leader}
     return secretaries | leaders
 
 
@@ -637,6 +646,7 @@ def _village_alerts_and_rectifications(
     village_ids: list[int],
     scheme: RatingScheme,
     rows: list[dict[str, Any]],
+    leaders: dict[int, int],
 ) -> None:
     """What a village's own results call for, written with them: streak alerts over its months (this one
     included, just upserted), the interview alert below the satisfaction line, and 整改 items for each lost
@@ -645,7 +655,6 @@ def _village_alerts_and_rectifications(
     n = thresholds["streak_months"]
     window = previous_months(month, n)
     period = Period.month(month)
-    leaders = _leaders(session, village_ids, period.end)
     history: dict[int, dict[str, int | None]] = defaultdict(dict)
     for village_id, period_label, stars in session.execute(
         select(RatingResult.village_id, RatingResult.period, RatingResult.stars).where(
@@ -710,7 +719,7 @@ def _village_alerts_and_rectifications(
     )
 
 
-def _admonitions(session: Session, county_id: int, month: str, ranking: list[_Result]) -> None:
+def _admonitions(session: Session, county_id: int, month: str, ranking: list[_Ranked]) -> None:
     """诫勉谈话 for the villages in the annual ranking's bottom share (December only): county-wide, in the finish."""
     wanted = {
         (AlertKind.admonition, r.village_id): "年度排名位列后10%，对单位负责人进行诫勉谈话"
@@ -718,7 +727,10 @@ def _admonitions(session: Session, county_id: int, month: str, ranking: list[_Re
         if "annual_bottom" in r.flags
     }
     # Only December has a bottom share; the other months just clear what a re-run no longer wants.
-    leaders = _leaders(session, [village_id for _kind, village_id in wanted], Period.month(month).end) if wanted else {}
+    period = Period.month(month)
+    leaders = (
+        _leaders(_posted(session, [village_id for _kind, village_id in wanted], period), period.end) if wanted else {}
+    )
     _sync_alerts(session, county_id, month, (AlertKind.admonition,), wanted, leaders)
 
 

@@ -42,7 +42,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from backend.org.models import Household
+from backend.org.models import Household, Village
 from backend.points.models import EntryKind, LedgerEntry
 
 
@@ -197,35 +197,33 @@ def _by_village(subjects: list[Subject]) -> dict[int, list[Subject]]:
 
 @provide_many("points_activity_rate")
 def points_activity_rate(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
-    """Share of the village's households that earned points in the period (积分参与率)."""
+    """Share of the village's households that earned points in the period (积分参与率): both counts in one
+    statement, each an index-only count per village."""
     villages = _by_village(subjects)
-    households = dict(
-        session.execute(
-            select(Household.village_id, func.count())
-            .where(Household.village_id.in_(villages))
-            .group_by(Household.village_id)
-        ).all()
+    households = select(func.count()).where(Household.village_id == Village.id).correlate(Village).scalar_subquery()
+    earners = (
+        select(func.count(distinct(LedgerEntry.household_id)))
+        .where(
+            LedgerEntry.village_id == Village.id,
+            LedgerEntry.month.in_(period.months()),
+            LedgerEntry.kind == EntryKind.earn,
+        )
+        .correlate(Village)
+        .scalar_subquery()
     )
-    active = dict(
-        session.execute(
-            select(LedgerEntry.village_id, func.count(distinct(LedgerEntry.household_id)))
-            .where(
-                LedgerEntry.village_id.in_(villages),
-                LedgerEntry.month.in_(period.months()),
-                LedgerEntry.kind == EntryKind.earn,
-            )
-            .group_by(LedgerEntry.village_id)
-        ).all()
-    )
+    counted = {
+        village_id: (count, active)
+        for village_id, count, active in session.execute(
+            select(Village.id, households, earners).where(Village.id.in_(villages))
+        )
+    }
     out = {}
     for village_id, group in villages.items():
-        if not households.get(village_id):
+        households_count, count = counted.get(village_id, (0, 0))
+        if not households_count:
             continue
-        count = active.get(village_id, 0)
         query = f"ledger_entry village={village_id} month∈{period.label} kind=earn, distinct households"
-        value = InputValue(
-            round(count / households[village_id], 4), [SourceRef("ledger_entry", query=query, count=count)]
-        )
+        value = InputValue(round(count / households_count, 4), [SourceRef("ledger_entry", query=query, count=count)])
         out.update({subject: value for subject in group})
     return out
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cached_property
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
@@ -17,7 +16,6 @@ from backend.errors import Forbidden, InvalidRequest, LeaveAlreadyDecided, Leave
 from backend.org.models import Cadre, Post, Posting, Village
 from backend.records.common import (
     Month,
-    WorkSettings,
     acting_cadre,
     distance_m,
     encode_location,
@@ -175,26 +173,22 @@ class Attendance:
     """One cadre's month: days on post against the required days, approved leave taken off the requirement.
 
     required = max(0, county's required days − approved leave days that were not also on post).
-    Kept as the day marks; the counts and the calendar are derived, so a county-wide compile that needs only
-    the counts does not build a calendar per cadre.
+    The counts come from SQL; the day marks behind the calendar are read only when asked for (a cadre's own
+    month), so a county-wide compile or the attendance table reads one row per cadre.
     """
 
     cadre_id: int
     month: Month
-    marks: dict[date, bool]  # days with check-ins: True if any was in the fence
-    leave: frozenset[date]  # approved leave days within the month
+    days_on_post: int
+    leave_days: int  # approved leave days not also on post
     base_required: int
-
-    @cached_property
-    def days_on_post(self) -> int:
-        return sum(1 for inside in self.marks.values() if inside)
-
-    @cached_property
-    def leave_days(self) -> int:
-        return sum(1 for day in self.leave if not self.marks.get(day))
+    marks: dict[date, bool] | None = None  # days with check-ins: True if any was in the fence
+    leave: frozenset[date] = frozenset()  # approved leave days within the month
 
     @property
     def calendar(self) -> list[tuple[date, str]]:
+        if self.marks is None:
+            raise ValueError("attendance read without its calendar")
         today = today_local()
         out = []
         for offset in range(self.month.days):
@@ -229,23 +223,56 @@ class Attendance:
         return self.month.first <= today_local() <= self.month.last
 
 
+def _in_month(month: Month) -> list[ColumnElement[bool]]:
+    return [Checkin.local_date >= month.first, Checkin.local_date < month.next_first]
+
+
 def _day_marks(session: Session, cadre_ids: list[int], month: Month) -> dict[int, dict[date, bool]]:
     """Per cadre and day: True if any check-in was in the fence, False if all were outside. One GROUP BY."""
     inside = func.max(case((Checkin.in_fence.is_(True), 1), else_=0))
     rows = read_rows(
         session,
         select(Checkin.cadre_id, Checkin.local_date, inside)
-        .where(
-            Checkin.cadre_id.in_(cadre_ids),
-            Checkin.local_date >= month.first,
-            Checkin.local_date < month.next_first,
-        )
+        .where(Checkin.cadre_id.in_(cadre_ids), *_in_month(month))
         .group_by(Checkin.cadre_id, Checkin.local_date),
     )
     marks: dict[int, dict[date, bool]] = defaultdict(dict)
     for cadre_id, day, any_inside in rows:
         marks[cadre_id][day] = bool(any_inside)
     return marks
+
+
+def _days_on_post(session: Session, cadre_ids: list[int], month: Month) -> dict[int, int]:
+    """Per cadre, the days with a check-in in the fence, counted in SQL."""
+    counted = func.count(distinct(case((Checkin.in_fence.is_(True), Checkin.local_date))))
+    stmt = (
+        select(Checkin.cadre_id, counted)
+        .where(Checkin.cadre_id.in_(cadre_ids), *_in_month(month))
+        .group_by(Checkin.cadre_id)
+    )
+    return dict(read_rows(session, stmt).tuples().all())
+
+
+def _on_post_on(session: Session, leaves: dict[int, set[date]]) -> dict[int, set[date]]:
+    """Of these cadres' leave days, the ones they were on post anyway (they do not count as leave)."""
+    days = [day for taken in leaves.values() for day in taken]
+    if not days:
+        return {}
+    stmt = (
+        select(Checkin.cadre_id, Checkin.local_date)
+        .where(
+            Checkin.cadre_id.in_(leaves),
+            Checkin.in_fence.is_(True),
+            Checkin.local_date >= min(days),
+            Checkin.local_date <= max(days),
+        )
+        .distinct()
+    )
+    found: dict[int, set[date]] = defaultdict(set)
+    for cadre_id, day in read_rows(session, stmt):
+        if day in leaves[cadre_id]:
+            found[cadre_id].add(day)
+    return found
 
 
 def _leave_days(session: Session, cadre_ids: list[int], month: Month) -> dict[int, set[date]]:
@@ -266,27 +293,36 @@ def _leave_days(session: Session, cadre_ids: list[int], month: Month) -> dict[in
     return days
 
 
-def attendance_for(session: Session, cadres: list[Cadre], month: Month) -> list[Attendance]:
-    """Attendance of several cadres in three queries (check-ins, leave, settings per county)."""
-    return attendance_of(session, [(c.id, c.county_id) for c in cadres], month)
+def attendance_for(session: Session, cadres: list[Cadre], month: Month, *, calendar: bool = False) -> list[Attendance]:
+    """Attendance of several cadres in three or four queries (check-ins, leave, settings per county)."""
+    return attendance_of(session, [(c.id, c.county_id) for c in cadres], month, calendar=calendar)
 
 
-def attendance_of(session: Session, cadres: list[tuple[int, int]], month: Month) -> list[Attendance]:
-    """`attendance_for` by (cadre id, county id): callers that batch many villages need not load the cadres."""
+def attendance_of(
+    session: Session, cadres: list[tuple[int, int]], month: Month, *, calendar: bool = False
+) -> list[Attendance]:
+    """`attendance_for` by (cadre id, county id): callers that batch many villages need not load the cadres.
+    With `calendar`, the day marks are read too (one row per cadre and day instead of one per cadre)."""
     ids = [cadre_id for cadre_id, _county in cadres]
-    marks, leaves = _day_marks(session, ids, month), _leave_days(session, ids, month)
-    settings: dict[int, WorkSettings] = {}
+    leaves = _leave_days(session, ids, month)
+    if calendar:
+        marks = _day_marks(session, ids, month)
+        on_post = {c: sum(1 for inside in m.values() if inside) for c, m in marks.items()}
+        on_leave = {c: {day for day in taken if marks.get(c, {}).get(day)} for c, taken in leaves.items()}
+    else:
+        on_post, on_leave = _days_on_post(session, ids, month), _on_post_on(session, leaves)
     out = []
     for cadre_id, county_id in cadres:
-        if county_id not in settings:
-            settings[county_id] = settings_for_county(session, county_id)
+        leave = frozenset(leaves.get(cadre_id, ()))
         out.append(
             Attendance(
                 cadre_id=cadre_id,
                 month=month,
-                marks=marks.get(cadre_id, {}),
-                leave=frozenset(leaves.get(cadre_id, ())),
-                base_required=settings[county_id].required_days,
+                days_on_post=on_post.get(cadre_id, 0),
+                leave_days=len(leave - on_leave.get(cadre_id, set())),
+                base_required=settings_for_county(session, county_id).required_days,
+                marks=marks.get(cadre_id, {}) if calendar else None,
+                leave=leave,
             )
         )
     return out
@@ -339,4 +375,4 @@ def cadres_posted_in(session: Session, scope: Scope, month: Month) -> list[Cadre
 
 
 def own_attendance(session: Session, user: User, month: Month) -> Attendance:
-    return attendance_for(session, [acting_cadre(user)], month)[0]
+    return attendance_for(session, [acting_cadre(user)], month, calendar=True)[0]

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from backend.auth.models import Role, User
 from backend.auth.scope import Scope, active_posting_filter, load_village
@@ -81,9 +81,23 @@ ZIYANG_VISITS = {"visits_required": 2, "visit_period_months": 1, "contacts_per_m
 GUANGYUAN_VISITS = {"visits_required": 1, "visit_period_months": 2, "contacts_per_month": 1}
 
 
+_SETTINGS_KEY = "xz_work_settings"
+
+
 def settings_for_county(session: Session, county_id: int) -> WorkSettings:
-    row = session.get(CadreWorkSettings, county_id)
-    return DEFAULT_SETTINGS if row is None else settings_from_row(row)
+    """Read once per transaction: a compile asks for every town and provider, and a county without its own row
+    (the defaults) is not in the identity map to answer from."""
+    cache: dict[int, WorkSettings] = session.info.setdefault(_SETTINGS_KEY, {})
+    if county_id not in cache:
+        row = session.get(CadreWorkSettings, county_id)
+        cache[county_id] = DEFAULT_SETTINGS if row is None else settings_from_row(row)
+    return cache[county_id]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_settings(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_SETTINGS_KEY, None)
 
 
 VISIT_RULES = {"ziyang": ZIYANG_VISITS, "guangyuan": GUANGYUAN_VISITS}
@@ -124,6 +138,7 @@ def save_settings(session: Session, county_id: int, settings: WorkSettings) -> W
         setattr(row, name, value)
     session.add(row)
     session.flush()
+    session.info.pop(_SETTINGS_KEY, None)
     return settings
 
 

@@ -130,7 +130,7 @@ def cadre_month(session: Session, scope: Scope, cadre_id: int, month: Month) -> 
         raise NotFound("干部不存在")
     if cadre.id not in {c.id for c in checkins.cadres_posted_in(session, scope, month)}:
         raise NotInScope()
-    [attendance] = checkins.attendance_for(session, [cadre], month)
+    [attendance] = checkins.attendance_for(session, [cadre], month, calendar=True)
     records = list(session.scalars(daily_records.records_query(scope, month, cadre_id=cadre.id)))
     visit_rows = list(session.scalars(visits.visits_query(scope, month, cadre_id=cadre.id)))
     record_photos = photos_of(session, "daily_record", [r.id for r in records])

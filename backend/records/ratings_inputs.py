@@ -62,9 +62,9 @@ def attendance_input(session: Session, subjects: list[Subject], period: Period) 
     """A village: its work team's days on post; a cadre: their own. Required days less approved leave."""
     villages = _village_ids([s for s in subjects if s.type == "village"])
     cadre_ids = sorted({s.id for s in subjects if s.type == "cadre"})
-    cadres = session.execute(select(Cadre.id, Cadre.county_id).where(Cadre.id.in_(cadre_ids))).tuples().all()
     teams: dict[int, list[Attendance]] = defaultdict(list)
     own: dict[int, list[Attendance]] = defaultdict(list)
+    counties: dict[int, int] = {}
     for month in _months(period):
         known: dict[int, Attendance] = {}
         if villages:
@@ -72,9 +72,14 @@ def attendance_input(session: Session, subjects: list[Subject], period: Period) 
                 teams[village_id] += team
                 known.update((a.cadre_id, a) for a in team)
         # A first secretary is on the team of their village: computed above, unless posted elsewhere.
-        rest = [(cadre_id, county_id) for cadre_id, county_id in cadres if cadre_id not in known]
-        known.update((a.cadre_id, a) for a in (attendance_of(session, rest, month) if rest else []))
-        for cadre_id, _county in cadres:
+        rest = [cadre_id for cadre_id in cadre_ids if cadre_id not in known]
+        if rest:
+            missing = [cadre_id for cadre_id in rest if cadre_id not in counties]
+            counties.update(
+                session.execute(select(Cadre.id, Cadre.county_id).where(Cadre.id.in_(missing))).tuples().all()
+            )
+            known.update((a.cadre_id, a) for a in attendance_of(session, [(c, counties[c]) for c in rest], month))
+        for cadre_id in cadre_ids:
             own[cadre_id].append(known[cadre_id])
     out = {}
     for subject in subjects:

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import ColumnElement, Date, Select, and_, case, exists, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Date, Select, String, and_, case, cast, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from backend.auth.models import User
@@ -16,14 +16,13 @@ from backend.auth.scope import Scope, filter_households, filter_villages, load_h
 from backend.db import read_rows
 from backend.org.models import Cadre, Household, Pairing, Town, Village
 from backend.records.common import (
-    DEFAULT_SETTINGS,
     Month,
     WorkSettings,
     acting_cadre,
     encode_location,
-    settings_from_row,
+    settings_for_county,
 )
-from backend.records.models import CadreWorkSettings, Problem, Visit, VisitKind
+from backend.records.models import Problem, Visit, VisitKind
 from backend.records.photos import attach_photos
 from backend.records.problems import RaisedProblem, raise_problems
 from backend.timeutil import now_utc, to_local
@@ -119,6 +118,7 @@ class CoverageRow:
     contacts: int  # this month: contacts plus visits
     contacts_required: int
     last_visit_on: date | None
+    met: bool  # the county's rule, evaluated in SQL
 
     @property
     def visits_missing(self) -> int:
@@ -127,10 +127,6 @@ class CoverageRow:
     @property
     def contacts_missing(self) -> int:
         return max(0, self.contacts_required - self.contacts)
-
-    @property
-    def met(self) -> bool:
-        return meets_rule(self.period_visits, self.contacts, self.visits_required, self.contacts_required)
 
 
 def coverage(
@@ -166,6 +162,7 @@ def coverage(
                     contacts=r.contacts,
                     contacts_required=rule.contacts_per_month,
                     last_visit_on=r.last_visit_on,
+                    met=bool(r.met),
                 )
             )
     return rows
@@ -186,23 +183,24 @@ class VillageCoverage:
 
 def village_coverage(session: Session, village_ids: list[int], months: list[Month]) -> dict[int, VillageCoverage]:
     """Coverage counts for many villages (the monthly ratings compile, one town per call): one query per month,
-    one row per paired household, nothing built per household but its count."""
+    counted per village in SQL, with the ids of the households short of the rule."""
     out: dict[int, VillageCoverage] = defaultdict(VillageCoverage)
     for rule, county_villages in _by_county(session, village_ids):
         for month in months:
-            stmt = _helper_visits(month, rule, county_villages, named=False)
-            for household_id, village_id, period_visits, contacts in read_rows(session, stmt):
+            rows = _helper_visits(month, rule, county_villages, named=False).subquery()
+            stmt = select(
+                rows.c.village_id,
+                func.count(),
+                func.sum(case((rows.c.met, 1), else_=0)),
+                func.aggregate_strings(case((rows.c.met, None), else_=cast(rows.c.household_id, String)), ","),
+            ).group_by(rows.c.village_id)
+            for village_id, paired, met, short in read_rows(session, stmt):
                 found = out[village_id]
-                found.paired += 1
-                if meets_rule(period_visits, contacts, rule.visits_required, rule.contacts_per_month):
-                    found.met += 1
-                else:
-                    found.short.add(household_id)
+                found.paired += paired
+                found.met += met
+                if short:
+                    found.short.update(map(int, short.split(",")))
     return out
-
-
-def meets_rule(period_visits: int, contacts: int, visits_required: int, contacts_required: int) -> bool:
-    return period_visits >= visits_required and contacts >= contacts_required
 
 
 def _by_county(session: Session, village_ids: Collection[int]) -> list[tuple[WorkSettings, list[int]]]:
@@ -214,11 +212,7 @@ def _by_county(session: Session, village_ids: Collection[int]) -> list[tuple[Wor
         select(Village.id, Town.county_id).join(Town).where(Village.id.in_(village_ids)).order_by(Village.id)
     ):
         grouped[county_id].append(village_id)
-    rules = {
-        row.county_id: settings_from_row(row)
-        for row in session.scalars(select(CadreWorkSettings).where(CadreWorkSettings.county_id.in_(grouped)))
-    }
-    return [(rules.get(county_id, DEFAULT_SETTINGS), ids) for county_id, ids in sorted(grouped.items())]
+    return [(settings_for_county(session, county_id), ids) for county_id, ids in sorted(grouped.items())]
 
 
 def _helper_visits(month: Month, rule: WorkSettings, village_ids: list[int], *, named: bool) -> Select:
@@ -248,11 +242,14 @@ def _helper_visits(month: Month, rule: WorkSettings, village_ids: list[int], *, 
         .subquery()
     )
     later = aliased(Pairing)
+    period_visits = func.coalesce(visits.c.period_visits, 0)
+    contacts = func.coalesce(visits.c.contacts, 0)
     columns = [
         Household.id.label("household_id"),
         Household.village_id,
-        func.coalesce(visits.c.period_visits, 0).label("period_visits"),
-        func.coalesce(visits.c.contacts, 0).label("contacts"),
+        period_visits.label("period_visits"),
+        contacts.label("contacts"),
+        and_(period_visits >= rule.visits_required, contacts >= rule.contacts_per_month).label("met"),
     ]
     if named:
         columns += [
