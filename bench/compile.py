@@ -258,8 +258,8 @@ def _generate_cadre_work(s, user_id: int) -> None:  # type: ignore[no-untyped-de
     p = {"first": FIRST, "user": user_id}
     s.execute(
         text(
-            "INSERT INTO pairing (cadre_id, household_id, start_on)"
-            " SELECT p.cadre_id, h.id, '2025-01-01' FROM household h"
+            "INSERT INTO pairing (cadre_id, household_id, village_id, start_on)"
+            " SELECT p.cadre_id, h.id, h.village_id, '2025-01-01' FROM household h"
             " JOIN posting p ON p.village_id = h.village_id AND p.post = 'helper' WHERE h.is_poor"
         )
     )

@@ -492,7 +492,11 @@ def _create_pairings(session: Session, rng: random.Random, plans: list[_VillageP
             )
             for household in assisted[bounds[index] : bounds[index + 1]]:
                 paired_on = helper.start_on + timedelta(days=rng.randrange(30))
-                pairings.append(Pairing(cadre_id=cadre_id, household_id=household.id, start_on=paired_on))
+                pairings.append(
+                    Pairing(
+                        cadre_id=cadre_id, household_id=household.id, village_id=plan.village.id, start_on=paired_on
+                    )
+                )
     session.add_all(postings + pairings)
     session.flush()
     summary.postings += len(postings)

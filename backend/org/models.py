@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -13,7 +14,10 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    event,
+    select,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from backend.crypto import EncryptedString, lookup_hash
@@ -196,8 +200,17 @@ class Pairing(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     cadre_id: Mapped[int] = mapped_column(ForeignKey("cadre.id"), index=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
+    # The household's village, copied on insert (households do not move): a town's coverage reads its
+    # pairings by village instead of joining every household of the town.
+    village_id: Mapped[int] = mapped_column(ForeignKey("village.id"), index=True)
     start_on: Mapped[date] = mapped_column(Date)
     end_on: Mapped[date | None] = mapped_column(Date)
 
     cadre: Mapped[Cadre] = relationship()
     household: Mapped[Household] = relationship()
+
+
+@event.listens_for(Pairing, "before_insert")
+def _pairing_village(_mapper: Any, connection: Connection, pairing: Pairing) -> None:
+    if pairing.village_id is None:
+        pairing.village_id = connection.scalar(select(Household.village_id).where(Household.id == pairing.household_id))

@@ -245,8 +245,8 @@ def _helper_visits(month: Month, rule: WorkSettings, village_ids: list[int], *, 
     period_visits = func.coalesce(visits.c.period_visits, 0)
     contacts = func.coalesce(visits.c.contacts, 0)
     columns = [
-        Household.id.label("household_id"),
-        Household.village_id,
+        Pairing.household_id,
+        Pairing.village_id,
         period_visits.label("period_visits"),
         contacts.label("contacts"),
         and_(period_visits >= rule.visits_required, contacts >= rule.contacts_per_month).label("met"),
@@ -263,12 +263,12 @@ def _helper_visits(month: Month, rule: WorkSettings, village_ids: list[int], *, 
     stmt = (
         select(*columns)
         .select_from(Pairing)
-        .join(Household, Household.id == Pairing.household_id)
         .outerjoin(visits, and_(visits.c.household_id == Pairing.household_id, visits.c.cadre_id == Pairing.cadre_id))
         .where(
-            Household.village_id.in_(village_ids),
+            Pairing.village_id.in_(village_ids),
             _during(Pairing, month),
             ~exists().where(
+                later.village_id.in_(village_ids),  # the same household: the same village
                 later.household_id == Pairing.household_id,
                 _during(later, month),
                 or_(later.start_on > Pairing.start_on, and_(later.start_on == Pairing.start_on, later.id > Pairing.id)),
@@ -276,7 +276,11 @@ def _helper_visits(month: Month, rule: WorkSettings, village_ids: list[int], *, 
         )
     )
     if named:
-        stmt = stmt.join(Village, Village.id == Household.village_id).join(Cadre, Cadre.id == Pairing.cadre_id)
+        stmt = (
+            stmt.join(Household, Household.id == Pairing.household_id)
+            .join(Village, Village.id == Pairing.village_id)
+            .join(Cadre, Cadre.id == Pairing.cadre_id)
+        )
     return stmt
 
 
