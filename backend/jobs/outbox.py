@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import db, write_intent
@@ -104,7 +104,12 @@ def dispatch(session: Session, ids: list[int]) -> int:
     """
     jobs = current_app.extensions["xz_jobs"]
     with write_intent():
-        rows = session.scalars(select(OutboxJob).where(OutboxJob.id.in_(ids), OutboxJob.dispatched_at.is_(None))).all()
+        # Plain rows, not objects: each job commits, and expired objects would be reloaded one SELECT at a time.
+        rows = session.execute(
+            select(OutboxJob.id, OutboxJob.task, OutboxJob.kwargs, OutboxJob.job_id).where(
+                OutboxJob.id.in_(ids), OutboxJob.dispatched_at.is_(None)
+            )
+        ).all()
         done = 0
         for row in rows:
             if jobs.inline:
@@ -118,7 +123,7 @@ def dispatch(session: Session, ids: list[int]) -> int:
     return done
 
 
-def _push(session: Session, jobs: Any, row: OutboxJob) -> bool | None:
+def _push(session: Session, jobs: Any, row: Row[Any]) -> bool | None:
     """True if queued, False if this job could not be queued, None if Redis itself failed."""
     from backend.jobs.runner import run_task
 
@@ -138,7 +143,7 @@ def _push(session: Session, jobs: Any, row: OutboxJob) -> bool | None:
     return True
 
 
-def _run_inline(session: Session, row: OutboxJob) -> bool:
+def _run_inline(session: Session, row: Row[Any]) -> bool:
     from backend.jobs.runner import execute
 
     task, kwargs, row_id = row.task, dict(row.kwargs), row.id
