@@ -137,11 +137,11 @@ def unit_of_work(session: Session | None = None, *, write: bool = True) -> Itera
     dispatch_after_commit(session)
 
 
-def read_rows(session: Session, stmt: Select) -> Result[Any]:
+def read_rows(session: Session, stmt: Select, params: dict[str, Any] | None = None) -> Result[Any]:
     """Plain column rows through Core, for reads of thousands of rows (a county's monthly compile): the ORM's
     handling of each row costs several times Core's. Flushes first, as an ORM read would."""
     session.flush()
-    return session.connection().execute(stmt)
+    return session.connection().execute(stmt, params)
 
 
 def insert_many(

@@ -7,8 +7,24 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, String, and_, case, cast, exists, func, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from backend.auth.models import User
@@ -142,11 +158,12 @@ def coverage(
         start, end = period_of(month, rule.visit_period_months)
         period = str(start) if start == end else f"{start}~{end}"
         stmt = (
-            _helper_visits(month, rule, county_villages, named=True)
+            _helper_visits(rule, named=True)
             .where(*([Pairing.cadre_id == cadre_id] if cadre_id is not None else []))
             .order_by(Village.code, Household.number)
         )
-        for r in session.execute(filter_households(stmt, scope, Household.id, Household.village_id)):
+        params = _helper_visit_params(month, rule, county_villages)
+        for r in session.execute(filter_households(stmt, scope, Household.id, Household.village_id), params):
             rows.append(
                 CoverageRow(
                     household_id=r.household_id,
@@ -187,20 +204,26 @@ def village_coverage(session: Session, village_ids: list[int], months: list[Mont
     out: dict[int, VillageCoverage] = defaultdict(VillageCoverage)
     for rule, county_villages in _by_county(session, village_ids):
         for month in months:
-            rows = _helper_visits(month, rule, county_villages, named=False).subquery()
-            stmt = select(
-                rows.c.village_id,
-                func.count(),
-                func.sum(case((rows.c.met, 1), else_=0)),
-                func.aggregate_strings(case((rows.c.met, None), else_=cast(rows.c.household_id, String)), ","),
-            ).group_by(rows.c.village_id)
-            for village_id, paired, met, short in read_rows(session, stmt):
+            rows = read_rows(session, _village_counts(rule), _helper_visit_params(month, rule, county_villages))
+            for village_id, paired, met, short in rows:
                 found = out[village_id]
                 found.paired += paired
                 found.met += met
                 if short:
                     found.short.update(map(int, short.split(",")))
     return out
+
+
+@cache
+def _village_counts(rule: WorkSettings) -> Select:
+    """Per village: paired households, how many met the rule, and the ids of the others (built once per rule)."""
+    rows = _helper_visits(rule, named=False).subquery()
+    return select(
+        rows.c.village_id,
+        func.count(),
+        func.sum(case((rows.c.met, 1), else_=0)),
+        func.aggregate_strings(case((rows.c.met, None), else_=cast(rows.c.household_id, String)), ","),
+    ).group_by(rows.c.village_id)
 
 
 def _by_county(session: Session, village_ids: Collection[int]) -> list[tuple[WorkSettings, list[int]]]:
@@ -215,12 +238,25 @@ def _by_county(session: Session, village_ids: Collection[int]) -> list[tuple[Wor
     return [(settings_for_county(session, county_id), ids) for county_id, ids in sorted(grouped.items())]
 
 
-def _helper_visits(month: Month, rule: WorkSettings, village_ids: list[int], *, named: bool) -> Select:
-    """One row per household of these villages (one county) paired during the month, with its helper at the
+def _helper_visit_params(month: Month, rule: WorkSettings, village_ids: list[int]) -> dict[str, Any]:
+    return {
+        "villages": village_ids,
+        "window_first": period_of(month, rule.visit_period_months)[0].first,
+        "first": month.first,
+        "next_first": month.next_first,
+    }
+
+
+@cache
+def _helper_visits(rule: WorkSettings, *, named: bool) -> Select:
+    """One row per household of some villages (one county) paired during a month, with its helper at the
     month's end (a later pairing replaces an earlier one) and that helper's visits, counted in SQL: visits in the
-    rule's window up to the month's end, visits plus contacts in the month."""
+    rule's window up to the month's end, visits plus contacts in the month. Built once per rule; the villages and
+    the month are parameters (`_helper_visit_params`)."""
+    villages = bindparam("villages", expanding=True)
+    first, next_first = bindparam("first", type_=Date), bindparam("next_first", type_=Date)
     is_visit = Visit.kind == VisitKind.visit
-    in_month = Visit.local_date >= month.first
+    in_month = Visit.local_date >= first
     counted = [
         func.sum(case((is_visit, 1), else_=0)).label("period_visits"),
         func.sum(case((in_month, 1), else_=0)).label("contacts"),
@@ -234,9 +270,9 @@ def _helper_visits(month: Month, rule: WorkSettings, village_ids: list[int], *, 
     visits = (
         select(Visit.household_id, Visit.cadre_id, *counted)
         .where(
-            Visit.village_id.in_(village_ids),
-            Visit.local_date >= period_of(month, rule.visit_period_months)[0].first,
-            Visit.local_date < month.next_first,
+            Visit.village_id.in_(villages),
+            Visit.local_date >= bindparam("window_first", type_=Date),
+            Visit.local_date < next_first,
         )
         .group_by(Visit.household_id, Visit.cadre_id)
         .subquery()
@@ -265,12 +301,12 @@ def _helper_visits(month: Month, rule: WorkSettings, village_ids: list[int], *, 
         .select_from(Pairing)
         .outerjoin(visits, and_(visits.c.household_id == Pairing.household_id, visits.c.cadre_id == Pairing.cadre_id))
         .where(
-            Pairing.village_id.in_(village_ids),
-            _during(Pairing, month),
+            Pairing.village_id.in_(villages),
+            _during(Pairing, first, next_first),
             ~exists().where(
-                later.village_id.in_(village_ids),  # the same household: the same village
+                later.village_id.in_(villages),  # the same household: the same village
                 later.household_id == Pairing.household_id,
-                _during(later, month),
+                _during(later, first, next_first),
                 or_(later.start_on > Pairing.start_on, and_(later.start_on == Pairing.start_on, later.id > Pairing.id)),
             ),
         )
@@ -284,5 +320,5 @@ def _helper_visits(month: Month, rule: WorkSettings, village_ids: list[int], *, 
     return stmt
 
 
-def _during(pairing: type[Pairing], month: Month) -> ColumnElement[bool]:
-    return and_(pairing.start_on < month.next_first, or_(pairing.end_on.is_(None), pairing.end_on >= month.first))
+def _during(pairing: type[Pairing], first: ColumnElement[date], next_first: ColumnElement[date]) -> ColumnElement[bool]:
+    return and_(pairing.start_on < next_first, or_(pairing.end_on.is_(None), pairing.end_on >= first))
