@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Date, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -337,6 +337,28 @@ def _result_row(
     }
 
 
+# Built once: every town's job runs them.
+_VILLAGES = bindparam("villages", expanding=True)
+_STAGES = select(StarSheet.village_id, StarSheet.stage).where(
+    StarSheet.village_id.in_(_VILLAGES), StarSheet.month == bindparam("month")
+)
+_MEMBERS = (
+    select(PartyMember.id, PartyMember.village_id, PartyMember.category)
+    .where(PartyMember.village_id.in_(_VILLAGES))
+    .order_by(PartyMember.id)
+)
+_POSTED = (
+    select(Posting.id, Posting.village_id, Posting.cadre_id, Posting.post, Posting.start_on, Posting.end_on)
+    .where(
+        Posting.village_id.in_(_VILLAGES),
+        Posting.post.in_([Post.team_leader, Post.first_secretary]),
+        Posting.start_on <= bindparam("end", type_=Date),
+        (Posting.end_on.is_(None)) | (Posting.end_on >= bindparam("start", type_=Date)),
+    )
+    .order_by(Posting.id.desc())
+)
+
+
 def compile_villages(
     session: Session,
     run: CompileRun | None,
@@ -355,18 +377,10 @@ def compile_villages(
     half_schemes = schemes_in_force(session, county_id, half.start) if half else {}
     ids = [v.id for v in villages]
     where = {v.id: (county_id, v.town_id, v.id) for v in villages}
-    stages = dict(
-        session.execute(
-            select(StarSheet.village_id, StarSheet.stage).where(StarSheet.village_id.in_(ids), StarSheet.month == month)
-        ).all()
-    )
+    stages = dict(session.execute(_STAGES, {"villages": ids, "month": month}).tuples().all())
     posted = _posted(session, ids, period)
     secretaries = sorted({(p.cadre_id, p.village_id) for p in posted if p.post == Post.first_secretary})
-    members = session.execute(
-        select(PartyMember.id, PartyMember.village_id, PartyMember.category)
-        .where(PartyMember.village_id.in_(ids))
-        .order_by(PartyMember.id)
-    ).all()
+    members = session.execute(_MEMBERS, {"villages": ids}).all()
     entries = _entries(
         session,
         {
@@ -604,18 +618,7 @@ def _finalize_ranking(session: Session, county_id: int, month: str, scheme: Rati
 def _posted(session: Session, village_ids: list[int], period: Period) -> list[Any]:
     """The first secretaries and team leaders posted in these villages at any time of the period (one query for
     both the 100-point subjects and who answers for the stars)."""
-    return list(
-        session.execute(
-            select(Posting.id, Posting.village_id, Posting.cadre_id, Posting.post, Posting.start_on, Posting.end_on)
-            .where(
-                Posting.village_id.in_(village_ids),
-                Posting.post.in_([Post.team_leader, Post.first_secretary]),
-                Posting.start_on <= period.end,
-                (Posting.end_on.is_(None)) | (Posting.end_on >= period.start),
-            )
-            .order_by(Posting.id.desc())
-        )
-    )
+    return list(session.execute(_POSTED, {"villages": village_ids, "start": period.start, "end": period.end}))
 
 
 def _leaders(posted: list[Any], on: date) -> dict[int, int]:

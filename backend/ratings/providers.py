@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.orm import Session
 
 from backend.org.models import Household, Village
@@ -195,28 +195,38 @@ def _by_village(subjects: list[Subject]) -> dict[int, list[Subject]]:
     return grouped
 
 
+# Built once, run for every town: per village its households and those that earned points in the months.
+_ACTIVITY = select(
+    Village.id,
+    select(func.count()).where(Household.village_id == Village.id).correlate(Village).scalar_subquery(),
+    select(func.count(distinct(LedgerEntry.household_id)))
+    .where(
+        LedgerEntry.village_id == Village.id,
+        LedgerEntry.month.in_(bindparam("months", expanding=True)),
+        LedgerEntry.kind == EntryKind.earn,
+    )
+    .correlate(Village)
+    .scalar_subquery(),
+).where(Village.id.in_(bindparam("villages", expanding=True)))
+
+_VETOES = (
+    select(LedgerEntry.village_id, LedgerEntry.id, LedgerEntry.household_id)
+    .where(
+        LedgerEntry.village_id.in_(bindparam("villages", expanding=True)),
+        LedgerEntry.month.in_(bindparam("months", expanding=True)),
+        LedgerEntry.kind == EntryKind.veto,
+    )
+    .order_by(LedgerEntry.id)
+)
+
+
 @provide_many("points_activity_rate")
 def points_activity_rate(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
     """Share of the village's households that earned points in the period (积分参与率): both counts in one
     statement, each an index-only count per village."""
     villages = _by_village(subjects)
-    households = select(func.count()).where(Household.village_id == Village.id).correlate(Village).scalar_subquery()
-    earners = (
-        select(func.count(distinct(LedgerEntry.household_id)))
-        .where(
-            LedgerEntry.village_id == Village.id,
-            LedgerEntry.month.in_(period.months()),
-            LedgerEntry.kind == EntryKind.earn,
-        )
-        .correlate(Village)
-        .scalar_subquery()
-    )
-    counted = {
-        village_id: (count, active)
-        for village_id, count, active in session.execute(
-            select(Village.id, households, earners).where(Village.id.in_(villages))
-        )
-    }
+    params = {"villages": list(villages), "months": period.months()}
+    counted = {village_id: (count, active) for village_id, count, active in session.execute(_ACTIVITY, params)}
     out = {}
     for village_id, group in villages.items():
         households_count, count = counted.get(village_id, (0, 0))
@@ -232,15 +242,7 @@ def points_activity_rate(session: Session, subjects: list[Subject], period: Peri
 def points_vetoed_households(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
     """Households hit by a one-vote veto (一票否决) in the period, with the veto entries themselves."""
     villages = _by_village(subjects)
-    rows = session.execute(
-        select(LedgerEntry.village_id, LedgerEntry.id, LedgerEntry.household_id)
-        .where(
-            LedgerEntry.village_id.in_(villages),
-            LedgerEntry.month.in_(period.months()),
-            LedgerEntry.kind == EntryKind.veto,
-        )
-        .order_by(LedgerEntry.id)
-    ).all()
+    rows = session.execute(_VETOES, {"villages": list(villages), "months": period.months()}).all()
     found: dict[int, list[Any]] = {village_id: [] for village_id in villages}
     for row in rows:
         found[row.village_id].append(row)

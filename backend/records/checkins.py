@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, distinct, func, or_, select
+from sqlalchemy import Date, Select, bindparam, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
@@ -223,34 +224,43 @@ class Attendance:
         return self.month.first <= today_local() <= self.month.last
 
 
-def _in_month(month: Month) -> list[ColumnElement[bool]]:
-    return [Checkin.local_date >= month.first, Checkin.local_date < month.next_first]
+# Built once (the compile runs them for every town); the cadres and the month are parameters.
+_CADRES = bindparam("cadres", expanding=True)
+_FIRST, _NEXT_FIRST = bindparam("first", type_=Date), bindparam("next_first", type_=Date)
+_IN_MONTH = (Checkin.cadre_id.in_(_CADRES), Checkin.local_date >= _FIRST, Checkin.local_date < _NEXT_FIRST)
+_DAY_MARKS = (
+    select(Checkin.cadre_id, Checkin.local_date, func.max(case((Checkin.in_fence.is_(True), 1), else_=0)))
+    .where(*_IN_MONTH)
+    .group_by(Checkin.cadre_id, Checkin.local_date)
+)
+_DAYS_ON_POST = (
+    select(Checkin.cadre_id, func.count(distinct(case((Checkin.in_fence.is_(True), Checkin.local_date)))))
+    .where(*_IN_MONTH)
+    .group_by(Checkin.cadre_id)
+)
+_APPROVED_LEAVE = select(LeaveRequest.cadre_id, LeaveRequest.start_on, LeaveRequest.end_on).where(
+    LeaveRequest.cadre_id.in_(_CADRES),
+    LeaveRequest.status == LeaveStatus.approved,
+    LeaveRequest.start_on < _NEXT_FIRST,
+    LeaveRequest.end_on >= _FIRST,
+)
+
+
+def _params(cadre_ids: list[int], month: Month) -> dict[str, Any]:
+    return {"cadres": cadre_ids, "first": month.first, "next_first": month.next_first}
 
 
 def _day_marks(session: Session, cadre_ids: list[int], month: Month) -> dict[int, dict[date, bool]]:
     """Per cadre and day: True if any check-in was in the fence, False if all were outside. One GROUP BY."""
-    inside = func.max(case((Checkin.in_fence.is_(True), 1), else_=0))
-    rows = read_rows(
-        session,
-        select(Checkin.cadre_id, Checkin.local_date, inside)
-        .where(Checkin.cadre_id.in_(cadre_ids), *_in_month(month))
-        .group_by(Checkin.cadre_id, Checkin.local_date),
-    )
     marks: dict[int, dict[date, bool]] = defaultdict(dict)
-    for cadre_id, day, any_inside in rows:
+    for cadre_id, day, any_inside in read_rows(session, _DAY_MARKS, _params(cadre_ids, month)):
         marks[cadre_id][day] = bool(any_inside)
     return marks
 
 
 def _days_on_post(session: Session, cadre_ids: list[int], month: Month) -> dict[int, int]:
     """Per cadre, the days with a check-in in the fence, counted in SQL."""
-    counted = func.count(distinct(case((Checkin.in_fence.is_(True), Checkin.local_date))))
-    stmt = (
-        select(Checkin.cadre_id, counted)
-        .where(Checkin.cadre_id.in_(cadre_ids), *_in_month(month))
-        .group_by(Checkin.cadre_id)
-    )
-    return dict(read_rows(session, stmt).tuples().all())
+    return dict(read_rows(session, _DAYS_ON_POST, _params(cadre_ids, month)).tuples().all())
 
 
 def _on_post_on(session: Session, leaves: dict[int, set[date]]) -> dict[int, set[date]]:
@@ -277,14 +287,7 @@ def _on_post_on(session: Session, leaves: dict[int, set[date]]) -> dict[int, set
 
 def _leave_days(session: Session, cadre_ids: list[int], month: Month) -> dict[int, set[date]]:
     days: dict[int, set[date]] = defaultdict(set)
-    leaves = session.execute(
-        select(LeaveRequest.cadre_id, LeaveRequest.start_on, LeaveRequest.end_on).where(
-            LeaveRequest.cadre_id.in_(cadre_ids),
-            LeaveRequest.status == LeaveStatus.approved,
-            LeaveRequest.start_on < month.next_first,
-            LeaveRequest.end_on >= month.first,
-        )
-    )
+    leaves = session.execute(_APPROVED_LEAVE, _params(cadre_ids, month))
     for cadre_id, start, end in leaves:
         day = max(start, month.first)
         while day <= min(end, month.last):
@@ -332,18 +335,23 @@ def attendance_of(
 TEAM_POSTS = (Post.first_secretary, Post.team_leader, Post.team_member)
 
 
+_TEAM_POSTINGS = (
+    select(Posting.village_id, Posting.cadre_id, Cadre.county_id)
+    .join(Cadre, Cadre.id == Posting.cadre_id)
+    .where(
+        Posting.village_id.in_(bindparam("villages", expanding=True)),
+        Posting.post.in_(TEAM_POSTS),
+        Posting.start_on < _NEXT_FIRST,
+        or_(Posting.end_on.is_(None), Posting.end_on >= _FIRST),
+    )
+    .order_by(Posting.village_id, Posting.cadre_id)
+)
+
+
 def team_attendance(session: Session, village_ids: list[int], month: Month) -> dict[int, list[Attendance]]:
     """Per village, the attendance of every team member posted there at any time of the month (four queries)."""
     posted = session.execute(
-        select(Posting.village_id, Posting.cadre_id, Cadre.county_id)
-        .join(Cadre, Cadre.id == Posting.cadre_id)
-        .where(
-            Posting.village_id.in_(village_ids),
-            Posting.post.in_(TEAM_POSTS),
-            Posting.start_on < month.next_first,
-            or_(Posting.end_on.is_(None), Posting.end_on >= month.first),
-        )
-        .order_by(Posting.village_id, Posting.cadre_id)
+        _TEAM_POSTINGS, {"villages": village_ids, "first": month.first, "next_first": month.next_first}
     ).all()
     cadres = sorted({(cadre_id, county_id) for _village, cadre_id, county_id in posted})
     by_cadre = {a.cadre_id: a for a in attendance_of(session, cadres, month)} if cadres else {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Date, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
@@ -178,14 +178,20 @@ class Closure:
         return [i for i in self.due if i not in kept]
 
 
+_DUE = (
+    select(Problem.village_id, Problem.id, Problem.deadline, Problem.closed_at)
+    .where(
+        Problem.village_id.in_(bindparam("villages", expanding=True)),
+        Problem.deadline >= bindparam("first", type_=Date),
+        Problem.deadline <= bindparam("last", type_=Date),
+    )
+    .order_by(Problem.id)
+)
+
+
 def closure(session: Session, village_ids: list[int], first: date, last: date) -> dict[int, Closure]:
     """Per village, problems due between `first` and `last` (inclusive business days). One query."""
-    rows = read_rows(
-        session,
-        select(Problem.village_id, Problem.id, Problem.deadline, Problem.closed_at)
-        .where(Problem.village_id.in_(village_ids), Problem.deadline >= first, Problem.deadline <= last)
-        .order_by(Problem.id),
-    )
+    rows = read_rows(session, _DUE, {"villages": village_ids, "first": first, "last": last})
     due: dict[int, list[int]] = {v: [] for v in village_ids}
     on_time: dict[int, list[int]] = {v: [] for v in village_ids}
     for village_id, problem_id, deadline, closed_at in rows:

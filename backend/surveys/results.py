@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from backend.auth.models import Role, User
@@ -330,6 +330,35 @@ class FrozenSatisfaction:
     figures: Satisfaction
 
 
+# Built once: the compile runs it for every town.
+_FROZEN_RESULTS = (
+    select(
+        Survey.id,
+        Survey.village_id,
+        Survey.target_kind,
+        Survey.target_cadre_id,
+        SurveyResult.satisfied_answers,
+        SurveyResult.scored_answers,
+    )
+    .join(SurveyResult, SurveyResult.survey_id == Survey.id)
+    .where(
+        Survey.period.in_(bindparam("labels", expanding=True)),
+        Survey.frozen_at.is_not(None),
+        SurveyResult.is_final.is_(True),
+        or_(
+            and_(
+                Survey.target_kind == TargetKind.village_team,
+                Survey.village_id.in_(bindparam("villages", expanding=True)),
+            ),
+            and_(
+                Survey.target_kind == TargetKind.cadre, Survey.target_cadre_id.in_(bindparam("cadres", expanding=True))
+            ),
+        ),
+    )
+    .order_by(Survey.id)
+)
+
+
 def frozen_satisfaction(
     session: Session, labels: list[str], *, village_ids: Collection[int] = (), cadre_ids: Collection[int] = ()
 ) -> tuple[dict[int, FrozenSatisfaction], dict[int, FrozenSatisfaction]]:
@@ -337,29 +366,9 @@ def frozen_satisfaction(
 
     One query. Open surveys' provisional figures never count: they may still change.
     """
-    stmt = (
-        select(
-            Survey.id,
-            Survey.village_id,
-            Survey.target_kind,
-            Survey.target_cadre_id,
-            SurveyResult.satisfied_answers,
-            SurveyResult.scored_answers,
-        )
-        .join(SurveyResult, SurveyResult.survey_id == Survey.id)
-        .where(
-            Survey.period.in_(labels),
-            Survey.frozen_at.is_not(None),
-            SurveyResult.is_final.is_(True),
-            or_(
-                and_(Survey.target_kind == TargetKind.village_team, Survey.village_id.in_(list(village_ids))),
-                and_(Survey.target_kind == TargetKind.cadre, Survey.target_cadre_id.in_(list(cadre_ids))),
-            ),
-        )
-        .order_by(Survey.id)
-    )
+    params = {"labels": labels, "villages": list(village_ids), "cadres": list(cadre_ids)}
     found: tuple[dict[int, list[Any]], dict[int, list[Any]]] = (defaultdict(list), defaultdict(list))
-    for row in session.execute(stmt):
+    for row in session.execute(_FROZEN_RESULTS, params):
         if row.target_kind == TargetKind.village_team:
             found[0][row.village_id].append(row)
         else:
