@@ -239,3 +239,51 @@ def test_a_run_whose_finish_failed_is_finished_by_the_next_compile(
         run = s.get(CompileRun, again)
         assert again == run_id and run.attempt == 2 and run.status == RunStatus.finished
         assert s.scalar(select(func.count()).select_from(CompileRun)) == 1
+
+
+def test_the_excellence_quota_caps_first_secretaries_county_wide_and_holds_when_one_village_is_recompiled(
+    app: Flask, world: World, database
+) -> None:
+    from backend.org.models import County, Post, Village
+    from backend.ratings.compile import compile_villages, finalize_month
+    from backend.ratings.presets import PRESETS
+    from backend.ratings.schemes import create_scheme_version
+    from tests.factories import make_cadre
+
+    full = {"W01": 10, "W02": 5, "W03": 15, "W04": 5, "W05": 5, "W06": 10, "W07": 10, "M01": 20, "D01": 10, "E01": 10}
+    with database() as s:
+        install_world_schemes(s, world)
+        # A third of the county's first secretaries may be 优秀 here (the preset says a fifth: schemes are data).
+        definition = dict(PRESETS["baoji_first_secretary"]["definition"])
+        definition["quota"] = dict(definition["quota"], share=0.34)
+        create_scheme_version(
+            s, world.ids["C1"], definition, title="第一书记考核（三分之一）", effective_from=date(2020, 1, 1)
+        )
+        county = s.get(County, world.ids["C1"])
+        second = make_cadre(s, county, "孙第一", s.get(Village, world.ids["V2"]), Post.first_secretary).id
+        third = make_cadre(s, county, "李第一", s.get(Village, world.ids["V3"]), Post.first_secretary).id
+        # 100, 97 and 95 points: all three reach 优秀 before the quota, which admits one of three.
+        for cadre_id, evaluation in ((world.ids["cadre"], 10), (second, 7), (third, 5)):
+            scores = {f"item:{code}": value for code, value in (full | {"E01": evaluation}).items()}
+            enter(s, cadre_id, MONTH, scores, subject_type="cadre")
+
+    compile_now(app, world.ids["C1"], MONTH)
+
+    def graded(s) -> dict[int, tuple[float, str, bool]]:  # type: ignore[no-untyped-def]
+        found = results(s, SchemeKind.hundred_point, MONTH)
+        return {k: (r.score, r.grade, "quota_capped" in r.flags) for k, r in found.items()}
+
+    expected = {world.ids["cadre"]: (100, "优秀", False), second: (97, "称职", True), third: (95, "称职", True)}
+    with database() as s:
+        assert graded(s) == expected
+        assert all(
+            r.detail["grade_before_quota"] == "优秀" for r in results(s, SchemeKind.hundred_point, MONTH).values()
+        )
+
+    # A town rating of V3 re-evaluates that village alone, then the county-wide steps: the second secretary, capped
+    # by the first finish and not recompiled now, is still a contender at the grade they earned.
+    with database() as s:
+        compile_villages(s, None, [s.get(Village, world.ids["V3"])], month=MONTH, county_id=world.ids["C1"])
+        finalize_month(s, world.ids["C1"], MONTH)
+    with database() as s:
+        assert graded(s) == expected

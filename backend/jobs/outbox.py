@@ -48,13 +48,21 @@ def enqueue(session: Session, task: str, *, job_id: str | None = None, **kwargs:
 
     `job_id` makes the job deterministic (idempotent re-enqueue); without one a unique id is made.
     """
-    if job_id is None:
-        job_id = f"{_JOB_ID_UNSAFE.sub('_', task)}-{uuid.uuid4().hex}"
-    row = OutboxJob(task=task, kwargs=kwargs, job_id=rq_job_id(job_id))
-    session.add(row)
+    return enqueue_many(session, task, [(job_id, kwargs)])[0]
+
+
+def enqueue_many(session: Session, task: str, jobs: list[tuple[str | None, dict[str, Any]]]) -> list[OutboxJob]:
+    """`enqueue` for several jobs of one task, (job id, kwargs) each, written in one statement (a compile's towns)."""
+    rows = [
+        OutboxJob(
+            task=task, kwargs=kwargs, job_id=rq_job_id(job_id or f"{_JOB_ID_UNSAFE.sub('_', task)}-{uuid.uuid4().hex}")
+        )
+        for job_id, kwargs in jobs
+    ]
+    session.add_all(rows)
     session.flush()
-    session.info.setdefault(_PENDING_KEY, []).append(row.id)
-    return row
+    session.info.setdefault(_PENDING_KEY, []).extend(row.id for row in rows)
+    return rows
 
 
 def dispatch_after_commit(session: Session) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from backend.db import insert_many, update_many
 from backend.errors import InvalidRequest
-from backend.jobs.outbox import enqueue
+from backend.jobs.outbox import enqueue, enqueue_many
 from backend.org.models import County, Post, Posting, Town, Village
 from backend.ratings.evaluate import (
     Candidate,
@@ -157,8 +157,8 @@ def _enqueue_pending(session: Session, run: CompileRun) -> None:
         .where(CompileUnit.run_id == run.id, CompileUnit.finished_at.is_(None))
         .order_by(CompileUnit.id)
     ).all()
-    for town_id in pending:
-        enqueue(session, "ratings.compile_town", job_id=_job_id(run, town_id), run_id=run.id, town_id=town_id)
+    towns = [(_job_id(run, town_id), {"run_id": run.id, "town_id": town_id}) for town_id in pending]
+    enqueue_many(session, "ratings.compile_town", towns)
     if not pending:
         _enqueue_finalize(session, run.id, run.attempt)
 
@@ -551,21 +551,26 @@ def finalize_month(session: Session, county_id: int, month: str) -> None:
 
 def _apply_quota(session: Session, county_id: int, month: str, quota: dict[str, Any] | None) -> None:
     """Cap the grade county-wide and write back only the results whose grade or flags change (a first compile
-    wrote every result with its grade before the quota). Of the large detail only the grade before the quota is
-    read for all, and the tie-break scores for those who reach the capped grade."""
+    wrote every result with its grade before the quota). The large detail is read only where needed: the grade
+    before the quota of results capped by an earlier finish, the tie-break scores of those who reach the cap."""
     t = RatingResult.__table__.c
     rows = session.execute(
-        select(t.id, t.score, t.grade, t.flags, t.detail["grade_before_quota"].as_string().label("before")).where(
+        select(t.id, t.score, t.grade, t.flags).where(
             t.county_id == county_id, t.kind == SchemeKind.hundred_point, t.period == month
         )
     ).all()
+    before = {r.id: r.grade for r in rows}
+    capped = [r.id for r in rows if "quota_capped" in r.flags]
+    if capped:  # an earlier finish lowered their grade; the detail keeps the one they earned
+        earned = select(t.id, t.detail["grade_before_quota"].as_string()).where(t.id.in_(capped))
+        before.update(session.execute(earned).tuples().all())
     demoted = {}
     if quota:
-        tie_breaks = _tie_breaks(session, [r.id for r in rows if r.before == quota["grade"]], quota["tie_break"])
-        demoted = apply_quota([Candidate(r.id, r.score, r.before, tie_breaks.get(r.id, ())) for r in rows], quota)
+        tie_breaks = _tie_breaks(session, [r.id for r in rows if before[r.id] == quota["grade"]], quota["tie_break"])
+        demoted = apply_quota([Candidate(r.id, r.score, before[r.id], tie_breaks.get(r.id, ())) for r in rows], quota)
     changes = []
     for r in rows:
-        grade = demoted.get(r.id, r.before)
+        grade = demoted.get(r.id, before[r.id])
         flags = sorted({*r.flags, "quota_capped"} if r.id in demoted else set(r.flags) - {"quota_capped"})
         if grade != r.grade or flags != sorted(r.flags):
             changes.append({"id": r.id, "grade": grade, "flags": flags})

@@ -226,14 +226,20 @@ def _village_counts(rule: WorkSettings) -> Select:
     ).group_by(rows.c.village_id)
 
 
+_COUNTIES = (
+    select(Village.id, Town.county_id)
+    .join(Town)
+    .where(Village.id.in_(bindparam("villages", expanding=True)))
+    .order_by(Village.id)
+)
+
+
 def _by_county(session: Session, village_ids: Collection[int]) -> list[tuple[WorkSettings, list[int]]]:
     """The villages grouped by county, each group with its county's visiting rule."""
     if not village_ids:
         return []
     grouped: dict[int, list[int]] = defaultdict(list)
-    for village_id, county_id in session.execute(
-        select(Village.id, Town.county_id).join(Town).where(Village.id.in_(village_ids)).order_by(Village.id)
-    ):
+    for village_id, county_id in session.execute(_COUNTIES, {"villages": list(village_ids)}):
         grouped[county_id].append(village_id)
     return [(settings_for_county(session, county_id), ids) for county_id, ids in sorted(grouped.items())]
 
