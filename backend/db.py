@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextvars
 import enum
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Dialect,
     Engine,
     Enum,
+    Executable,
     Index,
     MetaData,
     Result,
@@ -145,21 +147,36 @@ def read_rows(session: Session, stmt: Select, params: dict[str, Any] | None = No
 
 
 def insert_many(
-    session: Session, table: Table, rows: list[dict[str, Any]], conflict: Callable[[Any], Any] | None = None
+    session: Session, table: Table, rows: list[dict[str, Any]], conflict: tuple[str, ...] = (), *, update: bool = False
 ) -> None:
-    """Insert many rows (the same keys in each) in one statement; `conflict` adds an ON CONFLICT clause to the
-    dialect's insert. On PostgreSQL the rows go as one array per column (`_unnest`). Elsewhere, an executemany."""
+    """Insert many rows (the same keys in each) in one statement. A row whose `conflict` key exists is skipped,
+    or with `update` overwrites the existing row's other columns. On PostgreSQL the rows go as one array per
+    column (`_unnest`), elsewhere as an executemany; the statement is built once per table and shape."""
     if not rows:
         return
     dialect = session.get_bind().dialect
+    stmt = _insert_statement(dialect, table, tuple(rows[0]), conflict, update)
     if dialect.name != "postgresql":
-        stmt = sqlite_insert(table)
-        session.connection().execute(conflict(stmt) if conflict else stmt, rows)
+        session.connection().execute(stmt, rows)
         return
-    names = list(rows[0])
-    sql, params = _unnest(table, rows, dialect)
-    stmt = pg_insert(table).from_select(names, text(sql).columns(*(table.c[name] for name in names)))
-    session.connection().execute(conflict(stmt) if conflict else stmt, params)
+    session.connection().execute(stmt, _unnest_params(table, rows, dialect))
+
+
+@cache
+def _insert_statement(
+    dialect: Dialect, table: Table, names: tuple[str, ...], conflict: tuple[str, ...], update: bool
+) -> Executable:
+    if dialect.name == "postgresql":
+        stmt = pg_insert(table).from_select(
+            names, text(_unnest_sql(table, names, dialect)).columns(*(table.c[name] for name in names))
+        )
+    else:
+        stmt = sqlite_insert(table)
+    if conflict and update:
+        return stmt.on_conflict_do_update(
+            index_elements=conflict, set_={name: stmt.excluded[name] for name in names if name not in conflict}
+        )
+    return stmt.on_conflict_do_nothing(index_elements=conflict) if conflict else stmt
 
 
 def update_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -173,30 +190,36 @@ def update_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         stmt = table.update().where(table.c.id == bindparam("_id")).values({n: bindparam(n) for n in names})
         session.connection().execute(stmt, [{**row, "_id": row["id"]} for row in rows])
         return
-    sql, params = _unnest(table, rows, dialect)
     columns = ", ".join(["id", *names])
     assignments = ", ".join(f"{name} = v.{name}" for name in names)
+    sql = _unnest_sql(table, ("id", *names), dialect)
     session.connection().execute(
         text(f"UPDATE {table.name} SET {assignments} FROM ({sql}) AS v({columns}) WHERE {table.name}.id = v.id"),
-        params,
+        _unnest_params(table, rows, dialect),
     )
 
 
-def _unnest(table: Table, rows: list[dict[str, Any]], dialect: Dialect) -> tuple[str, dict[str, Any]]:
-    """`SELECT * FROM unnest(…)` over one array per column, and its parameters: one short statement whatever the
-    row count, where multi-row VALUES would be too long for psycopg's query cache and a pipelined executemany
-    costs a round of parameter adaptation per row."""
-    params, columns = {}, []
+def _unnest_sql(table: Table, names: tuple[str, ...], dialect: Dialect) -> str:
+    """`SELECT * FROM unnest(…)` over one array per column: one short statement whatever the row count, where
+    multi-row VALUES would be too long for psycopg's query cache and a pipelined executemany costs a round of
+    parameter adaptation per row. A JSON column comes as one JSON array, split by the server (as a text[]
+    psycopg would escape every quote)."""
+    columns = []
+    for name in names:
+        column_type = table.c[name].type
+        if isinstance(column_type, JSON):
+            elements = f"json_array_elements(CAST(:{name} AS JSON)) WITH ORDINALITY"
+            columns.append(f"ARRAY(SELECT value FROM {elements} ORDER BY ordinality)")
+        else:
+            columns.append(f"CAST(:{name} AS {column_type.compile(dialect=dialect)}[])")
+    return f"SELECT * FROM unnest({', '.join(columns)})"
+
+
+def _unnest_params(table: Table, rows: list[dict[str, Any]], dialect: Dialect) -> dict[str, Any]:
+    params = {}
     for name in rows[0]:
         column_type = table.c[name].type
         process = column_type.bind_processor(dialect)
         values = [process(row[name]) for row in rows] if process else [row[name] for row in rows]
-        if isinstance(column_type, JSON):
-            # Already JSON text: one JSON array, split by the server. As a text[] psycopg would escape every quote.
-            params[name] = f"[{','.join(values)}]"
-            elements = f"json_array_elements(CAST(:{name} AS JSON)) WITH ORDINALITY"
-            columns.append(f"ARRAY(SELECT value FROM {elements} ORDER BY ordinality)")
-        else:
-            params[name] = values
-            columns.append(f"CAST(:{name} AS {column_type.compile(dialect=dialect)}[])")
-    return f"SELECT * FROM unnest({', '.join(columns)})", params
+        params[name] = f"[{','.join(values)}]" if isinstance(column_type, JSON) else values
+    return params

@@ -227,19 +227,6 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
         _enqueue_finalize(session, run_id, done.attempt)
 
 
-def _upsert(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Insert or update by natural key."""
-    if rows:
-        insert_many(
-            session,
-            model.__table__,
-            rows,
-            lambda stmt: stmt.on_conflict_do_update(
-                index_elements=keys, set_={k: stmt.excluded[k] for k in rows[0] if k not in keys}
-            ),
-        )
-
-
 def _entries(
     session: Session, wanted: dict[tuple[str, str], list[int]]
 ) -> dict[tuple[str, str, int], dict[str, list[Entry]]]:
@@ -467,7 +454,8 @@ def compile_villages(
                     category,
                 )
             )
-    _upsert(session, RatingResult, rows, ["kind", "subject_type", "subject_id", "period"])
+    # Upserted by natural key: a re-run replaces the month's results.
+    insert_many(session, RatingResult.__table__, rows, ("kind", "subject_type", "subject_id", "period"), update=True)
     if SchemeKind.ten_star in schemes:
         leaders = _leaders(posted, period.end)
         _village_alerts_and_rectifications(session, county_id, month, ids, schemes[SchemeKind.ten_star], rows, leaders)
@@ -704,9 +692,10 @@ def _village_alerts_and_rectifications(
     for r in rows:
         if r["kind"] == SchemeKind.ranking and "yellow_card" in r["flags"]:
             items.append((r["village_id"], RectificationOrigin.yellow_card, "YC", "月度排名黄牌警示：存在重大问题"))
-    _insert_new(
+    # Inserted unless the natural key exists: tracked items (evidence, closure) are never overwritten by a re-run.
+    insert_many(
         session,
-        Rectification,
+        Rectification.__table__,
         [
             {
                 "county_id": county_id,
@@ -723,7 +712,7 @@ def _village_alerts_and_rectifications(
             }
             for village_id, origin, code, title in items
         ],
-        ["village_id", "period", "origin", "origin_code"],
+        ("village_id", "period", "origin", "origin_code"),
     )
 
 
@@ -781,11 +770,6 @@ def _sync_alerts(
                     message=message,
                 )
             )
-
-
-def _insert_new(session: Session, model: type, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Insert unless the natural key exists: tracked items (evidence, closure) are never overwritten by a re-run."""
-    insert_many(session, model.__table__, rows, lambda stmt: stmt.on_conflict_do_nothing(index_elements=keys))
 
 
 def result_digest(session: Session, county_id: int, month: str) -> dict[str, list[Any]]:
