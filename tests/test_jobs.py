@@ -21,6 +21,7 @@ import redis
 from flask import Flask
 from rq import Queue
 from rq.job import Job, JobStatus
+from rq.queue import EnqueueData
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
@@ -252,8 +253,8 @@ class AnswerFirstQueue:
         self.answered = threading.Event()
         self.pushed: list[tuple[str, bool]] = []
 
-    def enqueue(self, func: Callable[..., object], *args: object, job_id: str, **kwargs: object) -> None:
-        self.pushed.append((job_id, self.answered.wait(10)))
+    def enqueue_many(self, jobs: list[EnqueueData]) -> None:
+        self.pushed += [(job.job_id, self.answered.wait(10)) for job in jobs]
 
 
 def test_real_server_answers_before_pushing_the_job_to_redis_and_still_pushes_it(
@@ -293,7 +294,7 @@ class WorkerMarksMeanwhileQueue:
         self.worker: threading.Thread | None = None
         self.worker_error: BaseException | None = None
 
-    def enqueue(self, func: Callable[..., object], *args: object, job_id: str, **kwargs: object) -> None:
+    def enqueue_many(self, jobs: list[EnqueueData]) -> None:
         if self.worker is None:
             self.worker = threading.Thread(target=self._mark)
             self.worker.start()

@@ -13,12 +13,13 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 import redis
 from flask import current_app
+from rq import Queue
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
@@ -118,37 +119,43 @@ def dispatch(session: Session, ids: list[int]) -> int:
                 OutboxJob.id.in_(ids), OutboxJob.dispatched_at.is_(None)
             )
         ).all()
-        done = 0
-        for row in rows:
-            if jobs.inline:
-                done += _run_inline(session, row)
-                continue
-            pushed = _push(session, jobs, row)
-            if pushed is None:
-                # Redis is down or hung: each further try would cost another socket timeout. The sweep retries.
-                break
-            done += pushed
-    return done
+        if jobs.inline:
+            return sum(_run_inline(session, row) for row in rows)
+        return _push(session, jobs, rows) or 0
 
 
-def _push(session: Session, jobs: Any, row: Row[Any]) -> bool | None:
-    """True if queued, False if this job could not be queued, None if Redis itself failed."""
+def _push(session: Session, jobs: Any, rows: Sequence[Row[Any]]) -> int | None:
+    """Queue the rows' jobs in one Redis round trip (a compile's towns start together), then mark them
+    dispatched; returns how many went through, None if Redis itself failed (the sweep retries: each further
+    try would cost another socket timeout). A batch RQ refuses is pushed one job at a time, so one bad job
+    does not hold back the others."""
     from backend.jobs.runner import run_task
 
-    job_id = row.job_id
+    if not rows:
+        return 0
+    batch = [
+        Queue.prepare_data(run_task, (row.task, row.kwargs), {"outbox_id": row.id}, job_id=row.job_id) for row in rows
+    ]
     try:
-        jobs.queue.enqueue(run_task, row.task, row.kwargs, job_id=job_id, outbox_id=row.id)
+        jobs.queue.enqueue_many(batch)
     except redis.RedisError as exc:
-        log.warning("redis unavailable, job %s stays in the outbox: %s", job_id, type(exc).__name__)
+        log.warning("redis unavailable, %d job(s) stay in the outbox: %s", len(rows), type(exc).__name__)
         session.rollback()
         return None
     except Exception:
-        log.exception("could not queue job %s; it stays in the outbox", job_id)
         session.rollback()
-        return False
-    session.execute(update(OutboxJob).where(OutboxJob.id == row.id).values(dispatched_at=now_utc()))
+        if len(rows) > 1:
+            done = 0
+            for row in rows:
+                if (pushed := _push(session, jobs, [row])) is None:
+                    break
+                done += pushed
+            return done
+        log.exception("could not queue job %s; it stays in the outbox", rows[0].job_id)
+        return 0
+    session.execute(update(OutboxJob).where(OutboxJob.id.in_([row.id for row in rows])).values(dispatched_at=now_utc()))
     session.commit()
-    return True
+    return len(rows)
 
 
 def _run_inline(session: Session, row: Row[Any]) -> bool:
