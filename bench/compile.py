@@ -477,6 +477,9 @@ class Workers:
         with self.app.app_context():
             clear_once(county_id)
             db.session.remove()
+        # Run ids start again with each size's new schema: an earlier size's finish result would answer at once.
+        for key in self.redis.scan_iter(f"{Result.get_key('ratings-finalize-')}*"):
+            self.redis.delete(key)
 
     def stop(self) -> None:
         for process in self.processes:
