@@ -18,7 +18,7 @@ from sqlalchemy import Date, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from backend.db import insert_many, update_many
+from backend.db import insert_many, read_rows, update_many
 from backend.errors import InvalidRequest
 from backend.jobs.outbox import enqueue, enqueue_many
 from backend.org.models import County, Post, Posting, Town, Village
@@ -487,10 +487,16 @@ def finalize_run(session: Session, run_id: int) -> None:
     counts: dict[str, int] = defaultdict(int)
     for key in digest:
         counts[key.split(":")[0]] += 1
-    for model, key in ((RatingAlert, "alerts"), (Rectification, "rectifications")):
-        counts[key] = (
-            session.scalar(select(func.count()).where(model.county_id == run.county_id, model.period == run.month)) or 0
+    counts["alerts"], counts["rectifications"] = session.execute(
+        select(
+            *(
+                select(func.count())
+                .where(model.county_id == run.county_id, model.period == run.month)
+                .scalar_subquery()
+                for model in (RatingAlert, Rectification)
+            )
         )
+    ).one()
     run.counts, run.errors = dict(counts), errors
     run.status = RunStatus.failed if errors else RunStatus.finished
     run.finished_at = now_utc()
@@ -723,7 +729,8 @@ def _admonitions(session: Session, county_id: int, month: str, ranking: list[_Ra
         for r in ranking
         if "annual_bottom" in r.flags
     }
-    # Only December has a bottom share; the other months just clear what a re-run no longer wants.
+    if month[5:] != "12":
+        return  # only December has an annual bottom share, so no other month ever has an admonition
     period = Period.month(month)
     leaders = (
         _leaders(_posted(session, [village_id for _kind, village_id in wanted], period), period.end) if wanted else {}
@@ -776,7 +783,8 @@ def result_digest(session: Session, county_id: int, month: str) -> dict[str, lis
     """What a run produced, keyed by natural key: the basis of the diff between runs."""
     half = half_year_of(month)
     periods = [month] + ([half.label] if half else [])
-    rows = session.execute(
+    rows = read_rows(
+        session,
         select(
             RatingResult.kind,
             RatingResult.subject_type,
@@ -787,7 +795,7 @@ def result_digest(session: Session, county_id: int, month: str) -> dict[str, lis
             RatingResult.grade,
             RatingResult.rank,
             RatingResult.flags,
-        ).where(RatingResult.county_id == county_id, RatingResult.period.in_(periods))
+        ).where(RatingResult.county_id == county_id, RatingResult.period.in_(periods)),
     )
     return {
         f"{r.kind.value}:{r.subject_type}:{r.subject_id}:{r.period}": [
