@@ -9,12 +9,13 @@ records the diff against the previous run. Every step can be re-run and gives th
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Date, and_, bindparam, func, or_, select, update
+from sqlalchemy import Date, String, Text, and_, bindparam, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -780,32 +781,31 @@ def _sync_alerts(
 
 
 def result_digest(session: Session, county_id: int, month: str) -> dict[str, list[Any]]:
-    """What a run produced, keyed by natural key: the basis of the diff between runs."""
+    """What a run produced, keyed by natural key: the basis of the diff between runs. Read as text and the flags
+    parsed in one go: per-row JSON and enum handling was most of a large county's finish."""
     half = half_year_of(month)
     periods = [month] + ([half.label] if half else [])
+    t = RatingResult.__table__.c
     rows = read_rows(
         session,
         select(
-            RatingResult.kind,
-            RatingResult.subject_type,
-            RatingResult.subject_id,
-            RatingResult.period,
-            RatingResult.score,
-            RatingResult.stars,
-            RatingResult.grade,
-            RatingResult.rank,
-            RatingResult.flags,
-        ).where(RatingResult.county_id == county_id, RatingResult.period.in_(periods)),
-    )
+            cast(t.kind, String),
+            t.subject_type,
+            t.subject_id,
+            t.period,
+            t.score,
+            t.stars,
+            t.grade,
+            t.rank,
+            cast(t.flags, Text),
+        ).where(t.county_id == county_id, t.period.in_(periods)),
+    ).all()
+    flags = json.loads(f"[{','.join(row[8] for row in rows)}]")
     return {
-        f"{r.kind.value}:{r.subject_type}:{r.subject_id}:{r.period}": [
-            r.score,
-            r.stars,
-            r.grade,
-            r.rank,
-            sorted(r.flags),
-        ]
-        for r in rows
+        f"{kind}:{subject_type}:{subject_id}:{period}": [score, stars, grade, rank, sorted(flagged)]
+        for (kind, subject_type, subject_id, period, score, stars, grade, rank, _), flagged in zip(
+            rows, flags, strict=True
+        )
     }
 
 
