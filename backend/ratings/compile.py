@@ -365,10 +365,10 @@ def compile_villages(
     half_schemes = schemes_in_force(session, county_id, half.start) if half else {}
     ids = [v.id for v in villages]
     where = {v.id: (county_id, v.town_id, v.id) for v in villages}
-    stages = dict(session.execute(_STAGES, {"villages": ids, "month": month}).tuples().all())
+    stages = dict(read_rows(session, _STAGES, {"villages": ids, "month": month}).tuples().all())
     posted = _posted(session, ids, period)
     secretaries = sorted({(p.cadre_id, p.village_id) for p in posted if p.post == Post.first_secretary})
-    members = session.execute(_MEMBERS, {"villages": ids}).all()
+    members = read_rows(session, _MEMBERS, {"villages": ids}).all()
     entries = _entries(
         session,
         {
@@ -618,7 +618,7 @@ def _finalize_ranking(session: Session, county_id: int, month: str, scheme: Rati
 def _posted(session: Session, village_ids: list[int], period: Period) -> list[Any]:
     """The first secretaries and team leaders posted in these villages at any time of the period (one query for
     both the 100-point subjects and who answers for the stars)."""
-    return list(session.execute(_POSTED, {"villages": village_ids, "start": period.start, "end": period.end}))
+    return list(read_rows(session, _POSTED, {"villages": village_ids, "start": period.start, "end": period.end}))
 
 
 def _leaders(posted: list[Any], on: date) -> dict[int, int]:

@@ -42,6 +42,7 @@ from typing import Any
 from sqlalchemy import bindparam, distinct, func, select
 from sqlalchemy.orm import Session
 
+from backend.db import read_rows
 from backend.org.models import Household, Village
 from backend.points.models import EntryKind, LedgerEntry
 
@@ -226,7 +227,7 @@ def points_activity_rate(session: Session, subjects: list[Subject], period: Peri
     statement, each an index-only count per village."""
     villages = _by_village(subjects)
     params = {"villages": list(villages), "months": period.months()}
-    counted = {village_id: (count, active) for village_id, count, active in session.execute(_ACTIVITY, params)}
+    counted = {village_id: (count, active) for village_id, count, active in read_rows(session, _ACTIVITY, params)}
     out = {}
     for village_id, group in villages.items():
         households_count, count = counted.get(village_id, (0, 0))
@@ -242,7 +243,7 @@ def points_activity_rate(session: Session, subjects: list[Subject], period: Peri
 def points_vetoed_households(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
     """Households hit by a one-vote veto (一票否决) in the period, with the veto entries themselves."""
     villages = _by_village(subjects)
-    rows = session.execute(_VETOES, {"villages": list(villages), "months": period.months()}).all()
+    rows = read_rows(session, _VETOES, {"villages": list(villages), "months": period.months()}).all()
     found: dict[int, list[Any]] = {village_id: [] for village_id in villages}
     for row in rows:
         found[row.village_id].append(row)

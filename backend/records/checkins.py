@@ -287,7 +287,7 @@ def _on_post_on(session: Session, leaves: dict[int, set[date]]) -> dict[int, set
 
 def _leave_days(session: Session, cadre_ids: list[int], month: Month) -> dict[int, set[date]]:
     days: dict[int, set[date]] = defaultdict(set)
-    leaves = session.execute(_APPROVED_LEAVE, _params(cadre_ids, month))
+    leaves = read_rows(session, _APPROVED_LEAVE, _params(cadre_ids, month))
     for cadre_id, start, end in leaves:
         day = max(start, month.first)
         while day <= min(end, month.last):
@@ -350,8 +350,8 @@ _TEAM_POSTINGS = (
 
 def team_attendance(session: Session, village_ids: list[int], month: Month) -> dict[int, list[Attendance]]:
     """Per village, the attendance of every team member posted there at any time of the month (four queries)."""
-    posted = session.execute(
-        _TEAM_POSTINGS, {"villages": village_ids, "first": month.first, "next_first": month.next_first}
+    posted = read_rows(
+        session, _TEAM_POSTINGS, {"villages": village_ids, "first": month.first, "next_first": month.next_first}
     ).all()
     cadres = sorted({(cadre_id, county_id) for _village, cadre_id, county_id in posted})
     by_cadre = {a.cadre_id: a for a in attendance_of(session, cadres, month)} if cadres else {}

@@ -239,7 +239,7 @@ def _by_county(session: Session, village_ids: Collection[int]) -> list[tuple[Wor
     if not village_ids:
         return []
     grouped: dict[int, list[int]] = defaultdict(list)
-    for village_id, county_id in session.execute(_COUNTIES, {"villages": list(village_ids)}):
+    for village_id, county_id in read_rows(session, _COUNTIES, {"villages": list(village_ids)}):
         grouped[county_id].append(village_id)
     return [(settings_for_county(session, county_id), ids) for county_id, ids in sorted(grouped.items())]
 

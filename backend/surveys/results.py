@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.auth.models import Role, User
 from backend.auth.scope import Scope, filter_villages
+from backend.db import read_rows
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope
 from backend.jobs.outbox import enqueue
 from backend.surveys.models import (
@@ -368,7 +369,7 @@ def frozen_satisfaction(
     """
     params = {"labels": labels, "villages": list(village_ids), "cadres": list(cadre_ids)}
     found: tuple[dict[int, list[Any]], dict[int, list[Any]]] = (defaultdict(list), defaultdict(list))
-    for row in session.execute(_FROZEN_RESULTS, params):
+    for row in read_rows(session, _FROZEN_RESULTS, params):
         if row.target_kind == TargetKind.village_team:
             found[0][row.village_id].append(row)
         else:
