@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     DateTime,
     Dialect,
     Engine,
@@ -23,13 +24,18 @@ from sqlalchemy import (
     Result,
     Select,
     Table,
+    any_,
     bindparam,
     event,
     text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -144,6 +150,37 @@ def read_rows(session: Session, stmt: Select, params: dict[str, Any] | None = No
     handling of each row costs several times Core's. Flushes first, as an ORM read would."""
     session.flush()
     return session.connection().execute(stmt, params)
+
+
+class AnyOf(ColumnElement[bool]):
+    """`column IN (…)` over a list parameter, for statements built once and run many times. PostgreSQL gets
+    `column = ANY(:name)`: one array parameter, so the statement's text is the same for any list (psycopg
+    prepares it once) and nothing is expanded per call; this halved small reads of a town's 60 cadres.
+    Elsewhere an expanding IN."""
+
+    inherit_cache = True
+    _traverse_internals: ClassVar = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("name", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], name: str) -> None:
+        self.column, self.name = column, name
+
+
+def any_of(column: Any, name: str) -> AnyOf:
+    return AnyOf(column, name)
+
+
+@compiles(AnyOf)
+def _in_list(element: AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
+
+
+@compiles(AnyOf, "postgresql")
+def _any_array(element: AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
+    array = bindparam(element.name, type_=postgresql.ARRAY(element.column.type))
+    return compiler.process(element.column == any_(array), **kw)
 
 
 def insert_many(

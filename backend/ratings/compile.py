@@ -19,7 +19,7 @@ from sqlalchemy import Date, String, Text, and_, bindparam, cast, func, or_, sel
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from backend.db import insert_many, read_rows, update_many
+from backend.db import any_of, insert_many, read_rows, update_many
 from backend.errors import InvalidRequest
 from backend.jobs.outbox import enqueue, enqueue_many
 from backend.org.models import County, Post, Posting, Town, Village
@@ -326,19 +326,18 @@ def _result_row(
 
 
 # Built once: every town's job runs them.
-_VILLAGES = bindparam("villages", expanding=True)
 _STAGES = select(StarSheet.village_id, StarSheet.stage).where(
-    StarSheet.village_id.in_(_VILLAGES), StarSheet.month == bindparam("month")
+    any_of(StarSheet.village_id, "villages"), StarSheet.month == bindparam("month")
 )
 _MEMBERS = (
     select(PartyMember.id, PartyMember.village_id, PartyMember.category)
-    .where(PartyMember.village_id.in_(_VILLAGES))
+    .where(any_of(PartyMember.village_id, "villages"))
     .order_by(PartyMember.id)
 )
 _POSTED = (
     select(Posting.id, Posting.village_id, Posting.cadre_id, Posting.post, Posting.start_on, Posting.end_on)
     .where(
-        Posting.village_id.in_(_VILLAGES),
+        any_of(Posting.village_id, "villages"),
         Posting.post.in_([Post.team_leader, Post.first_secretary]),
         Posting.start_on <= bindparam("end", type_=Date),
         (Posting.end_on.is_(None)) | (Posting.end_on >= bindparam("start", type_=Date)),

@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, distinct, func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from backend.db import read_rows
+from backend.db import any_of, read_rows
 from backend.org.models import Household, Village
 from backend.points.models import EntryKind, LedgerEntry
 
@@ -203,18 +203,18 @@ _ACTIVITY = select(
     select(func.count(distinct(LedgerEntry.household_id)))
     .where(
         LedgerEntry.village_id == Village.id,
-        LedgerEntry.month.in_(bindparam("months", expanding=True)),
+        any_of(LedgerEntry.month, "months"),
         LedgerEntry.kind == EntryKind.earn,
     )
     .correlate(Village)
     .scalar_subquery(),
-).where(Village.id.in_(bindparam("villages", expanding=True)))
+).where(any_of(Village.id, "villages"))
 
 _VETOES = (
     select(LedgerEntry.village_id, LedgerEntry.id, LedgerEntry.household_id)
     .where(
-        LedgerEntry.village_id.in_(bindparam("villages", expanding=True)),
-        LedgerEntry.month.in_(bindparam("months", expanding=True)),
+        any_of(LedgerEntry.village_id, "villages"),
+        any_of(LedgerEntry.month, "months"),
         LedgerEntry.kind == EntryKind.veto,
     )
     .order_by(LedgerEntry.id)

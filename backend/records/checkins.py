@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.auth.scope import Scope, filter_villages, load_village
-from backend.db import read_rows
+from backend.db import any_of, read_rows
 from backend.errors import Forbidden, InvalidRequest, LeaveAlreadyDecided, LeaveOverlap, NotFound, NotInScope, NotPosted
 from backend.org.models import Cadre, Post, Posting, Village
 from backend.records.common import (
@@ -225,9 +225,8 @@ class Attendance:
 
 
 # Built once (the compile runs them for every town); the cadres and the month are parameters.
-_CADRES = bindparam("cadres", expanding=True)
 _FIRST, _NEXT_FIRST = bindparam("first", type_=Date), bindparam("next_first", type_=Date)
-_IN_MONTH = (Checkin.cadre_id.in_(_CADRES), Checkin.local_date >= _FIRST, Checkin.local_date < _NEXT_FIRST)
+_IN_MONTH = (any_of(Checkin.cadre_id, "cadres"), Checkin.local_date >= _FIRST, Checkin.local_date < _NEXT_FIRST)
 _DAY_MARKS = (
     select(Checkin.cadre_id, Checkin.local_date, func.max(case((Checkin.in_fence.is_(True), 1), else_=0)))
     .where(*_IN_MONTH)
@@ -239,7 +238,7 @@ _DAYS_ON_POST = (
     .group_by(Checkin.cadre_id)
 )
 _APPROVED_LEAVE = select(LeaveRequest.cadre_id, LeaveRequest.start_on, LeaveRequest.end_on).where(
-    LeaveRequest.cadre_id.in_(_CADRES),
+    any_of(LeaveRequest.cadre_id, "cadres"),
     LeaveRequest.status == LeaveStatus.approved,
     LeaveRequest.start_on < _NEXT_FIRST,
     LeaveRequest.end_on >= _FIRST,
@@ -339,7 +338,7 @@ _TEAM_POSTINGS = (
     select(Posting.village_id, Posting.cadre_id, Cadre.county_id)
     .join(Cadre, Cadre.id == Posting.cadre_id)
     .where(
-        Posting.village_id.in_(bindparam("villages", expanding=True)),
+        any_of(Posting.village_id, "villages"),
         Posting.post.in_(TEAM_POSTS),
         Posting.start_on < _NEXT_FIRST,
         or_(Posting.end_on.is_(None), Posting.end_on >= _FIRST),

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.auth.scope import Scope, active_posting_filter, filter_villages
-from backend.db import read_rows
+from backend.db import any_of, read_rows
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope, ProblemStateConflict
 from backend.org.models import Cadre, Posting
 from backend.records.common import settings_for_village
@@ -181,7 +181,7 @@ class Closure:
 _DUE = (
     select(Problem.village_id, Problem.id, Problem.deadline, Problem.closed_at)
     .where(
-        Problem.village_id.in_(bindparam("villages", expanding=True)),
+        any_of(Problem.village_id, "villages"),
         Problem.deadline >= bindparam("first", type_=Date),
         Problem.deadline <= bindparam("last", type_=Date),
     )

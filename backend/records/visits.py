@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from backend.auth.models import User
 from backend.auth.scope import Scope, filter_households, filter_villages, load_household, load_village
-from backend.db import read_rows
+from backend.db import any_of, read_rows
 from backend.org.models import Cadre, Household, Pairing, Town, Village
 from backend.records.common import (
     Month,
@@ -226,12 +226,7 @@ def _village_counts(rule: WorkSettings) -> Select:
     ).group_by(rows.c.village_id)
 
 
-_COUNTIES = (
-    select(Village.id, Town.county_id)
-    .join(Town)
-    .where(Village.id.in_(bindparam("villages", expanding=True)))
-    .order_by(Village.id)
-)
+_COUNTIES = select(Village.id, Town.county_id).join(Town).where(any_of(Village.id, "villages")).order_by(Village.id)
 
 
 def _by_county(session: Session, village_ids: Collection[int]) -> list[tuple[WorkSettings, list[int]]]:
@@ -259,7 +254,6 @@ def _helper_visits(rule: WorkSettings, *, named: bool) -> Select:
     month's end (a later pairing replaces an earlier one) and that helper's visits, counted in SQL: visits in the
     rule's window up to the month's end, visits plus contacts in the month. Built once per rule; the villages and
     the month are parameters (`_helper_visit_params`)."""
-    villages = bindparam("villages", expanding=True)
     first, next_first = bindparam("first", type_=Date), bindparam("next_first", type_=Date)
     is_visit = Visit.kind == VisitKind.visit
     in_month = Visit.local_date >= first
@@ -276,7 +270,7 @@ def _helper_visits(rule: WorkSettings, *, named: bool) -> Select:
     visits = (
         select(Visit.household_id, Visit.cadre_id, *counted)
         .where(
-            Visit.village_id.in_(villages),
+            any_of(Visit.village_id, "villages"),
             Visit.local_date >= bindparam("window_first", type_=Date),
             Visit.local_date < next_first,
         )
@@ -307,10 +301,10 @@ def _helper_visits(rule: WorkSettings, *, named: bool) -> Select:
         .select_from(Pairing)
         .outerjoin(visits, and_(visits.c.household_id == Pairing.household_id, visits.c.cadre_id == Pairing.cadre_id))
         .where(
-            Pairing.village_id.in_(villages),
+            any_of(Pairing.village_id, "villages"),
             _during(Pairing, first, next_first),
             ~exists().where(
-                later.village_id.in_(villages),  # the same household: the same village
+                any_of(later.village_id, "villages"),  # the same household: the same village
                 later.household_id == Pairing.household_id,
                 _during(later, first, next_first),
                 or_(later.start_on > Pairing.start_on, and_(later.start_on == Pairing.start_on, later.id > Pairing.id)),

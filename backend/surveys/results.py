@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from backend.auth.models import Role, User
 from backend.auth.scope import Scope, filter_villages
-from backend.db import read_rows
+from backend.db import any_of, read_rows
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope
 from backend.jobs.outbox import enqueue
 from backend.surveys.models import (
@@ -343,17 +343,15 @@ _FROZEN_RESULTS = (
     )
     .join(SurveyResult, SurveyResult.survey_id == Survey.id)
     .where(
-        Survey.period.in_(bindparam("labels", expanding=True)),
+        any_of(Survey.period, "labels"),
         Survey.frozen_at.is_not(None),
         SurveyResult.is_final.is_(True),
         or_(
             and_(
                 Survey.target_kind == TargetKind.village_team,
-                Survey.village_id.in_(bindparam("villages", expanding=True)),
+                any_of(Survey.village_id, "villages"),
             ),
-            and_(
-                Survey.target_kind == TargetKind.cadre, Survey.target_cadre_id.in_(bindparam("cadres", expanding=True))
-            ),
+            and_(Survey.target_kind == TargetKind.cadre, any_of(Survey.target_cadre_id, "cadres")),
         ),
     )
     .order_by(Survey.id)
