@@ -228,23 +228,46 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
         _enqueue_finalize(session, run_id, done.attempt)
 
 
+_ENTRIES = select(
+    RatingEntry.subject_type,
+    RatingEntry.period,
+    RatingEntry.subject_id,
+    RatingEntry.key,
+    RatingEntry.stage,
+    RatingEntry.value,
+    RatingEntry.reason,
+).where(
+    or_(
+        and_(
+            RatingEntry.subject_type == "village",
+            any_of(RatingEntry.period, "village_periods"),
+            any_of(RatingEntry.subject_id, "villages"),
+        ),
+        and_(
+            RatingEntry.subject_type == "cadre",
+            RatingEntry.period == bindparam("month"),
+            any_of(RatingEntry.subject_id, "cadres"),
+        ),
+        and_(
+            RatingEntry.subject_type == "party_member",
+            RatingEntry.period == bindparam("month"),
+            any_of(RatingEntry.subject_id, "members"),
+        ),
+    )
+)
+
+
 def _entries(
-    session: Session, wanted: dict[tuple[str, str], list[int]]
+    session: Session, village_periods: list[str], villages: list[int], month: str, cadres: list[int], members: list[int]
 ) -> dict[tuple[str, str, int], dict[str, list[Entry]]]:
-    """The raters' entries of these subjects, {(subject type, period): subject ids}, in one query; keyed by
-    (subject type, period, subject id), then by entry key."""
+    """The raters' entries of a town's subjects in one query (villages for the month and its half year, first
+    secretaries and party members for the month); keyed by (subject type, period, subject id), then entry key."""
     out: dict[tuple[str, str, int], dict[str, list[Entry]]] = defaultdict(lambda: defaultdict(list))
-    groups = [
-        and_(RatingEntry.subject_type == subject_type, RatingEntry.period == period, RatingEntry.subject_id.in_(ids))
-        for (subject_type, period), ids in wanted.items()
-        if ids
-    ]
-    if groups:
-        t = RatingEntry
-        for subject_type, period, subject_id, key, stage, value, reason in session.execute(
-            select(t.subject_type, t.period, t.subject_id, t.key, t.stage, t.value, t.reason).where(or_(*groups))
-        ):
-            out[(subject_type, period, subject_id)][key].append(Entry(stage.value, value, reason))
+    params = {"village_periods": village_periods, "villages": villages, "month": month, "cadres": cadres}
+    for subject_type, period, subject_id, key, stage, value, reason in read_rows(
+        session, _ENTRIES, params | {"members": members}
+    ):
+        out[(subject_type, period, subject_id)][key].append(Entry(stage.value, value, reason))
     return out
 
 
@@ -370,12 +393,11 @@ def compile_villages(
     members = read_rows(session, _MEMBERS, {"villages": ids}).all()
     entries = _entries(
         session,
-        {
-            ("village", month): ids,
-            **({("village", half.label): ids} if half else {}),
-            ("cadre", month): [cadre_id for cadre_id, _village in secretaries],
-            ("party_member", month): [m.id for m in members],
-        },
+        [month] + ([half.label] if half else []),
+        ids,
+        month,
+        [cadre_id for cadre_id, _village in secretaries],
+        [m.id for m in members],
     )
     inputs = inputs or Inputs(session)
     village_subjects = [Subject("village", v.id, v.id) for v in villages]
@@ -638,6 +660,12 @@ def _satisfaction(detail: dict[str, Any]) -> float | None:
     return None
 
 
+_STAR_HISTORY = select(RatingResult.village_id, RatingResult.period, RatingResult.stars).where(
+    any_of(RatingResult.village_id, "villages"),
+    RatingResult.kind == SchemeKind.ten_star,
+    any_of(RatingResult.period, "months"),
+)
+
 VILLAGE_ALERTS = (AlertKind.accountability, AlertKind.commendation, AlertKind.interview)
 
 
@@ -658,12 +686,8 @@ def _village_alerts_and_rectifications(
     window = previous_months(month, n)
     period = Period.month(month)
     history: dict[int, dict[str, int | None]] = defaultdict(dict)
-    for village_id, period_label, stars in session.execute(
-        select(RatingResult.village_id, RatingResult.period, RatingResult.stars).where(
-            RatingResult.village_id.in_(village_ids),
-            RatingResult.kind == SchemeKind.ten_star,
-            RatingResult.period.in_(window),
-        )
+    for village_id, period_label, stars in read_rows(
+        session, _STAR_HISTORY, {"villages": village_ids, "months": window}
     ):
         history[village_id][period_label] = stars
     sheets = [r for r in rows if r["kind"] == SchemeKind.ten_star]

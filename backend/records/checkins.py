@@ -245,6 +245,18 @@ _APPROVED_LEAVE = select(LeaveRequest.cadre_id, LeaveRequest.start_on, LeaveRequ
 )
 
 
+_ON_POST_DAYS = (
+    select(Checkin.cadre_id, Checkin.local_date)
+    .where(
+        any_of(Checkin.cadre_id, "cadres"),
+        Checkin.in_fence.is_(True),
+        Checkin.local_date >= _FIRST,
+        Checkin.local_date <= bindparam("last", type_=Date),
+    )
+    .distinct()
+)
+
+
 def _params(cadre_ids: list[int], month: Month) -> dict[str, Any]:
     return {"cadres": cadre_ids, "first": month.first, "next_first": month.next_first}
 
@@ -267,18 +279,9 @@ def _on_post_on(session: Session, leaves: dict[int, set[date]]) -> dict[int, set
     days = [day for taken in leaves.values() for day in taken]
     if not days:
         return {}
-    stmt = (
-        select(Checkin.cadre_id, Checkin.local_date)
-        .where(
-            Checkin.cadre_id.in_(leaves),
-            Checkin.in_fence.is_(True),
-            Checkin.local_date >= min(days),
-            Checkin.local_date <= max(days),
-        )
-        .distinct()
-    )
+    params = {"cadres": list(leaves), "first": min(days), "last": max(days)}
     found: dict[int, set[date]] = defaultdict(set)
-    for cadre_id, day in read_rows(session, stmt):
+    for cadre_id, day in read_rows(session, _ON_POST_DAYS, params):
         if day in leaves[cadre_id]:
             found[cadre_id].add(day)
     return found
