@@ -494,7 +494,7 @@ def finalize_run(session: Session, run_id: int) -> None:
     finalize_month(session, run.county_id, run.month)
     digest = result_digest(session, run.county_id, run.month)
     previous = session.scalar(
-        select(CompileRun)
+        select(CompileRun.digest)
         .where(
             CompileRun.county_id == run.county_id, CompileRun.month == run.month, CompileRun.finished_at.is_not(None)
         )
@@ -502,7 +502,7 @@ def finalize_run(session: Session, run_id: int) -> None:
         .limit(1)
     )
     run.digest = digest
-    run.diff = diff_digests(previous.digest, digest) if previous else []
+    run.diff = diff_digests(previous, digest) if previous is not None else []
     errors = list(
         session.scalars(select(CompileUnit.error).where(CompileUnit.run_id == run.id, CompileUnit.error.is_not(None)))
     )
