@@ -270,7 +270,10 @@ def _array_literal(values: list[Any], numbers: bool) -> str:
 
 
 def _quoted(value: Any) -> str:
-    if isinstance(value, enum.Enum):
-        value = value.value
-    text = value.isoformat() if isinstance(value, date) else str(value)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if type(value) is not str:
+        if isinstance(value, enum.Enum):
+            value = value.value
+        value = value.isoformat() if isinstance(value, date) else str(value)
+    if "\\" in value or '"' in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{value}"'
