@@ -14,13 +14,14 @@ then times, in the same run:
 - compile: `compile_month` through the real job path (in-process, no Redis): per-town jobs, batch
   providers, evaluation of all five presets, upserts, county-wide ranking/quota/alerts/rectification;
 - with `--workers N` (needs REDIS_URL) also as deployed: `compile_month` fans the towns out on RQ and N
-  worker processes (`flask worker`'s code) compile them in parallel; timed from the call until the run
-  is finished;
+  worker processes (`flask worker`'s code) compile them in parallel; timed from the call until the
+  finish job's result is in Redis, after two untimed runs that warm the long-lived workers;
 - raw SQL: one hand-written query computing the same per-village and per-first-secretary input figures
   (points, star entries, attendance, visit coverage, problem closure, survey satisfaction) with GROUP BY.
 
-After timing, every attendance/coverage/closure/satisfaction figure of the compile is checked equal to
-the raw SQL's (the run stops on a difference), so both sides do the same work.
+Each timed run is a first compile: the month's rows are deleted before it, untimed. After timing, every
+attendance/coverage/closure/satisfaction figure of the compile is checked equal to the raw SQL's (the run
+stops on a difference), so both sides do the same work.
 """
 
 from __future__ import annotations
