@@ -243,8 +243,6 @@ _APPROVED_LEAVE = select(LeaveRequest.cadre_id, LeaveRequest.start_on, LeaveRequ
     LeaveRequest.start_on < _NEXT_FIRST,
     LeaveRequest.end_on >= _FIRST,
 )
-
-
 _ON_POST_DAYS = (
     select(Checkin.cadre_id, Checkin.local_date)
     .where(
@@ -310,8 +308,8 @@ def attendance_of(
     With `calendar`, the day marks are read too (one row per cadre and day instead of one per cadre)."""
     ids = [cadre_id for cadre_id, _county in cadres]
     leaves = _leave_days(session, ids, month)
-    if calendar:
-        marks = _day_marks(session, ids, month)
+    marks = _day_marks(session, ids, month) if calendar else None
+    if marks is not None:
         on_post = {c: sum(1 for inside in m.values() if inside) for c, m in marks.items()}
         on_leave = {c: {day for day in taken if marks.get(c, {}).get(day)} for c, taken in leaves.items()}
     else:
@@ -326,7 +324,7 @@ def attendance_of(
                 days_on_post=on_post.get(cadre_id, 0),
                 leave_days=len(leave - on_leave.get(cadre_id, set())),
                 base_required=settings_for_county(session, county_id).required_days,
-                marks=marks.get(cadre_id, {}) if calendar else None,
+                marks=marks.get(cadre_id, {}) if marks is not None else None,
                 leave=leave,
             )
         )
