@@ -46,3 +46,48 @@ def test_migrations_build_exactly_the_schema_of_the_models(tmp_path, empty_datab
         with db.engine.connect() as conn:
             assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+
+
+def test_migration_0012_gives_existing_pairings_their_households_village(tmp_path, empty_database_url) -> None:
+    from sqlalchemy.orm import Session
+
+    from backend.org.models import Cadre, County, Grid, Household, Town, Village
+
+    app = make_test_app(tmp_path, SQLALCHEMY_DATABASE_URI=empty_database_url)
+    with app.app_context():
+        upgrade(revision="0011")
+        with Session(db.engine) as s:  # tables unchanged by 0012, so the models can write them
+            county = County(name="迁移县", code="619998")
+            s.add(county)
+            s.flush()
+            town = Town(county_id=county.id, name="迁移镇", code="619998001")
+            s.add(town)
+            s.flush()
+            villages = [
+                Village(town_id=town.id, name=f"迁移{n}村", code=f"61999800100{n}", center_lat=33.1, center_lng=107.3)
+                for n in (1, 2)
+            ]
+            s.add_all(villages)
+            s.flush()
+            grids = [Grid(village_id=v.id, name="一组") for v in villages]
+            s.add_all(grids)
+            s.flush()
+            homes = [
+                Household(village_id=v.id, grid_id=g.id, number="001", address="一号")
+                for v, g in zip(villages, grids, strict=True)
+            ]
+            cadre = Cadre(county_id=county.id, work_unit="县局", name="帮扶人", phone="13700000001")
+            s.add_all([*homes, cadre])
+            s.flush()
+            for home in homes:  # pairing as it was before 0012: no village column yet
+                s.execute(
+                    text("INSERT INTO pairing (cadre_id, household_id, start_on) VALUES (:c, :h, '2025-01-01')"),
+                    {"c": cadre.id, "h": home.id},
+                )
+            expected = {home.id: home.village_id for home in homes}
+            s.commit()
+        upgrade()
+        with db.engine.connect() as conn:
+            found = dict(conn.execute(text("SELECT household_id, village_id FROM pairing")).tuples().all())
+        assert found == expected
+        db.engine.dispose()
