@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Select, bindparam, case, distinct, func, or_, select
+from sqlalchemy import Date, Select, and_, bindparam, case, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
@@ -232,26 +232,28 @@ _DAY_MARKS = (
     .where(*_IN_MONTH)
     .group_by(Checkin.cadre_id, Checkin.local_date)
 )
-_DAYS_ON_POST = (
-    select(Checkin.cadre_id, func.count(distinct(case((Checkin.in_fence.is_(True), Checkin.local_date)))))
-    .where(*_IN_MONTH)
-    .group_by(Checkin.cadre_id)
-)
 _APPROVED_LEAVE = select(LeaveRequest.cadre_id, LeaveRequest.start_on, LeaveRequest.end_on).where(
     any_of(LeaveRequest.cadre_id, "cadres"),
     LeaveRequest.status == LeaveStatus.approved,
     LeaveRequest.start_on < _NEXT_FIRST,
     LeaveRequest.end_on >= _FIRST,
 )
-_ON_POST_DAYS = (
-    select(Checkin.cadre_id, Checkin.local_date)
-    .where(
-        any_of(Checkin.cadre_id, "cadres"),
-        Checkin.in_fence.is_(True),
-        Checkin.local_date >= _FIRST,
-        Checkin.local_date <= bindparam("last", type_=Date),
+_ON_LEAVE = exists().where(
+    LeaveRequest.cadre_id == Checkin.cadre_id,
+    LeaveRequest.status == LeaveStatus.approved,
+    LeaveRequest.start_on <= Checkin.local_date,
+    LeaveRequest.end_on >= Checkin.local_date,
+)
+_INSIDE = Checkin.in_fence.is_(True)
+# Per cadre: days on post, and how many of them were approved leave days (those do not count as leave).
+_DAYS_ON_POST = (
+    select(
+        Checkin.cadre_id,
+        func.count(distinct(case((_INSIDE, Checkin.local_date)))),
+        func.count(distinct(case((and_(_INSIDE, _ON_LEAVE), Checkin.local_date)))),
     )
-    .distinct()
+    .where(*_IN_MONTH)
+    .group_by(Checkin.cadre_id)
 )
 
 
@@ -267,22 +269,10 @@ def _day_marks(session: Session, cadre_ids: list[int], month: Month) -> dict[int
     return marks
 
 
-def _days_on_post(session: Session, cadre_ids: list[int], month: Month) -> dict[int, int]:
-    """Per cadre, the days with a check-in in the fence, counted in SQL."""
-    return dict(read_rows(session, _DAYS_ON_POST, _params(cadre_ids, month)).tuples().all())
-
-
-def _on_post_on(session: Session, leaves: dict[int, set[date]]) -> dict[int, set[date]]:
-    """Of these cadres' leave days, the ones they were on post anyway (they do not count as leave)."""
-    days = [day for taken in leaves.values() for day in taken]
-    if not days:
-        return {}
-    params = {"cadres": list(leaves), "first": min(days), "last": max(days)}
-    found: dict[int, set[date]] = defaultdict(set)
-    for cadre_id, day in read_rows(session, _ON_POST_DAYS, params):
-        if day in leaves[cadre_id]:
-            found[cadre_id].add(day)
-    return found
+def _days_on_post(session: Session, cadre_ids: list[int], month: Month) -> dict[int, tuple[int, int]]:
+    """Per cadre, in SQL: days with a check-in in the fence, and how many of those were approved leave days."""
+    rows = read_rows(session, _DAYS_ON_POST, _params(cadre_ids, month))
+    return {cadre_id: (days, on_leave) for cadre_id, days, on_leave in rows}
 
 
 def _leave_days(session: Session, cadre_ids: list[int], month: Month) -> dict[int, set[date]]:
@@ -310,19 +300,22 @@ def attendance_of(
     leaves = _leave_days(session, ids, month)
     marks = _day_marks(session, ids, month) if calendar else None
     if marks is not None:
-        on_post = {c: sum(1 for inside in m.values() if inside) for c, m in marks.items()}
-        on_leave = {c: {day for day in taken if marks.get(c, {}).get(day)} for c, taken in leaves.items()}
+        counted = {
+            c: (sum(1 for inside in m.values() if inside), sum(1 for day in leaves.get(c, ()) if m.get(day)))
+            for c, m in marks.items()
+        }
     else:
-        on_post, on_leave = _days_on_post(session, ids, month), _on_post_on(session, leaves)
+        counted = _days_on_post(session, ids, month)
     out = []
     for cadre_id, county_id in cadres:
         leave = frozenset(leaves.get(cadre_id, ()))
+        days_on_post, on_post_during_leave = counted.get(cadre_id, (0, 0))
         out.append(
             Attendance(
                 cadre_id=cadre_id,
                 month=month,
-                days_on_post=on_post.get(cadre_id, 0),
-                leave_days=len(leave - on_leave.get(cadre_id, set())),
+                days_on_post=days_on_post,
+                leave_days=len(leave) - on_post_during_leave,
                 base_required=settings_for_county(session, county_id).required_days,
                 marks=marks.get(cadre_id, {}) if marks is not None else None,
                 leave=leave,
