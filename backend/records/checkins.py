@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Select, and_, bindparam, case, distinct, exists, func, or_, select
+from sqlalchemy import Date, Select, and_, bindparam, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
@@ -238,19 +238,22 @@ _APPROVED_LEAVE = select(LeaveRequest.cadre_id, LeaveRequest.start_on, LeaveRequ
     LeaveRequest.start_on < _NEXT_FIRST,
     LeaveRequest.end_on >= _FIRST,
 )
-_ON_LEAVE = exists().where(
-    LeaveRequest.cadre_id == Checkin.cadre_id,
-    LeaveRequest.status == LeaveStatus.approved,
-    LeaveRequest.start_on <= Checkin.local_date,
-    LeaveRequest.end_on >= Checkin.local_date,
-)
 _INSIDE = Checkin.in_fence.is_(True)
 # Per cadre: days on post, and how many of them were approved leave days (those do not count as leave).
 _DAYS_ON_POST = (
     select(
         Checkin.cadre_id,
         func.count(distinct(case((_INSIDE, Checkin.local_date)))),
-        func.count(distinct(case((and_(_INSIDE, _ON_LEAVE), Checkin.local_date)))),
+        func.count(distinct(case((and_(_INSIDE, LeaveRequest.id.is_not(None)), Checkin.local_date)))),
+    )
+    .outerjoin(
+        LeaveRequest,
+        and_(
+            LeaveRequest.cadre_id == Checkin.cadre_id,
+            LeaveRequest.status == LeaveStatus.approved,
+            LeaveRequest.start_on <= Checkin.local_date,
+            LeaveRequest.end_on >= Checkin.local_date,
+        ),
     )
     .where(*_IN_MONTH)
     .group_by(Checkin.cadre_id)
