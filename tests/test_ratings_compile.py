@@ -245,7 +245,7 @@ def test_the_excellence_quota_caps_first_secretaries_county_wide_and_holds_when_
     app: Flask, world: World, database
 ) -> None:
     from backend.org.models import County, Post, Village
-    from backend.ratings.compile import compile_villages, finalize_month
+    from backend.ratings.compile import compile_villages, finalize_month, village_rows
     from backend.ratings.presets import PRESETS
     from backend.ratings.schemes import create_scheme_version
     from tests.factories import make_cadre
@@ -283,7 +283,8 @@ def test_the_excellence_quota_caps_first_secretaries_county_wide_and_holds_when_
     # A town rating of V3 re-evaluates that village alone, then the county-wide steps: the second secretary, capped
     # by the first finish and not recompiled now, is still a contender at the grade they earned.
     with database() as s:
-        compile_villages(s, None, [s.get(Village, world.ids["V3"])], month=MONTH, county_id=world.ids["C1"])
+        v3 = village_rows(s, MONTH, ids=[world.ids["V3"]])
+        compile_villages(s, None, v3, month=MONTH, county_id=world.ids["C1"])
         finalize_month(s, world.ids["C1"], MONTH)
     with database() as s:
         assert graded(s) == expected

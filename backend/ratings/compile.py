@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
@@ -145,11 +146,21 @@ def _new_run(session: Session, county_id: int, month: str, towns: int, actor_id:
     return run
 
 
-def _villages_of(session: Session, town_id: int) -> list[Any]:
-    """The town's villages as plain rows (id, town_id): all a compile reads of them."""
-    return list(
-        session.execute(select(Village.id, Village.town_id).where(Village.town_id == town_id).order_by(Village.code))
-    )
+_VILLAGE_ROWS = (
+    select(Village.id, Village.town_id, StarSheet.stage)
+    .outerjoin(StarSheet, and_(StarSheet.village_id == Village.id, StarSheet.month == bindparam("month")))
+    .order_by(Village.code)
+)
+_TOWN_VILLAGES = _VILLAGE_ROWS.where(Village.town_id == bindparam("town"))
+_SOME_VILLAGES = _VILLAGE_ROWS.where(any_of(Village.id, "villages"))
+
+
+def village_rows(session: Session, month: str, *, town_id: int | None = None, ids: Sequence[int] = ()) -> list[Any]:
+    """A town's villages (or these), as plain rows (id, town_id, stage of the month's star sheet): all a compile
+    reads of them."""
+    if town_id is not None:
+        return read_rows(session, _TOWN_VILLAGES, {"month": month, "town": town_id}).all()
+    return read_rows(session, _SOME_VILLAGES, {"month": month, "villages": list(ids)}).all()
 
 
 def _enqueue_pending(session: Session, run: CompileRun) -> None:
@@ -180,7 +191,7 @@ def compile_month_now(session: Session, county_id: int, month: str, inputs: Inpu
     towns = session.scalars(select(Town.id).where(Town.county_id == county_id).order_by(Town.code)).all()
     run = _new_run(session, county_id, month, len(towns))
     for town_id in towns:
-        compile_villages(session, run, _villages_of(session, town_id), inputs=inputs)
+        compile_villages(session, run, village_rows(session, month, town_id=town_id), inputs=inputs)
         session.add(CompileUnit(run_id=run.id, town_id=town_id, finished_at=now_utc()))
     run.units_done = len(towns)
     session.flush()
@@ -207,7 +218,7 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
     for attempt in range(1, TRANSIENT_TRIES + 1):
         try:
             with session.begin_nested():
-                compile_villages(session, run, _villages_of(session, town_id))
+                compile_villages(session, run, village_rows(session, run.month, town_id=town_id))
             error = None
             break
         except TRANSIENT as exc:
@@ -349,9 +360,6 @@ def _result_row(
 
 
 # Built once: every town's job runs them.
-_STAGES = select(StarSheet.village_id, StarSheet.stage).where(
-    any_of(StarSheet.village_id, "villages"), StarSheet.month == bindparam("month")
-)
 _MEMBERS = (
     select(PartyMember.id, PartyMember.village_id, PartyMember.category)
     .where(any_of(PartyMember.village_id, "villages"))
@@ -387,7 +395,6 @@ def compile_villages(
     half_schemes = schemes_in_force(session, county_id, half.start) if half else {}
     ids = [v.id for v in villages]
     where = {v.id: (county_id, v.town_id, v.id) for v in villages}
-    stages = dict(read_rows(session, _STAGES, {"villages": ids, "month": month}).tuples().all())
     posted = _posted(session, ids, period)
     secretaries = sorted({(p.cadre_id, p.village_id) for p in posted if p.post == Post.first_secretary})
     members = read_rows(session, _MEMBERS, {"villages": ids}).all()
@@ -418,7 +425,7 @@ def compile_villages(
         subject = Subject("village", village.id, village.id)
         village_entries = entries.get(("village", month, village.id), {})
         if SchemeKind.ten_star in schemes:
-            stage = str(stages.get(village.id, "open"))
+            stage = str(village.stage or "open")
             rows.append(
                 _result_row(
                     inputs,

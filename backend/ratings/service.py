@@ -19,7 +19,7 @@ from backend.crypto import mask_name
 from backend.errors import Conflict, Forbidden, InvalidRequest, NotFound, NotInScope
 from backend.org.models import Cadre, Town, Village
 from backend.org.service import PER_PAGE, Page, count
-from backend.ratings.compile import compile_villages, finalize_month, parse_month, previous_months
+from backend.ratings.compile import compile_villages, finalize_month, parse_month, previous_months, village_rows
 from backend.ratings.models import (
     ALERT_LABELS,
     ORIGIN_LABELS,
@@ -126,7 +126,8 @@ def _check_values(definition: dict[str, Any], scores: dict[str, float], vetoes: 
 
 def _refresh(session: Session, village: Village, month: str) -> None:
     """Re-evaluate the village at once so the sheet and the board show the new stage."""
-    compile_villages(session, None, [village], month=month, county_id=village.town.county_id)
+    villages = village_rows(session, month, ids=[village.id])
+    compile_villages(session, None, villages, month=month, county_id=village.town.county_id)
     finalize_month(session, village.town.county_id, month)
 
 
