@@ -126,7 +126,7 @@ def compile_month(session: Session, county_id: int, month: str, actor_id: int | 
         ).one()
     session.add_all(CompileUnit(run_id=run.id, town_id=town_id) for town_id in towns)
     session.flush()
-    _enqueue_pending(session, run)
+    _enqueue_towns(session, run, towns)
     return run
 
 
@@ -169,9 +169,14 @@ def _enqueue_pending(session: Session, run: CompileRun) -> None:
         .where(CompileUnit.run_id == run.id, CompileUnit.finished_at.is_(None))
         .order_by(CompileUnit.id)
     ).all()
-    towns = [(_job_id(run, town_id), {"run_id": run.id, "town_id": town_id}) for town_id in pending]
-    enqueue_many(session, "ratings.compile_town", towns)
-    if not pending:
+    _enqueue_towns(session, run, list(pending))
+
+
+def _enqueue_towns(session: Session, run: CompileRun, towns: list[int]) -> None:
+    """A job per town of the run still to compile, or the finish when none is left."""
+    jobs = [(_job_id(run, town_id), {"run_id": run.id, "town_id": town_id}) for town_id in towns]
+    enqueue_many(session, "ratings.compile_town", jobs)
+    if not towns:
         _enqueue_finalize(session, run.id, run.attempt)
 
 
