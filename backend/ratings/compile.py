@@ -279,10 +279,14 @@ def _entries(
     """The raters' entries of a town's subjects in one query (villages for the month and its half year, first
     secretaries and party members for the month); keyed by (subject type, period, subject id), then entry key."""
     out: dict[tuple[str, str, int], dict[str, list[Entry]]] = defaultdict(lambda: defaultdict(list))
-    params = {"village_periods": village_periods, "villages": villages, "month": month, "cadres": cadres}
-    for subject_type, period, subject_id, key, stage, value, reason in read_rows(
-        session, _ENTRIES, params | {"members": members}
-    ):
+    params = {
+        "village_periods": village_periods,
+        "villages": villages,
+        "month": month,
+        "cadres": cadres,
+        "members": members,
+    }
+    for subject_type, period, subject_id, key, stage, value, reason in read_rows(session, _ENTRIES, params):
         out[(subject_type, period, subject_id)][key].append(Entry(stage.value, value, reason))
     return out
 
