@@ -507,8 +507,7 @@ def finalize_run(session: Session, run_id: int) -> None:
     run = session.scalars(select(CompileRun).where(CompileRun.id == run_id).with_for_update()).one()
     if run.finished_at is not None:
         return
-    finalize_month(session, run.county_id, run.month)
-    digest = result_digest(session, run.county_id, run.month)
+    digest = result_digest(finalize_month(session, run.county_id, run.month))
     previous = session.scalar(
         select(CompileRun.digest)
         .where(
@@ -540,22 +539,46 @@ def finalize_run(session: Session, run_id: int) -> None:
     run.finished_at = now_utc()
 
 
-class _Ranked(NamedTuple):
+class _Result(NamedTuple):
+    """A result as the finish reads it: all but its large detail."""
+
     id: int
+    kind: str
+    subject_type: str
+    subject_id: int
+    period: str
     village_id: int
     score: float
+    stars: int | None
+    grade: str
+    rank: int | None
     flags: list[str]
 
 
-def _ranking_rows(session: Session, county_id: int, period: str) -> list[_Ranked]:
-    """The month's ranking results as just upserted, as plain rows, without their large JSON detail."""
+def _month_results(session: Session, county_id: int, month: str) -> list[_Result]:
+    """The month's results (and its half year's) as just upserted, read once for ranking, quota and digest. Kinds
+    and flags come as text and the flags are parsed in one go: per-row JSON and enum handling was most of a large
+    county's finish."""
+    half = half_year_of(month)
     t = RatingResult.__table__.c
-    rows = session.execute(
-        select(t.id, t.village_id, t.score, t.flags)
-        .where(t.county_id == county_id, t.kind == SchemeKind.ranking, t.period == period)
-        .order_by(t.subject_id)
-    )
-    return [_Ranked(*row) for row in rows]
+    rows = read_rows(
+        session,
+        select(
+            t.id,
+            cast(t.kind, String),
+            t.subject_type,
+            t.subject_id,
+            t.period,
+            t.village_id,
+            t.score,
+            t.stars,
+            t.grade,
+            t.rank,
+            cast(t.flags, Text),
+        ).where(t.county_id == county_id, t.period.in_([month] + ([half.label] if half else []))),
+    ).all()
+    flags = json.loads(f"[{','.join(row[-1] for row in rows)}]")
+    return [_Result(*row[:-1], flagged) for row, flagged in zip(rows, flags, strict=True)]
 
 
 def _update_results(session: Session, changes: list[dict[str, Any]]) -> None:
@@ -567,46 +590,56 @@ def _update_results(session: Session, changes: list[dict[str, Any]]) -> None:
             session.expire(obj)
 
 
-def finalize_month(session: Session, county_id: int, month: str) -> None:
+def finalize_month(session: Session, county_id: int, month: str) -> list[_Result]:
     """County-wide steps: ranking with red flag / annual bottom share and its admonitions, the excellence quota.
-    (Each village's own alerts and 整改 items come with its results, in its town's job.)"""
+    (Each village's own alerts and 整改 items come with its results, in its town's job.) Returns the month's
+    results as they now stand."""
     session.flush()
+    results = _month_results(session, county_id, month)
     schemes = schemes_in_force(session, county_id, Period.month(month).start)
-    names = dict(session.execute(select(Village.id, Village.code).join(Town).where(Town.county_id == county_id)).all())
+    changed: dict[int, _Result] = {}
     if SchemeKind.ranking in schemes:
-        ranking = _finalize_ranking(session, county_id, month, schemes[SchemeKind.ranking], names)
-        _admonitions(session, county_id, month, ranking)
-    if SchemeKind.hundred_point in schemes:
-        _apply_quota(session, county_id, month, schemes[SchemeKind.hundred_point].definition.get("quota"))
-    session.flush()
-
-
-def _apply_quota(session: Session, county_id: int, month: str, quota: dict[str, Any] | None) -> None:
-    """Cap the grade county-wide and write back only the results whose grade or flags change (a first compile
-    wrote every result with its grade before the quota). The large detail is read only where needed: the grade
-    before the quota of results capped by an earlier finish, the tie-break scores of those who reach the cap."""
-    t = RatingResult.__table__.c
-    rows = session.execute(
-        select(t.id, t.score, t.grade, t.flags).where(
-            t.county_id == county_id, t.kind == SchemeKind.hundred_point, t.period == month
+        names = dict(
+            session.execute(select(Village.id, Village.code).join(Town).where(Town.county_id == county_id)).all()
         )
-    ).all()
-    before = {r.id: r.grade for r in rows}
-    capped = [r.id for r in rows if "quota_capped" in r.flags]
+        ranking = [r for r in results if r.kind == SchemeKind.ranking and r.period == month]
+        ranked = _finalize_ranking(session, county_id, month, schemes[SchemeKind.ranking], names, ranking)
+        changed.update((r.id, r) for r in ranked)
+        _admonitions(session, county_id, month, ranked)
+    if SchemeKind.hundred_point in schemes:
+        assessed = [r for r in results if r.kind == SchemeKind.hundred_point and r.period == month]
+        quota = schemes[SchemeKind.hundred_point].definition.get("quota")
+        changed.update((r.id, r) for r in _apply_quota(session, assessed, quota))
+    session.flush()
+    return [changed.get(r.id, r) for r in results]
+
+
+def _apply_quota(session: Session, assessed: list[_Result], quota: dict[str, Any] | None) -> list[_Result]:
+    """Cap the grade county-wide and write back only the results whose grade or flags change (a first compile
+    wrote every result with its grade before the quota); returns those. The large detail is read only where
+    needed: the grade before the quota of results capped by an earlier finish, the tie-break scores of those
+    who reach the cap."""
+    before = {r.id: r.grade for r in assessed}
+    capped = [r.id for r in assessed if "quota_capped" in r.flags]
     if capped:  # an earlier finish lowered their grade; the detail keeps the one they earned
+        t = RatingResult.__table__.c
         earned = select(t.id, t.detail["grade_before_quota"].as_string()).where(t.id.in_(capped))
         before.update(session.execute(earned).tuples().all())
     demoted = {}
     if quota:
-        tie_breaks = _tie_breaks(session, [r.id for r in rows if before[r.id] == quota["grade"]], quota["tie_break"])
-        demoted = apply_quota([Candidate(r.id, r.score, before[r.id], tie_breaks.get(r.id, ())) for r in rows], quota)
-    changes = []
-    for r in rows:
+        contenders = [r.id for r in assessed if before[r.id] == quota["grade"]]
+        tie_breaks = _tie_breaks(session, contenders, quota["tie_break"])
+        demoted = apply_quota(
+            [Candidate(r.id, r.score, before[r.id], tie_breaks.get(r.id, ())) for r in assessed], quota
+        )
+    changed = []
+    for r in assessed:
         grade = demoted.get(r.id, before[r.id])
         flags = sorted({*r.flags, "quota_capped"} if r.id in demoted else set(r.flags) - {"quota_capped"})
         if grade != r.grade or flags != sorted(r.flags):
-            changes.append({"id": r.id, "grade": grade, "flags": flags})
-    _update_results(session, changes)
+            changed.append(r._replace(grade=grade, flags=flags))
+    _update_results(session, [{"id": r.id, "grade": r.grade, "flags": r.flags} for r in changed])
+    return changed
 
 
 def _tie_breaks(session: Session, result_ids: list[int], codes: list[str]) -> dict[int, tuple[float, ...]]:
@@ -621,11 +654,13 @@ def _tie_breaks(session: Session, result_ids: list[int], codes: list[str]) -> di
     return out
 
 
-def _finalize_ranking(session: Session, county_id: int, month: str, scheme: RatingScheme, names: dict) -> list[_Ranked]:
-    """Ranks, the red flag and the annual bottom share; returns the ranking rows with their new flags."""
+def _finalize_ranking(
+    session: Session, county_id: int, month: str, scheme: RatingScheme, names: dict, ranking: list[_Result]
+) -> list[_Result]:
+    """Ranks, the red flag and the annual bottom share; writes back the results whose rank or flags change and
+    returns every ranking result as it now stands."""
     rules = scheme.definition["ranking"]
-    rows = _ranking_rows(session, county_id, month)
-    ranks = rank([(r.id, r.score, names.get(r.village_id, "")) for r in rows])
+    ranks = rank([(r.id, r.score, names.get(r.village_id, "")) for r in ranking])
     bottom: set[int] = set()
     if month[5:] == "12":
         year = [f"{month[:4]}-{m:02d}" for m in range(1, 13)]
@@ -641,14 +676,22 @@ def _finalize_ranking(session: Session, county_id: int, month: str, scheme: Rati
         annual = rank([(v, sum(s) / len(s), names.get(v, "")) for v, s in totals.items()])
         bottom = bottom_share(annual, rules["annual_bottom_share"])
     ranked = []
-    for r in rows:
+    for r in ranking:
         flags = set(r.flags) - {"red_flag", "annual_bottom"}
         if ranks[r.id] <= rules["red_flag_places"]:
             flags.add("red_flag")
         if r.village_id in bottom:
             flags.add("annual_bottom")
-        ranked.append(r._replace(flags=sorted(flags)))
-    _update_results(session, [{"id": r.id, "rank": ranks[r.id], "flags": r.flags} for r in ranked])
+        ranked.append(r._replace(rank=ranks[r.id], flags=sorted(flags)))
+    before = {r.id: r for r in ranking}
+    _update_results(
+        session,
+        [
+            {"id": r.id, "rank": r.rank, "flags": r.flags}
+            for r in ranked
+            if (r.rank, r.flags) != (before[r.id].rank, sorted(before[r.id].flags))
+        ],
+    )
     return ranked
 
 
@@ -762,7 +805,7 @@ def _village_alerts_and_rectifications(
     )
 
 
-def _admonitions(session: Session, county_id: int, month: str, ranking: list[_Ranked]) -> None:
+def _admonitions(session: Session, county_id: int, month: str, ranking: list[_Result]) -> None:
     """诫勉谈话 for the villages in the annual ranking's bottom share (December only): county-wide, in the finish."""
     wanted = {
         (AlertKind.admonition, r.village_id): "年度排名位列后10%，对单位负责人进行诫勉谈话"
@@ -819,32 +862,11 @@ def _sync_alerts(
             )
 
 
-def result_digest(session: Session, county_id: int, month: str) -> dict[str, list[Any]]:
-    """What a run produced, keyed by natural key: the basis of the diff between runs. Read as text and the flags
-    parsed in one go: per-row JSON and enum handling was most of a large county's finish."""
-    half = half_year_of(month)
-    periods = [month] + ([half.label] if half else [])
-    t = RatingResult.__table__.c
-    rows = read_rows(
-        session,
-        select(
-            cast(t.kind, String),
-            t.subject_type,
-            t.subject_id,
-            t.period,
-            t.score,
-            t.stars,
-            t.grade,
-            t.rank,
-            cast(t.flags, Text),
-        ).where(t.county_id == county_id, t.period.in_(periods)),
-    ).all()
-    flags = json.loads(f"[{','.join(row[8] for row in rows)}]")
+def result_digest(results: list[_Result]) -> dict[str, list[Any]]:
+    """What a run produced, keyed by natural key: the basis of the diff between runs."""
     return {
-        f"{kind}:{subject_type}:{subject_id}:{period}": [score, stars, grade, rank, sorted(flagged)]
-        for (kind, subject_type, subject_id, period, score, stars, grade, rank, _), flagged in zip(
-            rows, flags, strict=True
-        )
+        f"{r.kind}:{r.subject_type}:{r.subject_id}:{r.period}": [r.score, r.stars, r.grade, r.rank, sorted(r.flags)]
+        for r in results
     }
 
 
