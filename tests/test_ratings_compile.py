@@ -191,13 +191,13 @@ def test_a_transient_database_error_is_retried_and_a_real_error_is_shown_on_the_
     real = ratings_compile.compile_villages
     calls: list[int] = []
 
-    def flaky(session, run, villages, **kwargs):  # type: ignore[no-untyped-def]
+    def flaky(session, county_id, month, villages, *args):  # type: ignore[no-untyped-def]
         calls.append(villages[0].town_id)
         if len(calls) == 1:
             raise OperationalError("UPDATE ...", {}, Exception("deadlock detected"))
         if villages[0].town_id == world.ids["T2"]:
             raise ValueError("方案定义缺少指标")
-        return real(session, run, villages, **kwargs)
+        return real(session, county_id, month, villages, *args)
 
     with database() as s:
         install_world_schemes(s, world)
@@ -284,7 +284,7 @@ def test_the_excellence_quota_caps_first_secretaries_county_wide_and_holds_when_
     # by the first finish and not recompiled now, is still a contender at the grade they earned.
     with database() as s:
         v3 = village_rows(s, MONTH, ids=[world.ids["V3"]])
-        compile_villages(s, None, v3, month=MONTH, county_id=world.ids["C1"])
+        compile_villages(s, world.ids["C1"], MONTH, v3)
         finalize_month(s, world.ids["C1"], MONTH)
     with database() as s:
         assert graded(s) == expected

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Date, String, Text, and_, bindparam, cast, func, or_, select, update
+from sqlalchemy import Date, String, Text, and_, bindparam, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -196,7 +196,7 @@ def compile_month_now(session: Session, county_id: int, month: str, inputs: Inpu
     towns = session.scalars(select(Town.id).where(Town.county_id == county_id).order_by(Town.code)).all()
     run = _new_run(session, county_id, month, len(towns))
     for town_id in towns:
-        compile_villages(session, run, village_rows(session, month, town_id=town_id), inputs=inputs)
+        compile_villages(session, county_id, month, village_rows(session, month, town_id=town_id), run.id, inputs)
         session.add(CompileUnit(run_id=run.id, town_id=town_id, finished_at=now_utc()))
     run.units_done = len(towns)
     session.flush()
@@ -207,23 +207,26 @@ def compile_month_now(session: Session, county_id: int, month: str, inputs: Inpu
 # --- one town -------------------------------------------------------------------------------------
 
 
+_UNIT = (
+    select(CompileUnit.finished_at, CompileRun.county_id, CompileRun.month, CompileRun.finished_at)
+    .join(CompileRun, CompileRun.id == CompileUnit.run_id)
+    .where(CompileUnit.run_id == bindparam("run"), CompileUnit.town_id == bindparam("town"))
+    .with_for_update(of=CompileUnit.__table__)
+)
+
+
 def compile_town(session: Session, run_id: int, town_id: int) -> None:
     """Compile one town's villages for the run. The unit row is locked first, so a duplicate of this job
     waits for the other and then finds the unit done. Transient database errors are retried; any other
     error is recorded on the unit and the run (visible in the admin UI) and the unit counts as done."""
-    unit, run = session.execute(
-        select(CompileUnit, CompileRun)
-        .join(CompileRun, CompileRun.id == CompileUnit.run_id)
-        .where(CompileUnit.run_id == run_id, CompileUnit.town_id == town_id)
-        .with_for_update(of=CompileUnit)
-    ).one()
-    if unit.finished_at is not None or run.finished_at is not None:
+    unit_done, county_id, month, run_done = read_rows(session, _UNIT, {"run": run_id, "town": town_id}).one()
+    if unit_done is not None or run_done is not None:
         return
     error = None
     for attempt in range(1, TRANSIENT_TRIES + 1):
         try:
             with session.begin_nested():
-                compile_villages(session, run, village_rows(session, run.month, town_id=town_id))
+                compile_villages(session, county_id, month, village_rows(session, month, town_id=town_id), run_id)
             error = None
             break
         except TRANSIENT as exc:
@@ -233,12 +236,17 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
             log.exception("compiling town %s failed", town_id)
             error = f"{type(exc).__name__}: {exc}"[:500]
             break
-    unit.finished_at, unit.error = now_utc(), error
+    units, runs = CompileUnit.__table__, CompileRun.__table__
+    session.execute(
+        units.update()
+        .where(units.c.run_id == run_id, units.c.town_id == town_id)
+        .values(finished_at=now_utc(), error=error)
+    )
     done = session.execute(
-        update(CompileRun)
-        .where(CompileRun.id == run_id)
-        .values(units_done=CompileRun.units_done + 1)
-        .returning(CompileRun.units_done, CompileRun.units_total, CompileRun.attempt)
+        runs.update()
+        .where(runs.c.id == run_id)
+        .values(units_done=runs.c.units_done + 1)
+        .returning(runs.c.units_done, runs.c.units_total, runs.c.attempt)
     ).one()
     if done.units_done >= done.units_total:
         _enqueue_finalize(session, run_id, done.attempt)
@@ -329,7 +337,7 @@ def _result_row(
     period: Period,
     entries: dict[str, list[Entry]],
     where: tuple[int, int, int],
-    run: CompileRun | None,
+    run_id: int | None,
     category: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
@@ -363,7 +371,7 @@ def _result_row(
         "rank": None,
         "flags": result.flags,
         "detail": detail,
-        "run_id": run.id if run else None,
+        "run_id": run_id,
         "updated_at": now_utc(),
     }
 
@@ -388,16 +396,14 @@ _POSTED = (
 
 def compile_villages(
     session: Session,
-    run: CompileRun | None,
+    county_id: int,
+    month: str,
     villages: list[Any],
-    month: str | None = None,
-    county_id: int | None = None,
+    run_id: int | None = None,
     inputs: Inputs | None = None,
 ) -> int:
-    """Evaluate every scheme in force for these villages (all of one county) and upsert the results."""
-    month = run.month if run else month
-    county_id = run.county_id if run else county_id
-    assert month is not None and county_id is not None
+    """Evaluate every scheme in force for these villages (all of `county_id`) and upsert the results, noting
+    the run that wrote them."""
     period = Period.month(month)
     schemes = schemes_in_force(session, county_id, period.start)
     half = half_year_of(month)
@@ -443,14 +449,14 @@ def compile_villages(
                     period,
                     village_entries,
                     where[village.id],
-                    run,
+                    run_id,
                     sheet_stage=stage,
                 )
             )
         if SchemeKind.ranking in schemes:
             rows.append(
                 _result_row(
-                    inputs, schemes[SchemeKind.ranking], subject, period, village_entries, where[village.id], run
+                    inputs, schemes[SchemeKind.ranking], subject, period, village_entries, where[village.id], run_id
                 )
             )
         if half and SchemeKind.thousand_point in half_schemes:
@@ -462,7 +468,7 @@ def compile_villages(
                     half,
                     entries.get(("village", half.label, village.id), {}),
                     where[village.id],
-                    run,
+                    run_id,
                 )
             )
     if SchemeKind.hundred_point in schemes:
@@ -475,7 +481,7 @@ def compile_villages(
                     period,
                     entries.get(("cadre", month, cadre_id), {}),
                     where[village_id],
-                    run,
+                    run_id,
                 )
             )
     if SchemeKind.party_member in schemes:
@@ -488,7 +494,7 @@ def compile_villages(
                     period,
                     entries.get(("party_member", month, member_id), {}),
                     where[village_id],
-                    run,
+                    run_id,
                     category,
                 )
             )
@@ -821,6 +827,14 @@ def _admonitions(session: Session, county_id: int, month: str, ranking: list[_Re
     _sync_alerts(session, county_id, month, (AlertKind.admonition,), wanted, leaders)
 
 
+_ALERTS = select(RatingAlert.id, RatingAlert.kind, RatingAlert.village_id, RatingAlert.message).where(
+    RatingAlert.county_id == bindparam("county"),
+    RatingAlert.period == bindparam("month"),
+    any_of(RatingAlert.kind, "kinds"),
+)
+_VILLAGES_ALERTS = _ALERTS.where(any_of(RatingAlert.village_id, "villages"))
+
+
 def _sync_alerts(
     session: Session,
     county_id: int,
@@ -831,35 +845,45 @@ def _sync_alerts(
     village_ids: list[int] | None = None,
 ) -> None:
     """Make the month's alerts of these kinds (of these villages, else the county's) exactly `wanted`: a re-run
-    after an upheld objection drops an alert no longer due and keeps the others' 约谈 status."""
+    after an upheld objection drops an alert no longer due and keeps the others as they were. Plain rows and
+    statements: each town's job runs it, and the ORM's load and flush cost more than the few rows."""
+    params = {"county": county_id, "month": month, "kinds": list(kinds), "villages": village_ids}
     existing = {
-        (a.kind, a.village_id): a
-        for a in session.scalars(
-            select(RatingAlert).where(
-                RatingAlert.county_id == county_id,
-                RatingAlert.period == month,
-                RatingAlert.kind.in_(kinds),
-                *([RatingAlert.village_id.in_(village_ids)] if village_ids is not None else []),
-            )
+        (kind, village_id): (alert_id, message)
+        for alert_id, kind, village_id, message in read_rows(
+            session, _ALERTS if village_ids is None else _VILLAGES_ALERTS, params
         )
     }
-    for key, alert in existing.items():
-        if key not in wanted:
-            session.delete(alert)
-        else:
-            alert.message = wanted[key]
-    for (kind, village_id), message in sorted(wanted.items()):
-        if (kind, village_id) not in existing:
-            session.add(
-                RatingAlert(
-                    kind=kind,
-                    county_id=county_id,
-                    village_id=village_id,
-                    period=month,
-                    cadre_id=leaders.get(village_id),
-                    message=message,
-                )
-            )
+    table = RatingAlert.__table__
+    stale = [alert_id for key, (alert_id, _message) in existing.items() if key not in wanted]
+    if stale:
+        session.execute(table.delete().where(table.c.id.in_(stale)))
+    update_many(
+        session,
+        table,
+        [
+            {"id": alert_id, "message": wanted[key]}
+            for key, (alert_id, message) in existing.items()
+            if key in wanted and message != wanted[key]
+        ],
+    )
+    insert_many(
+        session,
+        table,
+        [
+            {
+                "kind": kind,
+                "county_id": county_id,
+                "village_id": village_id,
+                "period": month,
+                "cadre_id": leaders.get(village_id),
+                "message": message,
+                "created_at": now_utc(),
+            }
+            for (kind, village_id), message in sorted(wanted.items())
+            if (kind, village_id) not in existing
+        ],
+    )
 
 
 def result_digest(results: list[_Result]) -> dict[str, list[Any]]:

@@ -127,7 +127,7 @@ def _check_values(definition: dict[str, Any], scores: dict[str, float], vetoes: 
 def _refresh(session: Session, village: Village, month: str) -> None:
     """Re-evaluate the village at once so the sheet and the board show the new stage."""
     villages = village_rows(session, month, ids=[village.id])
-    compile_villages(session, None, villages, month=month, county_id=village.town.county_id)
+    compile_villages(session, village.town.county_id, month, villages)
     finalize_month(session, village.town.county_id, month)
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from backend.auth.models import Role, User
 from backend.auth.scope import Scope, active_posting_filter, load_village
+from backend.db import read_rows
 from backend.errors import Forbidden, InvalidRequest
 from backend.org.models import Cadre, Posting, Town, Village
 from backend.records.models import CadreWorkSettings
@@ -82,6 +83,9 @@ GUANGYUAN_VISITS = {"visits_required": 1, "visit_period_months": 2, "contacts_pe
 
 
 _SETTINGS_KEY = "xz_work_settings"
+_COUNTY_SETTINGS = select(*(CadreWorkSettings.__table__.c[f.name] for f in fields(WorkSettings))).where(
+    CadreWorkSettings.county_id == bindparam("county")
+)
 
 
 def settings_for_county(session: Session, county_id: int) -> WorkSettings:
@@ -89,8 +93,8 @@ def settings_for_county(session: Session, county_id: int) -> WorkSettings:
     (the defaults) is not in the identity map to answer from."""
     cache: dict[int, WorkSettings] = session.info.setdefault(_SETTINGS_KEY, {})
     if county_id not in cache:
-        row = session.get(CadreWorkSettings, county_id)
-        cache[county_id] = DEFAULT_SETTINGS if row is None else settings_from_row(row)
+        row = read_rows(session, _COUNTY_SETTINGS, {"county": county_id}).first()
+        cache[county_id] = DEFAULT_SETTINGS if row is None else WorkSettings(**row._mapping)
     return cache[county_id]
 
 
