@@ -3,6 +3,7 @@ sweeps the outbox, so jobs committed while Redis was down run once it is back.""
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from flask import Flask
@@ -31,4 +32,7 @@ def run_worker(app: Flask, queue_names: list[str], *, burst: bool = False) -> bo
     # Workers block on Redis for minutes at a time; the request-path socket timeout would break that.
     connection = runtime.redis.__class__.from_url(app.config["REDIS_URL"], socket_connect_timeout=2)
     worker = SimpleWorker([queue(connection, name) for name in queue_names], connection=connection)
+    # Start-up's objects (the app, SQLAlchemy's mappers: ~220k) live as long as the process. Frozen, they are out
+    # of the cycle collector's sight: a full collection during a county's compile took 146 ms, now a few.
+    gc.freeze()
     return worker.work(burst=burst, with_scheduler=True)

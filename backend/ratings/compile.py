@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
@@ -314,6 +314,13 @@ class Inputs:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.cache: dict[tuple[Subject, str], dict[str, dict[str, Any]]] = {}
+        self.named: dict[int, tuple[str, ...]] = {}
+
+    def named_by(self, scheme: RatingScheme) -> tuple[str, ...]:
+        """The inputs a scheme version names, sorted as its results list them; worked out once, not per result."""
+        if scheme.id not in self.named:
+            self.named[scheme.id] = tuple(sorted(_input_keys(scheme.definition)))
+        return self.named[scheme.id]
 
     def prefetch(self, keys: set[str], subjects: list[Subject], period: Period) -> None:
         missing = {k for k in keys for s in subjects if k not in self.cache.get((s, period.label), {})}
@@ -322,9 +329,9 @@ class Inputs:
         for subject, values in gather_many(self.session, missing, subjects, period).items():
             self.cache.setdefault((subject, period.label), {}).update(values)
 
-    def __call__(self, keys: set[str], subject: Subject, period: Period) -> dict[str, dict[str, Any]]:
+    def __call__(self, keys: Collection[str], subject: Subject, period: Period) -> dict[str, dict[str, Any]]:
         have = self.cache.setdefault((subject, period.label), {})
-        missing = keys - have.keys()
+        missing = set(keys) - have.keys()
         if missing:
             have.update(gather(self.session, missing, subject, period))
         return {key: have[key] for key in sorted(keys)}
@@ -342,7 +349,7 @@ def _result_row(
     **extra: Any,
 ) -> dict[str, Any]:
     """Evaluate one subject under one scheme: the RatingResult row, its detail naming every input's records."""
-    gathered = inputs(_input_keys(scheme.definition), subject, period)
+    gathered = inputs(inputs.named_by(scheme), subject, period)
     values = {k: (v["value"] if v["available"] else None) for k, v in gathered.items()}
     result = evaluate(scheme.kind.value, scheme.definition, values, entries, category)
     detail = {
