@@ -526,7 +526,7 @@ def main() -> None:
         raise SystemExit("--workers needs REDIS_URL")
     app = create_app(_config(url, ""))
     print(
-        f"{'households':>10} {'villages':>8} {'ledger':>9} {'compile s':>10} {'raw SQL s':>10} {'ratio':>6}"
+        f"{'households':>10} {'villages':>8} {'ledger':>9} {'1 process s':>11} {'raw SQL s':>10} {'ratio':>6}"
         f" {'ms/village':>10}" + (f" {f'{args.workers} workers s':>12} {'ratio':>6}" if args.workers else "")
     )
     with app.app_context():
@@ -556,7 +556,7 @@ def main() -> None:
             status = db.session.scalar(text("SELECT string_agg(DISTINCT status, ',') FROM compile_run"))
             db.session.commit()
             print(
-                f"{size:>10} {villages:>8} {ledger:>9} {compiled:>10.3f} {raw:>10.3f} {compiled / raw:>6.2f}"
+                f"{size:>10} {villages:>8} {ledger:>9} {compiled:>11.3f} {raw:>10.3f} {compiled / raw:>6.2f}"
                 f" {1000 * compiled / villages:>10.2f}{parallel}   runs: {status}; {checked} figures equal to raw SQL"
             )
 
