@@ -852,8 +852,8 @@ def _sync_alerts(
     village_ids: list[int] | None = None,
 ) -> None:
     """Make the month's alerts of these kinds (of these villages, else the county's) exactly `wanted`: a re-run
-    after an upheld objection drops an alert no longer due and keeps the others as they were. Plain rows and
-    statements: each town's job runs it, and the ORM's load and flush cost more than the few rows."""
+    after an upheld objection drops an alert no longer due and updates the others in place (same id and date).
+    Plain rows and statements: each town's job runs it, and the ORM's load and flush cost more than the rows."""
     params = {"county": county_id, "month": month, "kinds": list(kinds), "villages": village_ids}
     existing = {
         (kind, village_id): (alert_id, message)
