@@ -146,17 +146,6 @@ def save_settings(session: Session, county_id: int, settings: WorkSettings) -> W
     return settings
 
 
-def settings_from_row(row: CadreWorkSettings) -> WorkSettings:
-    return WorkSettings(
-        required_days=row.required_days,
-        visits_required=row.visits_required,
-        visit_period_months=row.visit_period_months,
-        contacts_per_month=row.contacts_per_month,
-        accuracy_cap_m=row.accuracy_cap_m,
-        problem_deadline_days=row.problem_deadline_days,
-    )
-
-
 def settings_for_village(session: Session, village_id: int) -> WorkSettings:
     county_id = session.scalar(select(Town.county_id).join(Village).where(Village.id == village_id))
     return settings_for_county(session, county_id) if county_id is not None else DEFAULT_SETTINGS

@@ -75,9 +75,10 @@ def attendance_input(session: Session, subjects: list[Subject], period: Period) 
         rest = [cadre_id for cadre_id in cadre_ids if cadre_id not in known]
         if rest:
             missing = [cadre_id for cadre_id in rest if cadre_id not in counties]
-            counties.update(
-                session.execute(select(Cadre.id, Cadre.county_id).where(Cadre.id.in_(missing))).tuples().all()
-            )
+            if missing:  # read once, not again for each month of a longer period
+                counties.update(
+                    session.execute(select(Cadre.id, Cadre.county_id).where(Cadre.id.in_(missing))).tuples().all()
+                )
             known.update((a.cadre_id, a) for a in attendance_of(session, [(c, counties[c]) for c in rest], month))
         for cadre_id in cadre_ids:
             own[cadre_id].append(known[cadre_id])
