@@ -15,6 +15,7 @@ from backend.auth.scope import scope_for
 from backend.crypto import mask_name
 from backend.org.models import Grid, Household, Resident, Village
 from backend.points.claims import approve_claim
+from backend.points.ledger import ensure_account, post_entry
 from backend.points.models import Claim, ClaimSource, ClaimStatus, EntryKind, LedgerEntry, PointsAccount, RuleBook
 from backend.points.rules import active_rule_book, install_preset
 from backend.records.photo_demo import demo_photo
@@ -472,6 +473,38 @@ def test_ledger_page_needs_the_same_number_of_queries_for_few_or_many_entries(ap
     with count_queries(app) as statements:
         assert client.get(url).status_code == 200
     assert len(statements) == few
+
+
+def test_a_household_ledger_of_many_entries_opens_on_its_second_page_with_links_back(admin, database, world) -> None:
+    household_id = world.ids["H1"]
+    with database() as s:
+        household = s.get(Household, household_id)
+        ensure_account(s, household, 100)  # entry 1: 基础分
+        for n in range(1, 25):  # entries 2–25
+            post_entry(
+                s,
+                household_id=household_id,
+                village_id=household.village_id,
+                kind=EntryKind.correction,
+                amount=1,
+                source_type="objection",
+                source_id=n,
+                actor_id=None,
+                reason=f"补录第{n:02d}笔",
+            )
+    url = f"/admin/households/{household_id}/points"
+    client = admin("reviewer")
+    response = client.get(f"{url}?page=2")
+    assert response.status_code == 200
+    page = html(response)
+    assert "第 21–25 条，共 25 条" in page
+    assert "基础分" in page and "补录第04笔" in page and "补录第05笔" not in page  # newest first: the oldest five
+    assert f'href="{url}?page=1" rel="prev"' in page
+
+    month = f"{TODAY:%Y-%m}"
+    first = html(client.get(f"{url}?month={month}"))
+    assert "补录第24笔" in first and "补录第04笔" not in first
+    assert f'href="{url}?month={month}&amp;page=2" rel="next"' in first
 
 
 def test_village_overview_lists_every_household_sortable_and_exports(admin, database, world) -> None:

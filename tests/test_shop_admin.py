@@ -7,10 +7,11 @@ import io
 import pytest
 from sqlalchemy import select
 
+from backend.shop import stock
 from backend.shop.models import Product, Redemption, RedemptionWindow, ShopSetting
 from backend.shop.stock import stock_mismatches
 from tests.admin_helpers import html, post_form
-from tests.factories_shop import PICKUP_CODE, add_shop
+from tests.factories_shop import PICKUP_CODE, add_product, add_shop, staff_scope
 from tests.photo_corpus import scene_jpeg
 from tests.xlsx import read_xlsx
 
@@ -92,6 +93,25 @@ def test_products_are_created_restocked_by_donors_written_off_and_ledgered(admin
     ledger = read_xlsx(browser.get(f"{url}?format=xlsx"))
     assert ledger[0][:3] == ["时间", "类型", "可兑库存变动"]
     assert [(row[1], row[2], row[6]) for row in ledger[1:]] == [("报损", -2, "受潮"), ("入库", 20, "爱心人士捐赠")]
+
+
+def test_a_product_with_a_long_stock_ledger_opens_on_its_second_page_with_links_back(admin, world, database) -> None:
+    with database() as s:
+        product_id = add_product(s, world, "洗衣粉", 15, 0, unit="袋")
+        for n in range(1, 26):
+            stock.restock(s, staff_scope(world, "V1"), world.ids["user:reviewer"], product_id, 1, f"第{n:02d}批捐赠")
+    url = f"/admin/shop/products/{product_id}"
+    browser = admin("reviewer")
+    response = browser.get(f"{url}?page=2")
+    assert response.status_code == 200
+    page = html(response)
+    assert "第 21–25 条，共 25 条" in page
+    assert "第01批捐赠" in page and "第05批捐赠" in page and "第06批捐赠" not in page  # newest first: the oldest five
+    assert f'href="{url}?page=1" rel="prev"' in page
+    first = html(browser.get(url))
+    assert "第25批捐赠" in first and f'href="{url}?page=2" rel="next"' in first
+    stray = html(browser.get(f"{url}?product_id={product_id + 1}&page=2"))
+    assert f'href="{url}?page=1" rel="prev"' in stray  # a query parameter never points the links elsewhere
 
 
 def test_editing_a_product_can_take_it_off_the_shelf(admin, shop, api) -> None:
