@@ -20,12 +20,6 @@ from miniprogram_api.uploads import PhotoSchema
 blp = Blueprint("mp_points", __name__, url_prefix=BASE, description="村民积分")
 
 
-class MonthSchema(ApiSchema):
-    month = fields.String()
-    earned = fields.Integer()
-    deducted = fields.Integer()
-
-
 class HonorSchema(ApiSchema):
     kind = fields.String(metadata={"description": "rank（排名）| star（星级文明户）"})
     period = fields.String(metadata={"description": "2026-10 / 2026-Q4 / 2026"})

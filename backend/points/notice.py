@@ -396,13 +396,6 @@ def load_notice(session: Session, scope: Scope, notice_id: int) -> MonthlyNotice
     return notice
 
 
-def objections_query(scope: Scope, status: ObjectionStatus | None = None) -> Select[tuple[Objection]]:
-    stmt = filter_households(select(Objection), scope, Objection.household_id, Objection.village_id)
-    if status is not None:
-        stmt = stmt.where(Objection.status == status)
-    return stmt.options(selectinload(Objection.entry))
-
-
 @dataclass(frozen=True)
 class NoticeRow:
     notice: MonthlyNotice

@@ -58,10 +58,6 @@ TRANSIENT = (OperationalError,)  # lost connection, deadlock, serialization fail
 TRANSIENT_TRIES = 3
 
 
-def month_label(on: date) -> str:
-    return f"{on:%Y-%m}"
-
-
 def previous_months(month: str, count: int) -> list[str]:
     """The `count` months ending with `month`, oldest first (crosses year boundaries)."""
     year, mon = int(month[:4]), int(month[5:7])

@@ -12,7 +12,7 @@ from backend.auth.models import Role, User
 from backend.auth.scope import Scope, active_posting_filter, filter_villages
 from backend.db import any_of, read_rows
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope, ProblemStateConflict
-from backend.org.models import Cadre, Posting
+from backend.org.models import Posting
 from backend.records.common import settings_for_village
 from backend.records.models import Problem, ProblemStatus
 from backend.records.photos import attach_photos
@@ -149,12 +149,6 @@ def close_problem(
         household_id=problem.household_id,
     )
     return problem
-
-
-def owner_names(session: Session, problems: list[Problem]) -> dict[int, str]:
-    """Owner cadre names (clear text: callers mask)."""
-    ids = {p.owner_cadre_id for p in problems}
-    return dict(session.execute(select(Cadre.id, Cadre.name).where(Cadre.id.in_(ids))).tuples().all()) if ids else {}
 
 
 @dataclass(frozen=True)
