@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -102,13 +103,15 @@ def revoke_token(session: Session, raw: str) -> None:
     )
 
 
-def new_binding_code() -> str:
-    return "".join(secrets.choice(BINDING_ALPHABET) for _ in range(BINDING_CODE_LENGTH))
+def new_binding_code(rng: random.Random | None = None) -> str:
+    """From `secrets`; `rng` is for the seeded demo county only, whose printed codes must repeat run to run."""
+    choice = rng.choice if rng is not None else secrets.choice
+    return "".join(choice(BINDING_ALPHABET) for _ in range(BINDING_CODE_LENGTH))
 
 
-def issue_binding_code(session: Session, household: Household) -> str:
-    """A new card code replaces any unused one; only its keyed hash is stored."""
-    code = new_binding_code()
+def issue_binding_code(session: Session, household: Household, *, rng: random.Random | None = None) -> str:
+    """A new card code replaces any unused one; only its keyed hash is stored. `rng`: the demo seed only."""
+    code = new_binding_code(rng)
     household.binding_code_hash = lookup_hash(code)
     household.binding_code_issued_at = now_utc()
     session.flush()

@@ -26,8 +26,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.auth.passwords import hash_password
-from backend.auth.service import BINDING_ALPHABET, BINDING_CODE_LENGTH
-from backend.crypto import lookup_hash
+from backend.auth.service import issue_binding_code
 from backend.db import unit_of_work
 from backend.org.identity import make_id_number, normalize_id_number, normalize_phone
 from backend.org.models import (
@@ -51,7 +50,6 @@ from backend.records.demo import seed_records_demo
 from backend.records.photo_demo import seed_photos_demo
 from backend.shop.demo import seed_shop_demo
 from backend.surveys.demo import seed_surveys_demo
-from backend.timeutil import now_utc
 
 SEED = 20240601
 DEMO_COUNTY_NAME = "秦岭县"
@@ -538,8 +536,6 @@ def _create_users(
                 _scope(county.name, plan.town.name),
             )
     codes: list[dict[str, Any]] = []
-    issued_at = now_utc()
-    used_codes: set[str] = set()
     for plan in plans:
         village_scope = _scope(county.name, plan.town.name, plan.village.name)
         admin(
@@ -578,12 +574,7 @@ def _create_users(
             users.append((user, extra))
         # Two unbound households with a printed card code, to demo binding in the mini program.
         for household in [h for h in plan.households if h not in (poor, ordinary)][-2:]:
-            code = ""
-            while not code or code in used_codes:
-                code = "".join(rng.choice(BINDING_ALPHABET) for _ in range(BINDING_CODE_LENGTH))
-            used_codes.add(code)
-            household.binding_code_hash = lookup_hash(code)
-            household.binding_code_issued_at = issued_at
+            code = issue_binding_code(session, household, rng=rng)
             codes.append(
                 {
                     "household_id": household.id,
