@@ -213,6 +213,60 @@ def test_a_transient_database_error_is_retried_and_a_real_error_is_shown_on_the_
         assert set(results(s, SchemeKind.ten_star, MONTH)) == {world.ids["V1"], world.ids["V2"]}
 
 
+def test_a_real_error_is_recorded_on_the_run_and_fails_the_town_job(
+    app: Flask, world: World, database, monkeypatch
+) -> None:
+    from backend.jobs import runner
+    from backend.jobs.models import OutboxJob
+    from backend.jobs.tasks import RecordedError
+    from backend.ratings import compile as ratings_compile
+    from backend.ratings.models import CompileUnit
+
+    real = ratings_compile.compile_villages
+
+    def broken_in_t2(session, county_id, month, villages, *args):  # type: ignore[no-untyped-def]
+        if villages[0].town_id == world.ids["T2"]:
+            raise ValueError("方案定义缺少指标")
+        return real(session, county_id, month, villages, *args)
+
+    real_execute = runner.execute
+    outcomes: dict[tuple[str, int | None], BaseException | None] = {}
+
+    def watched(task, kwargs, outbox_id=None):  # type: ignore[no-untyped-def]
+        key = (task, kwargs.get("town_id"))
+        try:
+            result = real_execute(task, kwargs, outbox_id)
+        except BaseException as exc:
+            outcomes[key] = exc
+            raise
+        outcomes[key] = None
+        return result
+
+    with database() as s:
+        install_world_schemes(s, world)
+    monkeypatch.setattr(ratings_compile, "compile_villages", broken_in_t2)
+    monkeypatch.setattr(runner, "execute", watched)
+
+    run_id = compile_now(app, world.ids["C1"], MONTH)
+
+    # The town's job failed (what RQ marks failed), with the original error as its cause ...
+    failed = outcomes[("ratings.compile_town", world.ids["T2"])]
+    assert isinstance(failed, RecordedError) and isinstance(failed.__cause__, ValueError)
+    assert outcomes[("ratings.compile_town", world.ids["T1"])] is None
+    assert outcomes[("ratings.finalize", None)] is None
+    with database() as s:
+        # ... and its error was kept: on the unit, which counts as done, and on the finished run.
+        units = {u.town_id: u for u in s.scalars(select(CompileUnit).where(CompileUnit.run_id == run_id))}
+        assert units[world.ids["T2"]].error == "ValueError: 方案定义缺少指标"
+        assert units[world.ids["T2"]].finished_at is not None and units[world.ids["T1"]].error is None
+        run = s.get(CompileRun, run_id)
+        assert (run.status, run.units_done, run.errors) == (RunStatus.failed, 2, ["ValueError: 方案定义缺少指标"])
+        assert run.finished_at is not None
+        # Not left in the outbox for the sweep to run again: the failure is recorded, a rerun is the admin's call.
+        assert s.scalar(select(func.count()).select_from(OutboxJob).where(OutboxJob.dispatched_at.is_(None))) == 0
+        assert set(results(s, SchemeKind.ten_star, MONTH)) == {world.ids["V1"], world.ids["V2"]}
+
+
 def test_a_run_whose_finish_failed_is_finished_by_the_next_compile(
     app: Flask, world: World, database, monkeypatch
 ) -> None:

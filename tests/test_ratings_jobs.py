@@ -175,3 +175,45 @@ def test_two_compiles_started_at_once_make_one_run_and_one_set_of_results(
     assert len(set(run_ids)) == 1 and len(runs) == 1 and runs[0].status == RunStatus.finished
     assert count == len(together) == 7
     assert clean_run(redis_app, world, queue_name, tmp_path) == together
+
+
+@pytest.mark.redis
+def test_a_town_that_fails_for_real_is_a_failed_job_in_rq_and_its_error_is_on_the_run(
+    redis_app: Flask,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    world: World,
+    database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rq import SimpleWorker
+    from rq.job import Job, JobStatus
+
+    from backend.ratings import compile as ratings_compile
+
+    real = ratings_compile.compile_villages
+
+    def broken_in_t2(session, county_id, month, villages, *args):  # type: ignore[no-untyped-def]
+        if villages[0].town_id == world.ids["T2"]:
+            raise ValueError("方案定义缺少指标")
+        return real(session, county_id, month, villages, *args)
+
+    seed(database, world)
+    monkeypatch.setattr(ratings_compile, "compile_villages", broken_in_t2)
+    run_id = start_compile(redis_app, world.ids["C1"])
+    queue = redis_app.extensions["xz_jobs"].queue
+    prefix = f"ratings-compile-c{world.ids['C1']}-{MONTH}-r{run_id}-a1"
+    town_jobs = {town: f"{prefix}-t{world.ids[town]}" for town in ("T1", "T2")}
+    assert sorted(queue.job_ids) == sorted(town_jobs.values())
+
+    # A worker in this process (the broken compile is patched in here), as `flask worker` runs them: no fork.
+    with redis_app.app_context():
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        db.session.remove()
+
+    status = {name: Job.fetch(job_id, connection=queue.connection).get_status() for name, job_id in town_jobs.items()}
+    assert status == {"T1": JobStatus.FINISHED, "T2": JobStatus.FAILED}
+    assert queue.failed_job_registry.get_job_ids() == [town_jobs["T2"]]
+    finalize = Job.fetch(f"ratings-finalize-r{run_id}-a1", connection=queue.connection)
+    assert finalize.get_status() == JobStatus.FINISHED, "the failed town still counts as done"
+    _rows, _count, [run] = state(redis_app)
+    assert (run.status, run.units_done, run.errors) == (RunStatus.failed, 2, ["ValueError: 方案定义缺少指标"])

@@ -160,11 +160,15 @@ def _push(session: Session, jobs: Any, rows: Sequence[Row[Any]]) -> int | None:
 
 def _run_inline(session: Session, row: Row[Any]) -> bool:
     from backend.jobs.runner import execute
+    from backend.jobs.tasks import RecordedError
 
     task, kwargs, row_id = row.task, dict(row.kwargs), row.id
     session.commit()
     try:
         execute(task, kwargs, outbox_id=row_id)
+    except RecordedError:
+        log.exception("in-process job %s failed; it recorded its failure and is not run again", task)
+        return False
     except Exception:
         log.exception("in-process job %s failed; it stays in the outbox for the next sweep", task)
         return False

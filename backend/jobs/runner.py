@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from backend.db import db, unit_of_work
 from backend.jobs.models import OutboxJob
-from backend.jobs.tasks import TASKS, load_all_tasks
+from backend.jobs.tasks import TASKS, RecordedError, load_all_tasks
 from backend.timeutil import now_utc
 
 log = logging.getLogger(__name__)
@@ -33,17 +33,27 @@ def _app() -> Flask:
 
 
 def execute(task: str, kwargs: dict[str, Any], outbox_id: int | None = None) -> Any:
-    """Run a task in the current app context: its work and the outbox mark commit together."""
+    """Run a task in the current app context: its work and the outbox mark commit together.
+
+    A task that raises RecordedError has its writes (the record of its failure) committed too, and then fails.
+    """
     load_all_tasks()
     func = TASKS[task]
+    result: Any = None
+    failed: RecordedError | None = None
     with unit_of_work(db.session):
-        result = func(db.session, **kwargs)
+        try:
+            result = func(db.session, **kwargs)
+        except RecordedError as exc:
+            failed = exc
         if outbox_id is not None:
             db.session.execute(
                 update(OutboxJob)
                 .where(OutboxJob.id == outbox_id, OutboxJob.dispatched_at.is_(None))
                 .values(dispatched_at=now_utc())
             )
+    if failed is not None:
+        raise failed
     return result
 
 

@@ -8,6 +8,13 @@ from typing import Any
 TASKS: dict[str, Callable[..., Any]] = {}
 
 
+class RecordedError(Exception):
+    """Raised by a task that has written down its own failure (an error an admin should see): the runner
+    commits the task's writes, then raises this again so the job is failed (RQ: failed job registry).
+    Raise it `from` the original error, which then shows in the job's traceback. Any other exception
+    rolls the task's writes back."""
+
+
 def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(func: Callable[..., Any]) -> Callable[..., Any]:
         if name in TASKS:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from backend.db import any_of, insert_many, read_rows, update_many
 from backend.errors import InvalidRequest
 from backend.jobs.outbox import enqueue, enqueue_many
+from backend.jobs.tasks import RecordedError
 from backend.org.models import County, Post, Posting, Town, Village
 from backend.ratings.evaluate import (
     Candidate,
@@ -214,11 +215,13 @@ _UNIT = (
 def compile_town(session: Session, run_id: int, town_id: int) -> None:
     """Compile one town's villages for the run. The unit row is locked first, so a duplicate of this job
     waits for the other and then finds the unit done. Transient database errors are retried; any other
-    error is recorded on the unit and the run (visible in the admin UI) and the unit counts as done."""
+    error is recorded on the unit and the run (visible in the admin UI), the unit counts as done, and the
+    job then fails (RecordedError: the runner commits the record, then fails the job)."""
     unit_done, county_id, month, run_done = read_rows(session, _UNIT, {"run": run_id, "town": town_id}).one()
     if unit_done is not None or run_done is not None:
         return
     error = None
+    failure: Exception | None = None
     for attempt in range(1, TRANSIENT_TRIES + 1):
         try:
             with session.begin_nested():
@@ -228,9 +231,9 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
         except TRANSIENT as exc:
             log.warning("transient error compiling town %s (try %s): %s", town_id, attempt, type(exc).__name__)
             error = f"{type(exc).__name__}（重试{attempt}次仍失败）"
-        except Exception as exc:  # not transient: retrying gives the same error; record it for the admin
-            log.exception("compiling town %s failed", town_id)
+        except Exception as exc:  # not transient: retrying gives the same error; record it, then fail the job
             error = f"{type(exc).__name__}: {exc}"[:500]
+            failure = exc
             break
     units, runs = CompileUnit.__table__, CompileRun.__table__
     session.execute(
@@ -246,6 +249,8 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
     ).one()
     if done.units_done >= done.units_total:
         _enqueue_finalize(session, run_id, done.attempt)
+    if failure is not None:
+        raise RecordedError(f"town {town_id} of compile run {run_id}: {error}") from failure
 
 
 _ENTRIES = select(
