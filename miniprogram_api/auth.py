@@ -76,6 +76,7 @@ def user_view(user: User) -> dict:
 @blp.arguments(LoginArgs)
 @blp.response(200, LoginResult)
 def login(args: dict) -> dict:
+    """A bearer token for a wx.login code, and the user it signs in."""
     issued = service.login_with_wechat_code(
         db.session,
         wechat_gateway(),
@@ -92,6 +93,7 @@ def login(args: dict) -> dict:
 @blp.arguments(BindArgs)
 @blp.response(200, UserSchema)
 def bind(args: dict) -> dict:
+    """Bind the villager to the household on a card's binding code; the user, now with that household."""
     service.bind_household(db.session, current_user(), args["binding_code"])
     return user_view(current_user())
 
@@ -100,6 +102,7 @@ def bind(args: dict) -> dict:
 @allow(*ALL_ROLES)
 @blp.response(204)
 def logout() -> None:
+    """Revoke the bearer token this request carries; no content."""
     service.revoke_token(db.session, bearer_token())
 
 
@@ -107,4 +110,5 @@ def logout() -> None:
 @allow(*ALL_ROLES)
 @blp.response(200, UserSchema)
 def me() -> dict:
+    """The signed-in user: role, name, household and village."""
     return user_view(current_user())

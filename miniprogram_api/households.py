@@ -47,6 +47,7 @@ class HouseholdListArgs(ListArgs):
 @blp.arguments(HouseholdListArgs, location="query")
 @blp.response(200, Page(HouseholdSchema))
 def list_households(args: dict) -> dict:
+    """Households in the caller's villages with masked members; filter by village, flag, 户号 or name."""
     stmt = service.households_query(current_scope(), village_id=args["village_id"], flag=args["flag"], search=args["q"])
     return page(db.session, stmt, service.Household.id, args)
 
@@ -55,4 +56,5 @@ def list_households(args: dict) -> dict:
 @allow(*ALL_ROLES)
 @blp.response(200, HouseholdSchema)
 def get_household(household_id: int):  # type: ignore[no-untyped-def]
+    """One household with its members, masked: a villager's own, or one in the caller's villages."""
     return service.household_detail(db.session, current_scope(), household_id)

@@ -52,6 +52,7 @@ class UnreadSchema(ApiSchema):
 @blp.arguments(ListArgs, location="query")
 @blp.response(200, InboxPageSchema)
 def list_notifications(args: dict) -> dict:
+    """The household's messages, newest first, with its unread count."""
     household_id = own_household_id()
     listing = page(db.session, service.inbox_query(household_id), Notification.id, args, newest_first=True)
     return {**listing, "unread_count": service.unread_count(db.session, household_id)}
@@ -62,4 +63,5 @@ def list_notifications(args: dict) -> dict:
 @blp.arguments(ReadArgs)
 @blp.response(200, UnreadSchema)
 def mark_read(args: dict) -> dict:
+    """Mark the household's messages read (these ids, or all of them); the unread count after."""
     return {"unread_count": service.mark_read(db.session, own_household_id(), args["ids"])}

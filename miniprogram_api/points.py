@@ -135,6 +135,7 @@ def own_household_id() -> int:
 @allow(Role.villager)
 @blp.response(200, SummarySchema)
 def summary():  # type: ignore[no-untyped-def]
+    """The household's balance, held points and this month's change, with its village rank and honors."""
     return honors.summary_with_honors(db.session, own_household_id())
 
 
@@ -143,6 +144,7 @@ def summary():  # type: ignore[no-untyped-def]
 @blp.arguments(ListArgs, location="query")
 @blp.response(200, Page(LedgerEntrySchema))
 def ledger_entries(args: dict) -> dict:
+    """The household's points ledger, newest first, each entry with the balance after it."""
     return page(db.session, ledger.ledger_query(own_household_id()), LedgerEntry.id, args, newest_first=True)
 
 
@@ -151,6 +153,7 @@ def ledger_entries(args: dict) -> dict:
 @blp.arguments(RulesArgs, location="query")
 @blp.response(200, RuleBookSchema)
 def rules(args: dict):  # type: ignore[no-untyped-def]
+    """The points rule book the village uses today (callers covering several villages name one)."""
     return rules_in_force(db.session, current_scope(), args["village_id"])
 
 
@@ -160,6 +163,7 @@ def rules(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(ClaimArgs)
 @blp.response(201, ClaimSchema)
 def submit(args: dict):  # type: ignore[no-untyped-def]
+    """File a points claim for a rule item, with evidence photos; the claim, pending review."""
     claim = claims.submit_claim(
         db.session,
         current_scope(),
@@ -178,6 +182,7 @@ def submit(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(ClaimListArgs, location="query")
 @blp.response(200, Page(ClaimSchema))
 def list_claims(args: dict) -> dict:
+    """Claims the caller may see (a villager's household's, a cadre's villages'), newest first."""
     return claims_page(args["status"], args, newest_first=True)
 
 
@@ -246,6 +251,7 @@ class ObjectionArgs(ApiSchema):
 @blp.arguments(PublicationArgs, location="query")
 @blp.response(200, PublicationSchema)
 def get_publication(args: dict, month: str):  # type: ignore[no-untyped-def]
+    """A village's monthly points notice (公示): lines, entries, objections, whether objecting is open."""
     return notice.publication(db.session, current_scope(), month, args["village_id"])
 
 
@@ -255,6 +261,7 @@ def get_publication(args: dict, month: str):  # type: ignore[no-untyped-def]
 @blp.arguments(ObjectionArgs)
 @blp.response(201, ObjectionSchema)
 def object_to_publication(args: dict, month: str) -> Objection:
+    """Object to the month's notice or one of its entries while the window is open; the objection."""
     return notice.file_objection(
         db.session, current_scope(), current_user(), month, entry_id=args["entry_id"], text=args["text"]
     )

@@ -65,5 +65,6 @@ class VillageRatingSchema(ApiSchema):
 @blp.arguments(RatingArgs, location="query")
 @blp.response(200, VillageRatingSchema)
 def village(args: dict, village_id: int) -> VillageRating:
+    """A village's star rating for a month (default last month): stars, grade, star scores, stars lost."""
     month = args["month"] or f"{today_local().replace(day=1) - timedelta(days=1):%Y-%m}"
     return village_rating(db.session, current_scope(), village_id, month)

@@ -117,6 +117,7 @@ class AttendanceSchema(ApiSchema):
 @blp.arguments(CheckinArgs)
 @blp.response(201, CheckinSchema)
 def check_in(args: dict):  # type: ignore[no-untyped-def]
+    """Check in (到岗) at the cadre's position; the check-in, saying whether it was inside the village fence."""
     return checkins.check_in(db.session, current_scope(), current_user(), **args)
 
 
@@ -125,6 +126,7 @@ def check_in(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(MonthArgs, location="query")
 @blp.response(200, AttendanceSchema)
 def attendance(args: dict):  # type: ignore[no-untyped-def]
+    """The cadre's attendance for a month: days on post, leave days, days required, a day-by-day calendar."""
     return checkins.own_attendance(db.session, current_user(), Month.parse(args["month"]))
 
 
@@ -162,6 +164,7 @@ class LeaveListArgs(ListArgs):
 @blp.arguments(LeaveArgs)
 @blp.response(201, LeaveSchema)
 def request_leave(args: dict):  # type: ignore[no-untyped-def]
+    """Request leave (请假) for a range of days; the request, pending approval."""
     return checkins.request_leave(db.session, current_scope(), current_user(), **args)
 
 
@@ -170,6 +173,7 @@ def request_leave(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(LeaveListArgs, location="query")
 @blp.response(200, Page(LeaveSchema))
 def list_leaves(args: dict) -> dict:
+    """Leave requests, newest first: a cadre's own, an admin's villages'."""
     stmt = checkins.leaves_query(current_scope(), current_user(), args["status"])
     return page(db.session, stmt, LeaveRequest.id, args, newest_first=True)
 
@@ -279,6 +283,7 @@ def _record_out(record: DailyRecord) -> DailyRecord:
 @blp.arguments(DailyRecordArgs)
 @blp.response(201, DailyRecordSchema)
 def create_daily_record(args: dict):  # type: ignore[no-untyped-def]
+    """Write a daily record (日纪实), optionally raising problems; the record."""
     raised = _raised(args)
     record = daily_records.create_record(
         db.session, current_scope(), current_user(), record_date=args.pop("date"), problems=raised, **args
@@ -291,6 +296,7 @@ def create_daily_record(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(MonthListArgs, location="query")
 @blp.response(200, Page(DailyRecordSchema))
 def list_daily_records(args: dict) -> dict:
+    """Daily records of a month in the caller's scope, newest first, with their photos."""
     stmt = daily_records.records_query(
         current_scope(), Month.parse(args["month"]), cadre_id=args["cadre_id"], village_id=args["village_id"]
     )
@@ -305,6 +311,7 @@ def list_daily_records(args: dict) -> dict:
 @blp.arguments(EditArgs)
 @blp.response(200, DailyRecordSchema)
 def edit_daily_record(args: dict, record_id: int):  # type: ignore[no-untyped-def]
+    """Edit one's own daily record on the day it was written (later: amend it); the record."""
     return _record_out(daily_records.edit_record(db.session, current_scope(), current_user(), record_id, **args))
 
 
@@ -314,6 +321,7 @@ def edit_daily_record(args: dict, record_id: int):  # type: ignore[no-untyped-de
 @blp.arguments(AmendArgs)
 @blp.response(201, DailyRecordSchema)
 def amend_daily_record(args: dict, record_id: int):  # type: ignore[no-untyped-def]
+    """Amend (补正) one's own daily record with a reason, keeping the original; the record."""
     return _record_out(daily_records.amend_record(db.session, current_scope(), current_user(), record_id, **args))
 
 
@@ -376,6 +384,7 @@ class CoverageSchema(ApiSchema):
 @blp.arguments(VisitArgs)
 @blp.response(201, VisitResultSchema)
 def record_visit(args: dict):  # type: ignore[no-untyped-def]
+    """Record a household visit (入户走访), optionally raising problems; the visit and those problems."""
     raised = _raised(args)
     visit, created = visits.record_visit(db.session, current_scope(), current_user(), problems=raised, **args)
     _with_evidence("visit", [visit])
@@ -388,6 +397,7 @@ def record_visit(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(MonthListArgs, location="query")
 @blp.response(200, Page(VisitSchema))
 def list_visits(args: dict) -> dict:
+    """Household visits of a month in the caller's scope, newest first, with their photos."""
     stmt = visits.visits_query(
         current_scope(), Month.parse(args["month"]), cadre_id=args["cadre_id"], village_id=args["village_id"]
     )
@@ -444,6 +454,7 @@ def _problem_out(problem: Problem) -> Problem:
 @blp.arguments(ProblemListArgs, location="query")
 @blp.response(200, Page(ProblemSchema))
 def list_problems(args: dict) -> dict:
+    """Problems (问题台账) in the caller's scope, newest first; filter by status, overdue, village, mine."""
     user = current_user()
     stmt = problems.problems_query(
         current_scope(),
@@ -462,6 +473,7 @@ def list_problems(args: dict) -> dict:
 @idempotent
 @blp.response(200, ProblemSchema)
 def start_problem(problem_id: int):  # type: ignore[no-untyped-def]
+    """Start work on an open problem; the problem, now in progress."""
     return _problem_out(problems.start_problem(db.session, current_scope(), current_user(), problem_id))
 
 
@@ -471,5 +483,6 @@ def start_problem(problem_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(CloseArgs)
 @blp.response(200, ProblemSchema)
 def close_problem(args: dict, problem_id: int):  # type: ignore[no-untyped-def]
+    """Close (销号) a problem with what was done and photos; the problem, now closed."""
     closed = problems.close_problem(db.session, current_scope(), current_user(), problem_id, **args)
     return _problem_out(closed)

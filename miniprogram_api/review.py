@@ -50,6 +50,7 @@ class BatchResultSchema(ApiSchema):
 @blp.arguments(ReviewListArgs, location="query")
 @blp.response(200, Page(ClaimSchema))
 def pending_claims(args: dict) -> dict:
+    """Claims of the caller's villages awaiting review (or in another status), oldest first."""
     return claims_page(args["status"], args, newest_first=False)
 
 
@@ -57,6 +58,7 @@ def pending_claims(args: dict) -> dict:
 @allow(*ADMINS)
 @blp.response(200, ClaimSchema)
 def approve(claim_id: int):  # type: ignore[no-untyped-def]
+    """Approve a claim as this panel member (the points move at the village's quorum); the claim."""
     return with_photos([claims.approve_claim(db.session, current_scope(), current_user(), claim_id)])[0]
 
 
@@ -65,6 +67,7 @@ def approve(claim_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(RejectArgs)
 @blp.response(200, ClaimSchema)
 def reject(args: dict, claim_id: int):  # type: ignore[no-untyped-def]
+    """Reject a claim with a reason, which ends it and tells the household; the claim."""
     return with_photos([claims.reject_claim(db.session, current_scope(), current_user(), claim_id, args["reason"])])[0]
 
 
@@ -73,6 +76,7 @@ def reject(args: dict, claim_id: int):  # type: ignore[no-untyped-def]
 @blp.arguments(BatchArgs)
 @blp.response(200, BatchResultSchema)
 def batch(args: dict) -> dict:
+    """Approve or reject several claims at once; each claim's new status or error."""
     outcomes = claims.review_claims(
         db.session, current_scope(), current_user(), args["claim_ids"], approve=args["approve"], reason=args["reason"]
     )

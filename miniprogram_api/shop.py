@@ -93,6 +93,7 @@ class HandOverArgs(ApiSchema):
 @blp.arguments(ProductListArgs, location="query")
 @blp.response(200, Page(ProductSchema))
 def products(args: dict) -> dict:
+    """Products on a village's shelf now: points, stock, household limit and photo URLs."""
     scope = current_scope()
     result = page(db.session, stock.shelf_query(scope, args["village_id"]), Product.id, args)
     return {**result, "items": stock.shelf_items(db.session, scope, result["items"])}
@@ -104,6 +105,7 @@ def products(args: dict) -> dict:
 @blp.arguments(RedeemArgs)
 @blp.response(201, OwnRedemptionSchema)
 def redeem(args: dict):  # type: ignore[no-untyped-def]
+    """Ask for goods for the household, setting its points and the stock aside; the pending redemption."""
     return redemptions.request_redemption(
         db.session, current_scope(), current_user(), args["product_id"], args["quantity"]
     )
@@ -114,6 +116,7 @@ def redeem(args: dict):  # type: ignore[no-untyped-def]
 @blp.arguments(RedemptionListArgs, location="query")
 @blp.response(200, Page(OwnRedemptionSchema))
 def my_redemptions(args: dict) -> dict:
+    """The household's redemptions, newest first, with the pickup code while goods wait."""
     stmt = redemptions.redemptions_query(current_scope(), args["status"])
     return page(db.session, stmt, Redemption.id, args, newest_first=True)
 
@@ -123,6 +126,7 @@ def my_redemptions(args: dict) -> dict:
 @idempotent
 @blp.response(200, OwnRedemptionSchema)
 def cancel(redemption_id: int):  # type: ignore[no-untyped-def]
+    """Cancel a redemption still awaiting review, releasing its points and stock; the redemption."""
     return redemptions.cancel_redemption(db.session, current_scope(), current_user(), redemption_id)
 
 
@@ -130,6 +134,7 @@ def cancel(redemption_id: int):  # type: ignore[no-untyped-def]
 @allow(Role.villager)
 @blp.doc(responses={200: {"description": "取货二维码 (SVG)", "content": {"image/svg+xml": {}}}})
 def pickup_qr(redemption_id: int) -> Response:
+    """An approved redemption's pickup code as a QR image (SVG) for the keeper to scan."""
     svg = redemptions.pickup_qr_svg(db.session, current_scope(), redemption_id)
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "private, no-store"
@@ -141,6 +146,7 @@ def pickup_qr(redemption_id: int) -> Response:
 @review_blp.arguments(ReviewRedemptionListArgs, location="query")
 @review_blp.response(200, Page(RedemptionSchema))
 def review_list(args: dict) -> dict:
+    """Redemptions of the caller's villages awaiting review (or in another status), oldest first."""
     return page(db.session, redemptions.redemptions_query(current_scope(), args["status"]), Redemption.id, args)
 
 
@@ -148,6 +154,7 @@ def review_list(args: dict) -> dict:
 @allow(*ADMINS)
 @review_blp.response(200, PickupCodeSchema)
 def approve(redemption_id: int):  # type: ignore[no-untyped-def]
+    """Approve a redemption; the redemption with the pickup code the villager will show."""
     return redemptions.approve_redemption(db.session, current_scope(), current_user(), redemption_id)
 
 
@@ -156,6 +163,7 @@ def approve(redemption_id: int):  # type: ignore[no-untyped-def]
 @review_blp.arguments(RedemptionRejectArgs)
 @review_blp.response(200, RedemptionSchema)
 def reject(args: dict, redemption_id: int):  # type: ignore[no-untyped-def]
+    """Reject a redemption with a reason, releasing its points and stock; the redemption."""
     return redemptions.reject_redemption(db.session, current_scope(), current_user(), redemption_id, args["reason"])
 
 
@@ -172,7 +180,9 @@ def _wrong_code_answered(_response: Response) -> bool:
 @review_blp.arguments(HandOverArgs)
 @review_blp.response(200, RedemptionSchema)
 def hand_over(args: dict, redemption_id: int):  # type: ignore[no-untyped-def]
-    """Only wrong codes count against the limit: guessing is throttled, a busy keeper is not."""
+    """Hand the goods over against the villager's pickup code, spending the held points; the redemption.
+
+    Only wrong codes count against the limit: guessing is throttled, a busy keeper is not."""
     try:
         return redemptions.hand_over(db.session, current_scope(), current_user(), redemption_id, args["pickup_code"])
     except PickupCodeInvalid:
