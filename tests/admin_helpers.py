@@ -38,13 +38,20 @@ def csrf_token(client: FlaskClient, path: str = "/admin/login") -> str:
     return match.group(1)
 
 
+def session_csrf_token(client: FlaskClient, path: str = "/admin/") -> str:
+    """The client's CSRF token, read from a page once: Flask-WTF keeps one per session, as a browser tab does."""
+    token = getattr(client, "xz_csrf_token", None) or csrf_token(client, path)
+    client.xz_csrf_token = token  # type: ignore[attr-defined]
+    return token
+
+
 def post_form(client: FlaskClient, path: str, data: dict[str, object], *, token_from: str = "/admin/"):  # type: ignore[no-untyped-def]
     """Submit an admin form the way a browser does: with the session's CSRF token."""
-    return client.post(path, data={**data, "csrf_token": csrf_token(client, token_from)})
+    return client.post(path, data={**data, "csrf_token": session_csrf_token(client, token_from)})
 
 
 def post_login(client: FlaskClient, username: str, password: str, next_url: str | None = None):  # type: ignore[no-untyped-def]
-    token = csrf_token(client)
+    token = session_csrf_token(client, "/admin/login")
     url = "/admin/login" + (f"?next={next_url}" if next_url else "")
     return client.post(url, data={"username": username, "password": password, "csrf_token": token})
 

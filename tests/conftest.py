@@ -1,4 +1,5 @@
-"""Layered fixtures: app → clean database per test → a small two-county world → API clients.
+"""Layered fixtures: app → a database holding a baseline (empty, the small two-county world, or the demo
+county) → each test inside a transaction rolled back at its end → API clients.
 
 TEST_DATABASE_URL picks the database (default: a SQLite file); REDIS_URL enables the tests
 that need a real Redis and RQ worker (XZ_REQUIRE_REDIS=1 makes their absence a failure).
@@ -6,24 +7,29 @@ that need a real Redis and RQ worker (XZ_REQUIRE_REDIS=1 makes their absence a f
 
 from __future__ import annotations
 
+import copy
+import enum
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from werkzeug.test import TestResponse
 
 from backend.app import create_app
+from backend.auth import passwords
 from backend.auth.models import User
 from backend.auth.passwords import hash_password
 from backend.db import db, unit_of_work
 from backend.extensions import limiter
-from backend.org.demo import DemoSummary, demo_county_exists, seed_demo_county
+from backend.org.demo import DemoSummary, seed_demo_county
 from tests.admin_helpers import PASSWORD, post_login
 from tests.factories import World, build_world
 
@@ -67,51 +73,128 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         db.create_all()
     yield app
     with app.app_context():
+        db.session.remove()
         db.drop_all()
         db.engine.dispose()
 
 
 def wipe(app: Flask) -> None:
+    """Delete every row, through whatever session the app has now (inside a test's transaction, its savepoint)."""
     with app.app_context():
-        tables = db.metadata.sorted_tables
         # DELETE beats TRUNCATE on a handful of rows (TRUNCATE rewrites every table's files).
-        with db.engine.begin() as conn:
-            for table in reversed(tables):
-                conn.execute(table.delete())
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
         db.session.remove()
     # Rate-limit counters are keyed by user id, and ids are reused after a wipe.
     limiter.reset()
 
 
+class Baseline(enum.IntEnum):
+    """What the committed database holds before a test: tests are run grouped by it (see
+    pytest_collection_modifyitems), so each is built once per group, not once per test."""
+
+    empty = 0
+    world = 1
+    demo = 2
+
+
+@dataclass
+class Committed:
+    """The database's committed state between tests, and what built it."""
+
+    baseline: Baseline | None = None  # None: unknown (a real-commit test wrote to it)
+    world: World | None = None
+    demo: DemoSummary | None = None
+
+
+COMMITTED = Committed()
+
+
+def needs_real_commits(item: pytest.Item) -> bool:
+    """Tests whose writes must reach the database for real: other connections read them (threads, RQ workers,
+    a second app, raw engine access). The rest run inside one transaction rolled back at the end."""
+    return (
+        item.get_closest_marker("real_commits") is not None
+        or "redis" in item.keywords
+        or ("make_app" in getattr(item, "fixturenames", ()))
+    )
+
+
+def baseline_of(item: pytest.Item) -> Baseline:
+    names = getattr(item, "fixturenames", ())
+    if "demo_county" in names:
+        return Baseline.demo
+    return Baseline.world if "world" in names else Baseline.empty
+
+
+def _commit_baseline(app: Flask, wanted: Baseline) -> None:
+    if COMMITTED.baseline == wanted:
+        return
+    if COMMITTED.baseline != Baseline.empty:
+        wipe(app)
+    COMMITTED.world = COMMITTED.demo = None
+    with app.app_context():
+        if wanted == Baseline.world:
+            with unit_of_work(db.session) as session:
+                COMMITTED.world = build_world(session)
+        elif wanted == Baseline.demo:
+            with unit_of_work(db.session) as session:
+                COMMITTED.demo = seed_demo_county(session, app.instance_path)
+        db.session.remove()
+    COMMITTED.baseline = wanted
+
+
+@contextmanager
+def rolled_back(app: Flask) -> Iterator[None]:
+    """The test's every session on one connection inside one transaction that is rolled back at the end
+    (the Warehouse pattern): the app's commits release savepoints and its rollbacks return to them."""
+    real_session = db.session
+    with app.app_context():
+        connection = db.engine.connect()
+    transaction = connection.begin()
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+    db.session = scoped_session(factory, scopefunc=real_session.registry.scopefunc)  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        # Each app context removed its session when it ended; what any of them left undone goes with this.
+        db.session = real_session
+        transaction.rollback()
+        connection.close()
+
+
 @pytest.fixture(autouse=True)
-def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "app" in request.fixturenames and "demo_county" not in request.fixturenames:
-        wipe(request.getfixturevalue("app"))
-
-
-_DEMO: list[DemoSummary] = []
+def _database(request: pytest.FixtureRequest) -> Iterator[Committed]:
+    if "app" not in request.fixturenames:
+        yield COMMITTED
+        return
+    app: Flask = request.getfixturevalue("app")
+    _commit_baseline(app, baseline_of(request.node))
+    try:
+        if needs_real_commits(request.node):
+            COMMITTED.baseline = None  # whatever it writes stays: the next test starts from a wipe
+            yield COMMITTED
+        else:
+            with rolled_back(app):
+                yield COMMITTED
+    finally:
+        # Rate-limit counters are keyed by user id, and the ids of the baseline are the same in every test.
+        limiter.reset()
 
 
 @pytest.fixture
-def demo_county(app: Flask) -> DemoSummary:
-    """The demo county (`flask seed-demo`), seeded once per run and shared: seeding it takes seconds.
-
-    Tests that use it are moved to the end of the run (see pytest_collection_modifyitems) and are
-    not wiped after, so each finds the county the first one seeded. They may read anything, and
-    write only what no other demo test reads. Returns the summary of that one seeding.
-    """
-    with app.app_context():
-        if not demo_county_exists(db.session):
-            with unit_of_work(db.session) as session:
-                _DEMO[:] = [seed_demo_county(session, app.instance_path)]
-        db.session.remove()
-    return _DEMO[0]
+def demo_county(_database: Committed) -> DemoSummary:
+    """The demo county (`flask seed-demo`), seeded once per run: seeding it takes seconds. Each test's
+    writes are rolled back, so tests may change it. Returns the summary of that one seeding."""
+    assert _database.demo is not None
+    return _database.demo
 
 
 @pytest.fixture
 def make_app(app: Flask, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
-    """Another app with other settings on the session app's database (its schema, its per-test wipe)."""
+    """Another app with other settings on the session app's database (its schema). Its own engine sees only
+    committed rows, so a test that uses it runs with real commits (see needs_real_commits)."""
     made: list[Flask] = []
 
     def build(**overrides: object) -> Flask:
@@ -136,11 +219,10 @@ def session(app: Flask):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def world(app: Flask) -> World:
-    with app.app_context():
-        built = build_world(db.session)
-        db.session.commit()
-        return built
+def world(_database: Committed) -> World:
+    """The two-county world of tests.factories, built once per group of tests; a copy, so a test may add ids."""
+    assert _database.world is not None
+    return copy.deepcopy(_database.world)
 
 
 @pytest.fixture
@@ -223,9 +305,20 @@ def admin(app: Flask, with_password) -> Callable[[str], FlaskClient]:  # type: i
     return sign_in
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Admin passwords at argon2's lowest cost: production's 19 MiB per hash cost seconds over the suite's
+    # sign-ins. Verification reads the cost from the hash, so the code under test is the same.
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # The demo county's tests last, together: it is seeded once for all of them.
-    items.sort(key=lambda item: "demo_county" in getattr(item, "fixturenames", ()))
+    # Grouped by what they start from, rolled-back tests first: the world is built once for all its
+    # rolled-back tests, the demo county seeded once for all of its tests (last, since wiping it is slow).
+    def group(item: pytest.Item) -> tuple[bool, bool, Baseline]:
+        baseline = baseline_of(item)
+        return baseline == Baseline.demo, needs_real_commits(item), baseline
+
+    items.sort(key=group)
     if REDIS_URL:
         return
     required = os.environ.get("XZ_REQUIRE_REDIS") == "1"

@@ -12,6 +12,8 @@ from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, 
 
 from backend.db import UTCDateTime, db, insert_many, unit_of_work, update_many
 
+pytestmark = pytest.mark.real_commits  # the probe table is created and dropped through the engine
+
 probe = Table(
     "bulk_write_probe",
     MetaData(),

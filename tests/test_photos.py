@@ -438,6 +438,7 @@ def test_one_cadres_similar_shots_of_one_occasion_are_not_flagged_but_the_same_s
     assert later.flag == PhotoFlag.near_duplicate and later.duplicate_of_id in {first, burst}
 
 
+@pytest.mark.real_commits  # threads: each its own connection
 def test_others_write_while_a_slow_upload_is_still_arriving(app: Flask, world: World) -> None:
     """A phone on a village uplink sends for minutes. Meanwhile another cadre's check-in is answered at once
     (on SQLite it used to wait for the upload's write lock, and give up after 30 s)."""
@@ -651,6 +652,7 @@ def test_uploader_polls_their_upload_and_gets_urls_once_it_is_ready(app, api, wo
     assert api("cadre_far").get(f"/uploads/{photo_id}").json["code"] == "not_in_scope"
 
 
+@pytest.mark.real_commits  # threads: each its own connection
 def test_concurrent_claims_of_one_photo_let_exactly_one_record_have_it(app, api, world) -> None:
     photo_id = uploaded(api, "cadre", corpus.tiny_jpeg())
     barrier = threading.Barrier(6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from backend.db import db
@@ -133,6 +134,7 @@ def test_a_quorum_of_two_needs_two_different_panel_members(app, api, world) -> N
     assert ledger_of(app, world.ids["H1"])[-1] == ("earn", 10, 110)
 
 
+@pytest.mark.real_commits  # threads: each its own connection
 def test_a_hundred_concurrent_approvals_credit_exactly_once(app, world) -> None:
     url = f"/api/mp/v1/review/claims/{world.ids['claim']}/approve"
     headers = {"Authorization": f"Bearer {world.tokens['reviewer']}"}
@@ -222,6 +224,7 @@ def test_idempotent_replay_returns_the_first_answer_and_creates_one_claim(app, a
     assert len(phone.get("/claims").json["items"]) == 2  # the fixture's claim + this one
 
 
+@pytest.mark.real_commits  # threads: each its own connection
 def test_concurrent_retries_with_one_key_create_one_claim(app, world) -> None:
     headers = {"Authorization": f"Bearer {world.tokens['villager']}", "Idempotency-Key": "retry-storm"}
     body = {"rule_item_id": world.ids["item:P06"], "occurred_on": TODAY}

@@ -178,6 +178,7 @@ def test_the_daily_schedule_locks_quiet_notices(app, database, world) -> None:  
         assert s.get_one(MonthlyNotice, world.ids["notice"]).status == NoticeStatus.locked
 
 
+@pytest.mark.real_commits  # threads: each its own connection
 def test_approvals_racing_the_close_of_their_month_are_either_published_or_moved_on(app, database, world) -> None:
     """Real threads and connections: a claim approved while its month is being closed is either in the frozen
     publication or counts in the next month, never silently in the closed month after its snapshot."""

@@ -389,6 +389,7 @@ def test_town_admin_reads_the_coverage_of_the_town_and_its_gaps(api, database, w
     assert outside.status_code == 403 and outside.json["code"] == "not_in_scope"
 
 
+@pytest.mark.real_commits  # the dump reads what was committed
 def test_a_database_dump_holds_no_cadre_or_household_position_in_clear(app, api, world) -> None:
     positions = [(33.151234, 107.331234), (33.152345, 107.332345), (33.153456, 107.333456)]
     (lat1, lng1), (lat2, lng2), (lat3, lng3) = positions

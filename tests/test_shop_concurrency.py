@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -20,6 +21,8 @@ from tests.factories import World
 from tests.factories_shop import add_product, open_all_month
 
 URL = "/api/mp/v1/shop/redemptions"
+
+pytestmark = pytest.mark.real_commits  # threads: each its own connection
 
 
 def fire(app: Flask, requests: list[tuple[str, dict]]) -> list[tuple[int, str | None, str]]:

@@ -106,6 +106,7 @@ def test_an_invited_household_sees_the_survey_answers_once_and_gets_no_response_
     assert counts(app, world.ids["survey"]) == (1, 1, 7)  # 4 choices/rating + 2 wishes + 1 text
 
 
+@pytest.mark.real_commits  # threads: each its own connection
 def test_fifty_concurrent_submissions_from_one_household_store_exactly_one_response(app, world) -> None:
     url = f"/api/mp/v1/surveys/{world.ids['survey']}/responses"
     headers = {"Authorization": f"Bearer {world.tokens['villager']}"}
