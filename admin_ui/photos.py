@@ -1,6 +1,6 @@
 """Photos in admin pages: `{{ photo_thumb(photo) }}` renders a thumbnail that opens the display copy,
 with a badge when the photo is flagged as a (near-)duplicate. URLs are signed for the signed-in admin's
-scope only (backend.records.photos.photo_urls)."""
+scope only (backend.photos.service.photo_urls)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.auth.models import Role
 from backend.db import db
 from backend.errors import Forbidden
-from backend.records import photos as service
-from backend.records.photo_models import PHOTO_FLAG_LABELS, Photo
-from backend.records.photos import may_view, photo_urls
+from backend.photos import service
+from backend.photos.models import PHOTO_FLAG_LABELS, Photo
+from backend.photos.service import may_view, photo_urls
 
 nav_item("admin.photos", "照片核查", "cadre", 80)
 

@@ -6,6 +6,7 @@ from backend.inbox.models import Notification  # noqa: F401
 from backend.jobs.models import OutboxJob  # noqa: F401
 from backend.jobs.schedule import ScheduleRun  # noqa: F401
 from backend.org.models import Cadre, County, Grid, Household, Pairing, Posting, Resident, Town, Village  # noqa: F401
+from backend.photos.models import Photo, PhotoSettings  # noqa: F401
 from backend.points.models import (  # noqa: F401
     Claim,
     ClaimReview,
@@ -27,7 +28,6 @@ from backend.records.models import (  # noqa: F401
     Problem,
     Visit,
 )
-from backend.records.photo_models import Photo, PhotoSettings  # noqa: F401
 from backend.shop.models import Product, Redemption, RedemptionWindow, ShopSetting, StockEntry  # noqa: F401
 from backend.surveys.models import (  # noqa: F401
     Survey,

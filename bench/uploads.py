@@ -43,9 +43,9 @@ from backend.auth.service import issue_token
 from backend.db import db
 from backend.jobs.runner import execute
 from backend.org.models import Cadre, County, Post, Posting, Town, Village
-from backend.records import photos
-from backend.records.photo_images import DISPLAY_QUALITY, DISPLAY_SIDE, THUMB_QUALITY, THUMB_SIDE
-from backend.records.photo_models import Photo, PhotoStatus
+from backend.photos import service as photos
+from backend.photos.images import DISPLAY_QUALITY, DISPLAY_SIDE, THUMB_QUALITY, THUMB_SIDE
+from backend.photos.models import Photo, PhotoStatus
 
 
 def phone_photo(seed: int) -> bytes:
@@ -257,7 +257,7 @@ def loopback_transfer(data: bytes) -> None:
 
 def floor_steps(store, data: bytes, key: str) -> dict[str, Callable[[], object]]:  # type: ignore[no-untyped-def]
     """Each step of acceptance that grows with the size, alone, in the order a request makes them."""
-    from backend.records.photo_images import inspect_upload
+    from backend.photos.images import inspect_upload
 
     incoming = store.receive(len(data))
     chunks = [memoryview(data)[offset : offset + 64 * 1024] for offset in range(0, len(data), 64 * 1024)]
@@ -273,7 +273,7 @@ def floor_steps(store, data: bytes, key: str) -> dict[str, Callable[[], object]]
 
 def acceptance_floor(app, samples: list[bytes]) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Median cost of the steps acceptance cannot skip, measured alone on the same samples."""
-    from backend.records.storage import LocalStorage
+    from backend.photos.storage import LocalStorage
 
     store = LocalStorage(Path(app.config["UPLOAD_DIR"]) / "floor")
     costs: dict[str, list[float]] = defaultdict(list)

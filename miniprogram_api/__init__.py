@@ -21,8 +21,8 @@ from backend.errors import (
     Unauthenticated,
 )
 from backend.extensions import csrf
-from backend.records import photos
-from backend.records.storage import Incoming
+from backend.photos.service import receive_upload
+from backend.photos.storage import Incoming
 
 BASE = "/api/mp/v1"
 
@@ -72,10 +72,10 @@ class ApiRequest(Request):
         filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
-        """A photo upload is hashed and written into the photo store as it arrives (photos.receive_upload):
+        """A photo upload is hashed and written into the photo store as it arrives (receive_upload):
         no in-memory copy, no temp file read back, nothing left to hash once the last byte is in."""
         if self.path.startswith(f"{BASE}/uploads"):
-            incoming = photos.receive_upload()
+            incoming = receive_upload()
             self._incoming.append(incoming)
             return incoming  # type: ignore[return-value]
         return super()._get_file_stream(total_content_length, content_type, filename, content_length)

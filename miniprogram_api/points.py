@@ -8,10 +8,10 @@ from marshmallow import fields, validate
 from backend.auth.models import Role
 from backend.db import db
 from backend.errors import Forbidden
+from backend.photos.service import photos_of
 from backend.points import claims, honors, ledger, notice
 from backend.points.models import Claim, ClaimStatus, LedgerEntry, Objection
 from backend.points.rules import rules_in_force
-from backend.records.photos import photos_of
 from miniprogram_api import BASE
 from miniprogram_api.policy import ADMINS, allow, current_scope, current_user, idempotent
 from miniprogram_api.schemas import ApiSchema, ListArgs, Page, page

@@ -14,6 +14,7 @@ from marshmallow import fields, validate
 from backend.auth.models import Role
 from backend.crypto import mask_name
 from backend.db import db
+from backend.photos.service import may_view, photos_of
 from backend.records import checkins, daily_records, problems, visits
 from backend.records.common import Month
 from backend.records.daily_records import effective
@@ -28,7 +29,6 @@ from backend.records.models import (
     Visit,
     VisitKind,
 )
-from backend.records.photos import may_view, photos_of
 from backend.records.problems import RaisedProblem
 from backend.timeutil import today_local
 from miniprogram_api import BASE

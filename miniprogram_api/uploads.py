@@ -14,9 +14,9 @@ from marshmallow import fields, pre_dump, validate
 from backend.db import db
 from backend.errors import NotFound
 from backend.extensions import limiter
-from backend.records import photos
-from backend.records.photo_models import Photo
-from backend.records.storage import photo_storage
+from backend.photos import service
+from backend.photos.models import Photo
+from backend.photos.storage import photo_storage
 from miniprogram_api import BASE
 from miniprogram_api.policy import ALL_ROLES, allow, body_arrives_slowly, current_scope, current_user
 from miniprogram_api.schemas import ApiSchema
@@ -61,7 +61,7 @@ class PhotoSchema(UploadSchema):
             "height": photo.height,
             "taken_at": photo.taken_at,
             "status": photo.status.value,
-            **photos.photo_urls(photo, current_scope()),
+            **service.photo_urls(photo, current_scope()),
         }
 
 
@@ -80,7 +80,7 @@ def upload(form: dict, files: dict):  # type: ignore[no-untyped-def]
     fields `event` (≤ 30 characters) and `place` (≤ 40) for the 温馨照片 label. Returns at once with
     `status: processing`; copies are made in the background (poll GET /uploads/{id}). Errors:
     payload_too_large (413), unsupported_image (415), rate_limited (429)."""
-    return photos.accept_upload(
+    return service.accept_upload(
         db.session,
         user=current_user(),
         scope=current_scope(),
@@ -95,13 +95,13 @@ def upload(form: dict, files: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, PhotoSchema)
 def get_upload(photo_id: str):  # type: ignore[no-untyped-def]
     """A photo the caller may see: poll after uploading until `status` is `ready`, then show `thumb_url`."""
-    return photos.load_photo(db.session, current_scope(), photo_id)
+    return service.load_photo(db.session, current_scope(), photo_id)
 
 
 @media.get("/photos/<token>")
 def photo(token: str) -> Response:
-    """A display copy or thumbnail behind a signed, expiring URL minted by photos.photo_urls."""
-    _photo, key, seconds_left = photos.served_copy(db.session, token)
+    """A display copy or thumbnail behind a signed, expiring URL minted by service.photo_urls."""
+    _photo, key, seconds_left = service.served_copy(db.session, token)
     path = photo_storage().local_path(key)
     if path is None:
         raise NotFound("照片不存在")

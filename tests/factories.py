@@ -17,10 +17,10 @@ from backend.auth.scope import scope_for
 from backend.auth.service import issue_binding_code, issue_token
 from backend.org.identity import make_id_number
 from backend.org.models import Cadre, County, Grid, Household, Pairing, Post, Posting, Resident, Town, Village
+from backend.photos.models import Photo, PhotoStatus
 from backend.points.models import Claim, ClaimSource
 from backend.points.notice import close_month
 from backend.points.rules import active_rule_book, install_preset
-from backend.records.photo_models import Photo, PhotoStatus
 from backend.timeutil import today_local
 from tests.factories_records import add_cadre_work
 from tests.factories_surveys import open_world_survey

@@ -41,11 +41,11 @@ from backend.jobs.outbox import discard_pending
 from backend.jobs.tasks import TASKS, load_all_tasks
 from backend.org.demo import DEMO_COUNTY_CODE
 from backend.org.models import County
-from backend.records import photos
+from backend.photos import service as photos
+from backend.photos.images import inspect_upload
+from backend.photos.models import Photo, PhotoFlag, PhotoSettings, PhotoStatus
+from backend.photos.storage import photo_storage
 from backend.records.photo_demo import demo_photo
-from backend.records.photo_images import inspect_upload
-from backend.records.photo_models import Photo, PhotoFlag, PhotoSettings, PhotoStatus
-from backend.records.storage import photo_storage
 from backend.timeutil import now_utc
 from tests import photo_corpus as corpus
 from tests.factories import World
@@ -329,7 +329,7 @@ def test_upload_without_a_file_is_an_invalid_request(api) -> None:
 _MEMORY_PROBE = """
 import resource, sys
 from backend.errors import DomainError
-from backend.records.photo_images import inspect_upload, render_copies
+from backend.photos.images import inspect_upload, render_copies
 from datetime import datetime, UTC
 data = open(sys.argv[1], "rb").read()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

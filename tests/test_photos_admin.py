@@ -12,7 +12,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from backend.db import db
-from backend.records.photo_models import Photo, PhotoSettings
+from backend.photos.models import Photo, PhotoSettings
 from backend.timeutil import now_utc
 from tests import photo_corpus as corpus
 from tests.admin_helpers import html, post_form

@@ -10,8 +10,8 @@ from flask import Flask
 from PIL import Image
 
 from backend.db import db
-from backend.records import photos
-from backend.records.photo_models import Photo, PhotoStatus
+from backend.photos import service as photos
+from backend.photos.models import Photo, PhotoStatus
 from tests import photo_corpus as corpus
 from tests.factories import World
 from tests.test_jobs import queue_name, redis_app, run_worker_process  # noqa: F401  (fixtures)

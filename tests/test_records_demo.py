@@ -7,10 +7,10 @@ from sqlalchemy import func, select
 
 from backend.auth.models import User
 from backend.auth.scope import scope_for
+from backend.photos.models import Photo, PhotoFlag, PhotoStatus
 from backend.records import ledgers
 from backend.records.common import Month
 from backend.records.models import Checkin, DailyRecord, LeaveRequest, Problem, ProblemStatus, Visit
-from backend.records.photo_models import Photo, PhotoFlag, PhotoStatus
 from backend.records.problems import problems_query
 from backend.timeutil import today_local
 

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.org.models import Village
+from backend.photos.models import Photo
 from backend.points.ledger import balance_mismatches
-from backend.records.photo_models import Photo
 from backend.shop.models import Product, Redemption, StockEntry
 from backend.shop.settings import redemption_open
 from backend.shop.stock import stock_mismatches

@@ -29,8 +29,8 @@ def load_all_tasks() -> None:
     """Import every domain's jobs module so their tasks register."""
     import backend.auth.jobs
     import backend.inbox.jobs
+    import backend.photos.jobs
     import backend.points.jobs
     import backend.ratings.jobs
-    import backend.records.jobs
     import backend.shop.jobs
     import backend.surveys.jobs  # noqa: F401

@@ -20,6 +20,8 @@ from backend.crypto import mask_name
 from backend.errors import InvalidRequest
 from backend.org.models import Household
 from backend.org.service import PER_PAGE, Page, _page_bounds
+from backend.photos.models import Photo
+from backend.photos.service import photos_of
 from backend.points.claims import claims_query, period_bounds
 from backend.points.ledger import PointsSummary, business_month, household_summary, ledger_query
 from backend.points.models import (
@@ -34,8 +36,6 @@ from backend.points.models import (
     RuleItem,
 )
 from backend.points.rules import active_rule_book
-from backend.records.photo_models import Photo
-from backend.records.photos import photos_of
 from backend.timeutil import today_local
 
 ITEM_KIND_LABELS = {ItemKind.positive: "正面清单", ItemKind.negative: "负面清单", ItemKind.veto: "一票否决"}

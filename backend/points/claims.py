@@ -25,6 +25,7 @@ from backend.errors import (
 )
 from backend.inbox.service import notify
 from backend.org.models import Household
+from backend.photos.service import attach_photos
 from backend.points.ledger import ensure_account, post_entry
 from backend.points.models import (
     CapPeriod,
@@ -38,7 +39,6 @@ from backend.points.models import (
     RuleItem,
 )
 from backend.points.rules import active_rule_book
-from backend.records.photos import attach_photos
 from backend.timeutil import now_utc, today_local
 
 MIN_EVIDENCE_PHOTOS, MAX_CLAIM_PHOTOS = 1, 3

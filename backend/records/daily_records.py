@@ -14,9 +14,9 @@ from backend.auth.models import User
 from backend.auth.scope import Scope, filter_villages, load_household
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope, RecordLocked
 from backend.org.models import Household
+from backend.photos.service import attach_photos
 from backend.records.common import Month, acting_cadre, encode_location, record_village
 from backend.records.models import DailyRecord, DailyRecordAmendment, RecordCategory
-from backend.records.photos import attach_photos
 from backend.records.problems import RaisedProblem, raise_problems
 from backend.timeutil import now_utc, today_local
 

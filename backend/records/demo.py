@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from backend.auth.models import Role, User
 from backend.auth.scope import scope_for
 from backend.org.models import County, Household, Pairing, Post, Posting, Town, Village
+from backend.photos.service import attach_photos
 from backend.records.common import ZIYANG_VISITS, Month, distance_m, in_fence
 from backend.records.models import (
     CATEGORY_LABELS,
@@ -36,7 +37,6 @@ from backend.records.models import (
     daily_record_household,
 )
 from backend.records.photo_demo import demo_photo
-from backend.records.photos import attach_photos
 from backend.timeutil import LOCAL_TZ, today_local
 
 SEED = 20241104

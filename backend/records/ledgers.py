@@ -16,6 +16,8 @@ from backend.crypto import mask_name
 from backend.errors import NotFound, NotInScope
 from backend.org.models import Cadre, Posting, Village
 from backend.org.service import PER_PAGE, Page, count
+from backend.photos.models import Photo
+from backend.photos.service import photos_of
 from backend.records import checkins, daily_records, problems, visits
 from backend.records.checkins import Attendance
 from backend.records.common import Month
@@ -31,8 +33,6 @@ from backend.records.models import (
     ProblemStatus,
     Visit,
 )
-from backend.records.photo_models import Photo
-from backend.records.photos import photos_of
 from backend.records.visits import CoverageRow
 from backend.timeutil import to_local, today_local
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from backend.auth.models import User
 from backend.auth.scope import Scope
 from backend.org.models import County
-from backend.records.photo_models import Photo
-from backend.records.photos import accept_upload, set_label_enabled
+from backend.photos.models import Photo
+from backend.photos.service import accept_upload, set_label_enabled
 
 # Colours of a mountain village in a 4:3 frame: sky, hills, fields, houses, trees.
 _SKY = ((150, 190, 230), (175, 205, 235), (205, 215, 225))

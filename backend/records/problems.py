@@ -13,9 +13,9 @@ from backend.auth.scope import Scope, active_posting_filter, filter_villages
 from backend.db import any_of, read_rows
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope, ProblemStateConflict
 from backend.org.models import Posting
+from backend.photos.service import attach_photos
 from backend.records.common import settings_for_village
 from backend.records.models import Problem, ProblemStatus
-from backend.records.photos import attach_photos
 from backend.timeutil import now_utc, to_local, today_local
 
 

@@ -31,6 +31,7 @@ from backend.auth.models import User
 from backend.auth.scope import Scope, filter_households, filter_villages, load_household, load_village
 from backend.db import any_of, read_rows
 from backend.org.models import Cadre, Household, Pairing, Town, Village
+from backend.photos.service import attach_photos
 from backend.records.common import (
     Month,
     WorkSettings,
@@ -39,7 +40,6 @@ from backend.records.common import (
     settings_for_county,
 )
 from backend.records.models import Problem, Visit, VisitKind
-from backend.records.photos import attach_photos
 from backend.records.problems import RaisedProblem, raise_problems
 from backend.timeutil import now_utc, to_local
 

@@ -15,7 +15,7 @@ from backend.auth.models import Role, User
 from backend.auth.scope import Scope
 from backend.errors import DomainError
 from backend.org.models import County, Household, Town, Village
-from backend.records.photo_images import find_font
+from backend.photos.images import find_font
 from backend.shop import redemptions, stock
 from backend.shop.models import Product, RedemptionWindow, ShopSetting, WindowCadence
 

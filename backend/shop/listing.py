@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from backend.auth.scope import Scope, load_village
 from backend.org.models import Household, Village
 from backend.org.service import PER_PAGE, Page, _page_bounds
-from backend.records.photo_models import Photo
+from backend.photos.models import Photo
 from backend.shop.models import Product, Redemption, RedemptionStatus, StockEntry
 from backend.shop.redemptions import redemptions_query
 from backend.shop.settings import PERIOD_LABELS, describe_window, pickup_days, window_covers, windows_of

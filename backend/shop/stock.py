@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from backend.auth.models import User
 from backend.auth.scope import Scope, filter_villages, load_village
 from backend.errors import InvalidRequest, NotFound, NotInScope, OutOfStock
+from backend.photos.models import Photo
+from backend.photos.service import accept_upload, attach_photos, photo_urls, photos_of
 from backend.points.models import CapPeriod
-from backend.records.photo_models import Photo
-from backend.records.photos import accept_upload, attach_photos, photo_urls, photos_of
 from backend.shop.models import Product, StockEntry, StockKind
 from backend.timeutil import now_utc
 

@@ -10,7 +10,7 @@ The interface other areas use:
   `miniprogram_api.uploads.PhotoSchema`; admin templates call `{{ photo_thumb(photo) }}`
   (admin_ui/photos.py), a thumbnail linking to the display copy.
 
-`records.photo_housekeeping` runs hourly from the schedule (backend/records/jobs.py): it deletes uploads
+`records.photo_housekeeping` runs hourly from the schedule (backend/photos/jobs.py): it deletes uploads
 nobody claimed within 24 h and re-queues photos whose processing job was lost.
 """
 
@@ -46,8 +46,8 @@ from backend.errors import (
 from backend.jobs.outbox import enqueue
 from backend.org.models import Cadre, Town, Village
 from backend.org.service import PER_PAGE, Page, _page_bounds
-from backend.records.photo_images import allowed_head, find_font, hamming, inspect_upload, render_copies
-from backend.records.photo_models import (
+from backend.photos.images import allowed_head, find_font, hamming, inspect_upload, render_copies
+from backend.photos.models import (
     OWNER_TYPES,
     PHOTO_FLAG_LABELS,
     Photo,
@@ -55,11 +55,12 @@ from backend.records.photo_models import (
     PhotoSettings,
     PhotoStatus,
 )
-from backend.records.storage import Incoming, photo_storage
+from backend.photos.storage import Incoming, photo_storage
 from backend.timeutil import now_utc, to_local
 
 log = logging.getLogger(__name__)
 
+# Named when photos lived in records/; queued jobs and outbox rows carry these names, so they stay.
 PROCESS_TASK = "records.process_photo"
 HOUSEKEEPING_TASK = "records.photo_housekeeping"
 UNCLAIMED_TTL = timedelta(hours=24)

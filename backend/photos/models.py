@@ -2,7 +2,7 @@
 
 A photo is uploaded first (unclaimed), processed by a background job into a display copy and a
 thumbnail, then claimed by exactly one owner (`owner_type`, `owner_id`) through
-`backend.records.photos.attach_photos`. Owners live in other tables, so there is no foreign key to
+`backend.photos.service.attach_photos`. Owners live in other tables, so there is no foreign key to
 them: the owner pair plus `village_id`/`household_id` (where the owner lives) decide who may see it.
 """
 
