@@ -1,5 +1,6 @@
-"""Application factory, the composition root: binds extensions, both front ends, the request
-boundary and the CLI. No I/O at import time; create_app only probes Redis to pick a job mode.
+"""Application factory, the composition root: binds extensions, both front ends, the photo media
+route, the request boundary and the CLI. No I/O at import time; create_app only probes Redis to pick
+a job mode.
 """
 
 from __future__ import annotations
@@ -80,10 +81,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     import backend.models  # noqa: F401  (every table registered before anything queries)
     from admin_ui import init_admin, render_admin_error
+    from backend.photos import media
     from miniprogram_api import init_api, render_api_error
 
     init_api(app)
     init_admin(app)
+    # Photos are served to both front ends alike, so neither owns the route.
+    app.register_blueprint(media.bp)
 
     def render_error(error: DomainError | HTTPException) -> Response:
         if request.path.startswith(API_PREFIX):

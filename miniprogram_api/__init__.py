@@ -116,7 +116,6 @@ def init_api(app: Flask) -> None:
     for blueprint in [module.blp for module in modules] + [shop.review_blp]:
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
-    app.register_blueprint(uploads.media)
 
     from flask import Blueprint
 

@@ -1,4 +1,5 @@
-"""Photo uploads (`POST /uploads`, as wx.uploadFile sends them) and the signed photo URLs (`/media/photos/...`).
+"""Photo uploads (`POST /uploads`, as wx.uploadFile sends them) and the photos with their signed URLs
+(served by backend/photos/media.py).
 
 Uploads are not idempotent by key: wx.uploadFile makes a new multipart boundary on each try, and a
 duplicate unclaimed upload costs nothing (it is purged after 24 h).
@@ -6,23 +7,19 @@ duplicate unclaimed upload costs nothing (it is purged after 24 h).
 
 from __future__ import annotations
 
-from flask import Blueprint as FlaskBlueprint
-from flask import Response, current_app, send_file
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import fields, pre_dump, validate
 
 from backend.db import db
-from backend.errors import NotFound
 from backend.extensions import limiter
 from backend.photos import service
 from backend.photos.models import Photo
-from backend.photos.storage import photo_storage
 from miniprogram_api import BASE
 from miniprogram_api.policy import ALL_ROLES, allow, body_arrives_slowly, current_scope, current_user
 from miniprogram_api.schemas import ApiSchema
 
 blp = Blueprint("mp_uploads", __name__, url_prefix=BASE, description="照片上传")
-media = FlaskBlueprint("media", __name__, url_prefix="/media")
 
 
 class UploadFormArgs(ApiSchema):
@@ -96,22 +93,3 @@ def upload(form: dict, files: dict):  # type: ignore[no-untyped-def]
 def get_upload(photo_id: str):  # type: ignore[no-untyped-def]
     """A photo the caller may see: poll after uploading until `status` is `ready`, then show `thumb_url`."""
     return service.load_photo(db.session, current_scope(), photo_id)
-
-
-@media.get("/photos/<token>")
-def photo(token: str) -> Response:
-    """A display copy or thumbnail behind a signed, expiring URL minted by service.photo_urls."""
-    _photo, key, seconds_left = service.served_copy(db.session, token)
-    path = photo_storage().local_path(key)
-    if path is None:
-        raise NotFound("照片不存在")
-    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True, max_age=seconds_left)
-    # Private: only whoever got the signed URL; the URL itself changes when it expires.
-    # send_file names the file after our storage key; no name is needed at all.
-    response.headers.pop("Content-Disposition", None)
-    response.cache_control.public = False
-    response.cache_control.private = True
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cross-Origin-Resource-Policy"] = "same-site"
-    return response

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, url_for
+from flask import current_app, request
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -75,6 +75,8 @@ NEAR_DUPLICATE_WINDOW = timedelta(days=180)
 # One uploader's similar photos this close together are shots of one occasion, not a re-used photo.
 SAME_OCCASION = timedelta(hours=12)
 VARIANTS = ("display", "thumb")
+# Where the signed URLs point: the media route (backend/photos/media.py) is registered on this path.
+MEDIA_PATH = "/media/photos"
 
 
 # --- storage keys ---------------------------------------------------------------------------------
@@ -433,11 +435,12 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="xz.photo.v1", signer=_WindowSigner)
 
 
-def photo_urls(photo: Photo, viewer: Scope, *, external: bool = False) -> dict[str, str | None]:
+def photo_urls(photo: Photo, viewer: Scope) -> dict[str, str | None]:
     """Signed, expiring URLs of the display copy and the thumbnail, for a viewer who may see the photo.
 
     Both are None until the photo is processed (or when processing failed). Raises not_in_scope
-    otherwise: URLs are the only way to the bytes, so they are never minted for an outsider.
+    otherwise: URLs are the only way to the bytes, so they are never minted for an outsider. Paths
+    under the app's root (script_root), like url_for's; tokens are URL-safe, so nothing is quoted.
     """
     if not may_view(viewer, photo):
         raise NotInScope("无权查看该照片")
@@ -445,7 +448,7 @@ def photo_urls(photo: Photo, viewer: Scope, *, external: bool = False) -> dict[s
         return {"thumb_url": None, "display_url": None}
     serializer = _serializer()
     return {
-        f"{variant}_url": url_for("media.photo", token=serializer.dumps([photo.id, variant]), _external=external)
+        f"{variant}_url": f"{request.script_root}{MEDIA_PATH}/{serializer.dumps([photo.id, variant])}"
         for variant in ("thumb", "display")
     }
 
