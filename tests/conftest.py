@@ -32,6 +32,7 @@ from backend.extensions import limiter
 from backend.org.demo import DemoSummary, seed_demo_county
 from tests.admin_helpers import PASSWORD, post_login
 from tests.factories import World, build_world
+from tests.factories_shop import add_shop
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
@@ -96,7 +97,8 @@ class Baseline(enum.IntEnum):
 
     empty = 0
     world = 1
-    demo = 2
+    shop_world = 2  # the world plus the points supermarket of tests.factories_shop.add_shop
+    demo = 3
 
 
 @dataclass
@@ -121,11 +123,15 @@ def needs_real_commits(item: pytest.Item) -> bool:
     )
 
 
+_BASELINE_FIXTURES = {Baseline.demo: "demo_county", Baseline.shop_world: "shop_world", Baseline.world: "world"}
+
+
 def baseline_of(item: pytest.Item) -> Baseline:
     names = getattr(item, "fixturenames", ())
-    if "demo_county" in names:
-        return Baseline.demo
-    return Baseline.world if "world" in names else Baseline.empty
+    for baseline in (Baseline.demo, Baseline.shop_world, Baseline.world):
+        if _BASELINE_FIXTURES[baseline] in names:
+            return baseline
+    return Baseline.empty
 
 
 def _commit_baseline(app: Flask, wanted: Baseline) -> None:
@@ -135,9 +141,11 @@ def _commit_baseline(app: Flask, wanted: Baseline) -> None:
         wipe(app)
     COMMITTED.world = COMMITTED.demo = None
     with app.app_context():
-        if wanted == Baseline.world:
+        if wanted in (Baseline.world, Baseline.shop_world):
             with unit_of_work(db.session) as session:
                 COMMITTED.world = build_world(session)
+                if wanted == Baseline.shop_world:
+                    add_shop(session, COMMITTED.world)
         elif wanted == Baseline.demo:
             with unit_of_work(db.session) as session:
                 COMMITTED.demo = seed_demo_county(session, app.instance_path)
@@ -222,6 +230,14 @@ def session(app: Flask):  # type: ignore[no-untyped-def]
 def world(_database: Committed) -> World:
     """The two-county world of tests.factories, built once per group of tests; a copy, so a test may add ids."""
     assert _database.world is not None
+    return copy.deepcopy(_database.world)
+
+
+@pytest.fixture
+def shop_world(_database: Committed) -> World:
+    """The world with the shop of tests.factories_shop.add_shop (a product, a pending and an approved
+    redemption), built once per group like the world."""
+    assert _database.world is not None and "redemption:pending" in _database.world.ids
     return copy.deepcopy(_database.world)
 
 

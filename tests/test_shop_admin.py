@@ -11,16 +11,15 @@ from backend.shop import stock
 from backend.shop.models import Product, Redemption, RedemptionWindow, ShopSetting
 from backend.shop.stock import stock_mismatches
 from tests.admin_helpers import html, post_form
-from tests.factories_shop import PICKUP_CODE, add_product, add_shop, staff_scope
+from tests.factories import World
+from tests.factories_shop import PICKUP_CODE, add_product, staff_scope
 from tests.photo_corpus import scene_jpeg
 from tests.xlsx import read_xlsx
 
 
 @pytest.fixture
-def shop(database, world):  # type: ignore[no-untyped-def]
-    with database() as s:
-        add_shop(s, world)
-    return world
+def shop(shop_world: World) -> World:
+    return shop_world
 
 
 def status_of(database, redemption_id: int) -> str:  # type: ignore[no-untyped-def]
