@@ -9,19 +9,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from flask_migrate import Migrate
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import load_config
 from backend.crypto import keyring
-from backend.db import begin_write_intent, db, end_write_intent, install_sqlite_pragmas
-from backend.errors import Conflict, DomainError, InternalError
+from backend.db import db, install_sqlite_pragmas
+from backend.errors import DomainError, InternalError
 from backend.extensions import csrf, limiter, login_manager
-from backend.jobs.outbox import discard_pending, dispatch_after_response
 from backend.jobs.queue import connect_redis, queue, redis_reachable
+from backend.transaction import install_request_boundary
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -95,7 +94,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return render_admin_error(error)
 
     _install_error_handlers(app, render_error)
-    _install_request_boundary(app, render_error)
+    install_request_boundary(app, render_error)
 
     from backend.cli import register_cli
 
@@ -111,37 +110,3 @@ def _install_error_handlers(app: Flask, render_error) -> None:  # type: ignore[n
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render_error(InternalError())
-
-
-def _install_request_boundary(app: Flask, render_error) -> None:  # type: ignore[no-untyped-def]
-    """One transaction per request: commit if the response succeeded, roll back otherwise; the jobs it
-    queued go to RQ after the answer has been sent (see outbox.dispatch_after_response)."""
-
-    @app.before_request
-    def _begin() -> None:
-        g.write_intent_token = begin_write_intent(request.method not in SAFE_METHODS)
-
-    @app.after_request
-    def _finish(response: Response) -> Response:
-        session = db.session
-        if response.status_code >= 400:
-            session.rollback()
-            discard_pending(session)
-            return response
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            discard_pending(session)
-            return render_error(Conflict("数据已被其他操作修改，请刷新后重试"))
-        dispatch_after_response(session, response.call_on_close)
-        return response
-
-    @app.teardown_request
-    def _teardown(exc: BaseException | None) -> None:
-        if exc is not None:
-            db.session.rollback()
-            discard_pending(db.session)
-        token = g.pop("write_intent_token", None)
-        if token is not None:
-            end_write_intent(token)

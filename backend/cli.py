@@ -41,9 +41,9 @@ def register_cli(app: Flask) -> None:
     @click.option("--loop", is_flag=True, help="Keep checking every minute (the scheduler process).")
     def schedule_command(loop: bool) -> None:
         """Enqueue the scheduled tasks that fell due (Asia/Shanghai time); see backend/jobs/schedule.py."""
-        from backend.db import unit_of_work
         from backend.jobs.schedule import run_due
         from backend.jobs.tasks import load_all_tasks
+        from backend.transaction import unit_of_work
 
         load_all_tasks()
         while True:
@@ -75,9 +75,9 @@ def register_cli(app: Flask) -> None:
     @click.option("--month", required=True, help="Business month YYYY-MM (Asia/Shanghai).")
     def compile_command(county: str, month: str) -> None:
         """Compile a county's monthly ratings (or resume its unfinished run); jobs go to the workers."""
-        from backend.db import unit_of_work
         from backend.ratings.compile import compile_month as compile_ratings
         from backend.ratings.compile import resolve_county
+        from backend.transaction import unit_of_work
 
         with unit_of_work(db.session) as session:
             run = compile_ratings(session, resolve_county(session, county), month)

@@ -1,4 +1,4 @@
-"""Declarative base, the transaction boundary, and write locking that works on SQLite and PostgreSQL."""
+"""Declarative base, column types, bulk writes, and write locking that works on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -130,25 +130,6 @@ def write_intent(enabled: bool = True) -> Iterator[None]:
         yield
     finally:
         end_write_intent(token)
-
-
-@contextmanager
-def unit_of_work(session: Session | None = None, *, write: bool = True) -> Iterator[Session]:
-    """The one transaction boundary for jobs and CLI commands: commit on success, roll back on error.
-
-    Requests use the same rule through the hooks in backend.app; services only flush.
-    """
-    from backend.jobs.outbox import dispatch_after_commit
-
-    session = session or db.session
-    with write_intent(write):
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-    dispatch_after_commit(session)
 
 
 def read_rows(session: Session, stmt: Select, params: dict[str, Any] | None = None) -> Result[Any]:

@@ -48,12 +48,13 @@ from sqlalchemy import delete, select, text
 
 from backend.app import create_app
 from backend.auth.models import Role, User
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.org.models import Cadre, County, Post, Posting
 from backend.ratings.compile import compile_month
 from backend.ratings.models import RatingAlert, RatingResult, Rectification, SchemeKind
 from backend.ratings.schemes import install_presets
 from backend.surveys.templates import install_preset
+from backend.transaction import unit_of_work
 
 MONTH = "2026-10"
 FIRST, NEXT = date(2026, 10, 1), date(2026, 11, 1)

@@ -27,9 +27,10 @@ from backend.app import create_app
 from backend.auth import passwords
 from backend.auth.models import User
 from backend.auth.passwords import hash_password
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.extensions import limiter
 from backend.org.demo import DemoSummary, seed_demo_county
+from backend.transaction import unit_of_work
 from tests.admin_helpers import PASSWORD, post_login
 from tests.factories import World, build_world
 from tests.factories_shop import add_shop

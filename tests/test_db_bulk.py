@@ -10,7 +10,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, Table, select
 
-from backend.db import UTCDateTime, db, insert_many, unit_of_work, update_many
+from backend.db import UTCDateTime, db, insert_many, update_many
+from backend.transaction import unit_of_work
 
 pytestmark = pytest.mark.real_commits  # the probe table is created and dropped through the engine
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from backend.auth.models import ADMIN_ROLES, Role, User
 from backend.auth.passwords import verify_password
 from backend.crypto import lookup_hash
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.org.demo import (
     ACCOUNTS_FILE,
     DEMO_COUNTY_CODE,
@@ -25,6 +25,7 @@ from backend.org.demo import (
 )
 from backend.org.identity import normalize_id_number, normalize_phone
 from backend.org.models import Cadre, County, Grid, Household, Pairing, Post, Posting, Resident, Town, Village
+from backend.transaction import unit_of_work
 from tests.conftest import wipe
 
 TABLES = (County, Town, Village, Grid, Household, Resident, Cadre, Posting, Pairing, User)

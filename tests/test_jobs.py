@@ -26,11 +26,12 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from backend.auth.models import ApiToken, Role, User
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.jobs.models import OutboxJob
 from backend.jobs.outbox import dispatch, enqueue, sweep_outbox
 from backend.jobs.tasks import TASKS
 from backend.timeutil import now_utc
+from backend.transaction import unit_of_work
 from tests.conftest import REDIS_URL
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

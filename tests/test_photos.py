@@ -26,7 +26,7 @@ from werkzeug.serving import make_server
 
 from backend.auth.models import User
 from backend.auth.scope import scope_for
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.errors import (
     NotInScope,
     PayloadTooLarge,
@@ -47,6 +47,7 @@ from backend.photos.models import Photo, PhotoFlag, PhotoSettings, PhotoStatus
 from backend.photos.storage import photo_storage
 from backend.records.photo_demo import demo_photo
 from backend.timeutil import now_utc
+from backend.transaction import unit_of_work
 from tests import photo_corpus as corpus
 from tests.factories import World
 

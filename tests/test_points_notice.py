@@ -186,8 +186,9 @@ def test_approvals_racing_the_close_of_their_month_are_either_published_or_moved
 
     from backend.auth.models import User
     from backend.auth.scope import scope_for
-    from backend.db import db, unit_of_work
+    from backend.db import db
     from backend.points.claims import submit_claim
+    from backend.transaction import unit_of_work
 
     households = ["H1", "H2", "H6"]
     items = ["P10", "P19", "P09", "P11", "P13", "P20"]

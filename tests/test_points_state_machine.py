@@ -37,7 +37,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.errors import DomainError
 from backend.points import notice
 from backend.points.claims import approve_claim, period_bounds, reject_claim, review_claims, submit_claim
@@ -58,6 +58,7 @@ from backend.shop import redemptions, stock
 from backend.shop.models import COUNTED_STATUSES, Product, Redemption, RedemptionStatus, StockEntry, StockKind
 from backend.shop.stock import stock_mismatches
 from backend.timeutil import LOCAL_TZ, now_utc, today_local
+from backend.transaction import unit_of_work
 from tests.conftest import wipe
 from tests.factories import build_world
 from tests.factories_points import acting

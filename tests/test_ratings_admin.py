@@ -7,10 +7,11 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import select
 
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.ratings.compile import compile_month
 from backend.ratings.models import Rectification
 from backend.timeutil import today_local
+from backend.transaction import unit_of_work
 from tests.admin_helpers import chart_options, html, post_form
 from tests.factories import World
 from tests.factories_ratings import enter, install_world_schemes, star_scores

@@ -7,7 +7,7 @@ from datetime import date
 from flask import Flask
 from sqlalchemy import func, select
 
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.ratings.compile import compile_month
 from backend.ratings.models import (
     AlertKind,
@@ -20,6 +20,7 @@ from backend.ratings.models import (
     SchemeKind,
 )
 from backend.timeutil import today_local
+from backend.transaction import unit_of_work
 from tests.factories import World
 from tests.factories_ratings import enter, install_world_schemes, results, snapshot, star_scores
 

@@ -15,10 +15,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import create_engine, func, select, text
 
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.ratings.compile import compile_month
 from backend.ratings.models import CompileRun, CompileUnit, RatingResult, RunStatus
 from backend.timeutil import today_local
+from backend.transaction import unit_of_work
 from tests.conftest import REDIS_URL
 from tests.factories import World
 from tests.factories_ratings import enter, install_world_schemes, snapshot, star_scores

@@ -10,13 +10,14 @@ from sqlalchemy import select
 
 from backend.auth.models import User
 from backend.auth.scope import scope_for
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.errors import Conflict, Forbidden, InvalidRequest, NotInScope
 from backend.jobs import schedule
 from backend.jobs.schedule import SCHEDULE, run_due
 from backend.ratings import service
 from backend.ratings.models import CompileRun, RunStatus, SchemeKind, SheetStage
 from backend.timeutil import today_local
+from backend.transaction import unit_of_work
 from tests.factories import World
 from tests.factories_ratings import enter, install_world_schemes, results, star_scores
 

@@ -8,11 +8,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.jobs import schedule
 from backend.jobs.models import OutboxJob
 from backend.jobs.schedule import SCHEDULE, Scheduled, last_due, run_due
 from backend.timeutil import LOCAL_TZ
+from backend.transaction import unit_of_work
 from tests.test_jobs import seed_tokens, token_ids
 
 MONTH_END = Scheduled("monthly", "auth.purge_tokens", "30 0 1 * *")

@@ -13,7 +13,7 @@ from sqlalchemy import func, inspect, select, update
 
 from backend.auth.models import User
 from backend.auth.scope import scope_for
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.errors import InvalidAnswer
 from backend.org.models import Grid, Household, Resident, Village
 from backend.surveys import results, service
@@ -34,6 +34,7 @@ from backend.surveys.paper import parse_sheets
 from backend.surveys.results import Satisfaction
 from backend.surveys.templates import install_preset
 from backend.timeutil import now_utc, to_local
+from backend.transaction import unit_of_work
 from tests.admin_helpers import html, post_form
 from tests.factories import make_household
 from tests.factories_surveys import full_answers

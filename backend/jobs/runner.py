@@ -8,10 +8,11 @@ from typing import Any
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import update
 
-from backend.db import db, unit_of_work
+from backend.db import db
 from backend.jobs.models import OutboxJob
 from backend.jobs.tasks import TASKS, RecordedError, load_all_tasks
 from backend.timeutil import now_utc
+from backend.transaction import unit_of_work
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from backend.auth.models import Role, User
 from backend.auth.passwords import hash_password
 from backend.auth.service import issue_binding_code
-from backend.db import unit_of_work
 from backend.org.identity import make_id_number, normalize_id_number, normalize_phone
 from backend.org.models import (
     POST_LABELS,
@@ -50,6 +49,7 @@ from backend.records.demo import seed_records_demo
 from backend.records.photo_demo import seed_photos_demo
 from backend.shop.demo import seed_shop_demo
 from backend.surveys.demo import seed_surveys_demo
+from backend.transaction import unit_of_work
 
 SEED = 20240601
 DEMO_COUNTY_NAME = "秦岭县"
