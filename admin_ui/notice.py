@@ -10,9 +10,9 @@ from admin_ui.access import admin_required, bp, current_scope, int_arg, nav_item
 from admin_ui.export import wants_xlsx, xlsx_response
 from backend.db import db
 from backend.errors import InvalidRequest
+from backend.months import Month
 from backend.org.service import village_choices
 from backend.points import notice as service
-from backend.points.ledger import business_month
 from backend.points.models import NoticeStatus, ObjectionStatus
 
 nav_item("admin.notices", "月度公示", "points", 50, also_active=("admin.notice",))
@@ -52,7 +52,7 @@ def notices() -> str | Response:
         rows=rows,
         village_id=village_id,
         village_choices=village_choices(db.session, scope),
-        default_month=business_month(),
+        default_month=str(Month.current()),
         status_labels=STATUS_LABELS,
     )
 

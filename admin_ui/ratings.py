@@ -7,7 +7,7 @@ Views parse the query string or form, call one service, render (or export the sa
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -20,8 +20,9 @@ from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.auth.models import Role
 from backend.db import db
 from backend.errors import DomainError, Forbidden, InvalidRequest
+from backend.months import Month
 from backend.ratings import service
-from backend.ratings.compile import compile_month, parse_month, previous_months
+from backend.ratings.compile import compile_month, previous_months
 from backend.ratings.models import ALERT_LABELS, SchemeKind
 from backend.ratings.schemes import create_scheme_version
 from backend.ratings.service import FLAG_LABELS, ORIGIN_TEXT, STAGE_LABELS
@@ -65,11 +66,11 @@ GRADE_TONES = {
 
 def month_arg() -> str:
     """?month=YYYY-MM, else the month that has just ended (the one compiled at month end)."""
-    value = request.args.get("month") or ""
+    last_month = Month.current().shift(-1)
     try:
-        return parse_month(value).label
+        return str(Month.parse(request.args.get("month"), default=last_month))
     except InvalidRequest:
-        return f"{today_local().replace(day=1) - timedelta(days=1):%Y-%m}"
+        return str(last_month)
 
 
 def _context(month: str, **extra: Any) -> dict[str, Any]:
@@ -178,7 +179,7 @@ def _scores(prefix: str) -> dict[str, float]:
 @bp.post("/ratings/villages/<int:village_id>/<any(self, town, county):step>")
 @admin_required
 def ratings_village_step(village_id: int, step: str) -> Response:
-    month = parse_month(request.form.get("month", "")).label
+    month = str(Month.parse(request.form.get("month")))
     scope, vetoes = current_scope(), set(request.form.getlist("veto"))
     try:
         if step == "self":
@@ -395,7 +396,7 @@ def ratings_runs() -> str | Response:
 def ratings_run_start() -> Response:
     if current_user.role != Role.county_admin:
         raise Forbidden("只有县级管理员可以发起汇总")
-    month = parse_month(request.form.get("month", "")).label
+    month = str(Month.parse(request.form.get("month")))
     run = compile_month(db.session, current_user.county_id, month, actor_id=current_user.id)
     flash(f"已发起 {month} 汇总（任务 {run.id}）", "info")
     return redirect(url_for("admin.ratings_runs"))
@@ -442,16 +443,16 @@ def ratings_scheme_create() -> Response:
             definition = json.loads(request.form.get("definition") or "")
         except json.JSONDecodeError as exc:
             raise InvalidRequest("方案定义不是有效的 JSON") from exc
-        start = parse_month(request.form.get("effective_month", "")).start
+        start = Month.parse(request.form.get("effective_month"))
         scheme = create_scheme_version(
             db.session,
             current_user.county_id,
             definition,
             title=(request.form.get("title") or "").strip()[:80] or "考核方案",
-            effective_from=start,
+            effective_from=start.first,
             actor_id=current_user.id,
         )
-        flash(f"已保存第{scheme.version}版，自 {start:%Y-%m} 起执行", "info")
+        flash(f"已保存第{scheme.version}版，自 {start} 起执行", "info")
     except DomainError as error:
         db.session.rollback()
         flash(

@@ -14,6 +14,7 @@ from admin_ui.access import admin_required, bp, choice_arg, current_scope, form_
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
 from backend.errors import Forbidden, InvalidRequest
+from backend.months import Month
 from backend.org.service import village_choices
 from backend.records import checkins, ledgers
 from backend.records.checkins import DAY_LABELS
@@ -22,7 +23,6 @@ from backend.records.common import (
     VISIT_PERIODS,
     VISIT_RULE_LABELS,
     VISIT_RULES,
-    Month,
     WorkSettings,
     save_settings,
     settings_for_county,
@@ -40,10 +40,11 @@ nav_item("admin.cadre_settings", "工作设置", "cadre", 45)
 
 
 def month_arg() -> Month:
+    """?month=YYYY-MM, else this month."""
     try:
-        return Month.parse(request.args.get("month"))
+        return Month.parse(request.args.get("month"), default=Month.current())
     except InvalidRequest:
-        return Month.parse(None)
+        return Month.current()
 
 
 def _villages() -> list[tuple[int, str]]:

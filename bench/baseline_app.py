@@ -22,8 +22,8 @@ from sqlalchemy.engine import make_url
 from backend.auth.models import ApiToken, User
 from backend.auth.service import _token_hash
 from backend.db import install_sqlite_pragmas, write_intent
+from backend.months import Month
 from backend.points.honors import PERIOD_KINDS, _places_statement, period_containing, previous_period
-from backend.points.ledger import business_month
 from backend.points.models import EntryKind, LedgerEntry, PointsAccount, RuleItem
 from backend.shop.models import Product, StockEntry, StockKind
 from backend.timeutil import now_utc, today_local
@@ -83,7 +83,7 @@ def create_baseline() -> Flask:
         return "ok"
 
     def summary(ranked: bool):  # type: ignore[no-untyped-def]
-        month = business_month()
+        month = str(Month.current())
         with engine.connect() as conn:
             hid = household_id(conn)
             acc = conn.execute(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from backend.auth.models import Role
 from backend.db import db
+from backend.months import Month
 from backend.ratings.service import VillageRating, village_rating
-from backend.timeutil import today_local
 from miniprogram_api import BASE
 from miniprogram_api.policy import allow, current_scope
 from miniprogram_api.schemas import ApiSchema
@@ -66,5 +64,5 @@ class VillageRatingSchema(ApiSchema):
 @blp.response(200, VillageRatingSchema)
 def village(args: dict, village_id: int) -> VillageRating:
     """A village's star rating for a month (default last month): stars, grade, star scores, stars lost."""
-    month = args["month"] or f"{today_local().replace(day=1) - timedelta(days=1):%Y-%m}"
+    month = args["month"] or str(Month.current().shift(-1))
     return village_rating(db.session, current_scope(), village_id, month)

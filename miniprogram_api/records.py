@@ -14,9 +14,9 @@ from marshmallow import fields, validate
 from backend.auth.models import Role
 from backend.crypto import mask_name
 from backend.db import db
+from backend.months import Month
 from backend.photos.service import may_view, photos_of
 from backend.records import checkins, daily_records, problems, visits
-from backend.records.common import Month
 from backend.records.daily_records import effective
 from backend.records.models import (
     CATEGORY_LABELS,
@@ -65,6 +65,10 @@ def _photos(obj: Any) -> list[dict]:
 
 class MonthArgs(ApiSchema):
     month = fields.String(load_default=None, metadata={"description": "YYYY-MM（北京时间），默认本月"})
+
+
+def _month(args: dict) -> Month:
+    return Month.parse(args["month"], default=Month.current())
 
 
 class MonthListArgs(ListArgs, MonthArgs):
@@ -127,7 +131,7 @@ def check_in(args: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, AttendanceSchema)
 def attendance(args: dict):  # type: ignore[no-untyped-def]
     """The cadre's attendance for a month: days on post, leave days, days required, a day-by-day calendar."""
-    return checkins.own_attendance(db.session, current_user(), Month.parse(args["month"]))
+    return checkins.own_attendance(db.session, current_user(), _month(args))
 
 
 # --- 请假 ---
@@ -298,7 +302,7 @@ def create_daily_record(args: dict):  # type: ignore[no-untyped-def]
 def list_daily_records(args: dict) -> dict:
     """Daily records of a month in the caller's scope, newest first, with their photos."""
     stmt = daily_records.records_query(
-        current_scope(), Month.parse(args["month"]), cadre_id=args["cadre_id"], village_id=args["village_id"]
+        current_scope(), _month(args), cadre_id=args["cadre_id"], village_id=args["village_id"]
     )
     result = page(db.session, stmt, DailyRecord.id, args, newest_first=True)
     _with_evidence("daily_record", result["items"])
@@ -398,9 +402,7 @@ def record_visit(args: dict):  # type: ignore[no-untyped-def]
 @blp.response(200, Page(VisitSchema))
 def list_visits(args: dict) -> dict:
     """Household visits of a month in the caller's scope, newest first, with their photos."""
-    stmt = visits.visits_query(
-        current_scope(), Month.parse(args["month"]), cadre_id=args["cadre_id"], village_id=args["village_id"]
-    )
+    stmt = visits.visits_query(current_scope(), _month(args), cadre_id=args["cadre_id"], village_id=args["village_id"])
     result = page(db.session, stmt, Visit.id, args, newest_first=True)
     _with_evidence("visit", result["items"])
     return result
@@ -417,7 +419,7 @@ class CoverageArgs(MonthArgs):
 @blp.response(200, CoverageSchema)
 def visit_coverage(args: dict) -> dict:
     """Paired households (包联户) against the county's rule: a cadre's own, an admin's whole scope."""
-    month = Month.parse(args["month"])
+    month = _month(args)
     user = current_user()
     rows = visits.coverage(
         db.session,

@@ -9,16 +9,16 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import User
 from backend.auth.scope import Scope, scope_for
+from backend.months import Month
 from backend.points.claims import approve_claim, submit_claim
-from backend.points.ledger import month_of
 from backend.points.models import LedgerEntry
 from backend.timeutil import today_local
 from tests.factories import World
 
 TODAY = today_local()
-THIS_MONTH = month_of(TODAY)
+THIS_MONTH = str(Month.of(TODAY))
 LAST_DAY_OF_PREV = TODAY.replace(day=1) - timedelta(days=1)
-PREV_MONTH = month_of(LAST_DAY_OF_PREV)
+PREV_MONTH = str(Month.of(LAST_DAY_OF_PREV))
 
 
 def acting(session: Session, world: World, name: str) -> tuple[User, Scope]:

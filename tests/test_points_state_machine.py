@@ -39,9 +39,10 @@ from sqlalchemy.orm import Session
 from backend.auth.models import Role, User
 from backend.db import db
 from backend.errors import DomainError
+from backend.months import Month
 from backend.points import notice
 from backend.points.claims import approve_claim, period_bounds, reject_claim, review_claims, submit_claim
-from backend.points.ledger import balance_mismatches, month_of, next_month
+from backend.points.ledger import balance_mismatches
 from backend.points.models import (
     Claim,
     ClaimStatus,
@@ -125,10 +126,10 @@ class Model:
     objections: dict[int, tuple[str, str, bool]] = field(default_factory=dict)  # id → household, month, open
 
     def entry_month(self, on: date) -> str:
-        month = month_of(on)
-        while month in self.notices:
-            month = next_month(month)
-        return month
+        month = Month.of(on)
+        while str(month) in self.notices:
+            month = month.shift(1)
+        return str(month)
 
     def post(self, household: str, amount: int) -> None:
         self.balance.setdefault(household, self.base_score)
@@ -181,10 +182,7 @@ class Model:
 
 def months_back(count: int) -> str:
     """This month (0), last month (1), … on the machine's clock."""
-    first = today_local().replace(day=1)
-    for _ in range(count):
-        first = (first - timedelta(days=1)).replace(day=1)
-    return month_of(first)
+    return str(Month.current().shift(-count))
 
 
 def rows(table: Table) -> dict[int, tuple]:
@@ -352,9 +350,9 @@ class VillageBooks(RuleBasedStateMachine):
             for r in self.model.redemptions.values()
             if (r.household, r.product) == (household, product)
             and r.status in COUNTED_STATUSES
-            and month_of(r.requested_on) == month_of(today)
+            and Month.of(r.requested_on) == Month.of(today)
         )
-        if month_of(today) in self.model.vetoed_months.get(household, set()):
+        if str(Month.of(today)) in self.model.vetoed_months.get(household, set()):
             expected = "redemption_vetoed"
         elif limit is not None and taken + quantity > limit:
             expected = "redemption_limit_reached"
@@ -648,7 +646,7 @@ class VillageBooks(RuleBasedStateMachine):
     def per_household_limits_hold(self) -> None:
         taken: Counter[tuple[int, int, str]] = Counter()
         for r in db.session.scalars(select(Redemption).where(Redemption.status.in_(COUNTED_STATUSES))):
-            taken[(r.household_id, r.product_id, month_of(r.requested_on))] += r.quantity
+            taken[(r.household_id, r.product_id, str(Month.of(r.requested_on)))] += r.quantity
         limits = {self.id_of(f"product:{name}"): limit for name, (_p, _u, limit) in PRODUCTS.items()}
         assert all(limits[product] is None or n <= limits[product] for (_h, product, _m), n in taken.items())
 

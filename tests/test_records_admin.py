@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from backend.db import db
+from backend.months import Month
 from backend.org.models import Pairing
-from backend.records.common import Month
 from backend.records.models import LeaveRequest
 from backend.timeutil import today_local
 from tests.admin_helpers import html, post_form

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from backend.auth.models import User
 from backend.auth.scope import scope_for
+from backend.months import Month
 from backend.photos.models import Photo, PhotoFlag, PhotoStatus
 from backend.records import ledgers
-from backend.records.common import Month
 from backend.records.models import Checkin, DailyRecord, LeaveRequest, Problem, ProblemStatus, Visit
 from backend.records.problems import problems_query
 from backend.timeutil import today_local

@@ -7,7 +7,6 @@ queries per page, whatever its length) and mask every personal name before a tem
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -17,13 +16,13 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from backend.auth.models import ROLE_LABELS, User
 from backend.auth.scope import Scope, filter_households, load_household, load_village
 from backend.crypto import mask_name
-from backend.errors import InvalidRequest
+from backend.months import Month
 from backend.org.models import Household
 from backend.org.service import PER_PAGE, Page, _page_bounds
 from backend.photos.models import Photo
 from backend.photos.service import photos_of
-from backend.points.claims import claims_query, period_bounds
-from backend.points.ledger import PointsSummary, business_month, household_summary, ledger_query
+from backend.points.claims import claims_query
+from backend.points.ledger import PointsSummary, household_summary, ledger_query
 from backend.points.models import (
     CapPeriod,
     Claim,
@@ -53,20 +52,11 @@ ENTRY_KIND_LABELS = {
     EntryKind.correction: "更正",
 }
 DEDUCTING = (EntryKind.deduct, EntryKind.veto)
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def parse_month(value: str | None) -> str | None:
     """'2026-03' or None; anything else is a bad request, not a silently ignored filter."""
-    if not value:
-        return None
-    if not MONTH_PATTERN.match(value):
-        raise InvalidRequest("月份格式应为 YYYY-MM", errors={"month": ["月份格式应为 YYYY-MM"]})
-    return value
-
-
-def _month_start(month: str) -> date:
-    return date(int(month[:4]), int(month[5:]), 1)
+    return str(Month.parse(value)) if value else None
 
 
 def _heads(session: Session, household_ids: set[int]) -> dict[int, Household]:
@@ -141,8 +131,8 @@ def _claims_stmt(scope: Scope, filters: ClaimFilters) -> Select[tuple[Claim]]:
     if filters.kind is not None:
         stmt = stmt.where(Claim.rule_item_id.in_(select(RuleItem.id).where(RuleItem.kind == filters.kind)))
     if filters.month is not None:
-        start, end = period_bounds(_month_start(filters.month), CapPeriod.month)
-        stmt = stmt.where(Claim.occurred_on >= start, Claim.occurred_on < end)
+        month = Month.parse(filters.month)
+        stmt = stmt.where(Claim.occurred_on >= month.first, Claim.occurred_on < month.next_first)
     return stmt.options(selectinload(Claim.rule_item).selectinload(RuleItem.rule_book))
 
 
@@ -234,11 +224,10 @@ class HouseholdLedger:
     trend: list[MonthBar]
 
 
-def last_months(count: int, today: date | None = None) -> list[str]:
+def last_months(count: int) -> list[str]:
     """The `count` business months up to and including this one, oldest first."""
-    today = today or today_local()
-    index = today.year * 12 + today.month - 1
-    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - count + 1, index + 1)]
+    this_month = Month.current()
+    return [str(month) for month in this_month.shift(1 - count).through(this_month)]
 
 
 def month_totals(session: Session, household_id: int, months: list[str]) -> list[MonthBar]:
@@ -363,7 +352,7 @@ def village_balances(
     Households with no points movement yet have no account: they stand at the base score.
     """
     village = load_village(session, scope, village_id)
-    month = month or business_month()
+    month = month or str(Month.current())
     base_score = active_rule_book(session, village.id, today_local()).base_score
     moves = (
         select(

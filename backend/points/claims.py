@@ -24,6 +24,7 @@ from backend.errors import (
     NotInScope,
 )
 from backend.inbox.service import notify
+from backend.months import Month
 from backend.org.models import Household
 from backend.photos.service import attach_photos
 from backend.points.ledger import ensure_account, post_entry
@@ -132,8 +133,8 @@ def _duplicates(
 
 def period_bounds(on: date, period: CapPeriod) -> tuple[date, date]:
     if period == CapPeriod.month:
-        start = on.replace(day=1)
-        end = date(on.year + (on.month == 12), on.month % 12 + 1, 1)
+        month = Month.of(on)
+        start, end = month.first, month.next_first
     elif period == CapPeriod.quarter:
         first_month = (on.month - 1) // 3 * 3 + 1
         start = date(on.year, first_month, 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import Integer, Select, String, bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -21,8 +21,9 @@ from sqlalchemy.sql.selectable import Subquery
 from backend.auth.scope import Scope, load_village
 from backend.crypto import mask_name
 from backend.errors import InvalidRequest
+from backend.months import Month
 from backend.org.models import Household, Resident
-from backend.points.ledger import PointsSummary, household_summary, month_of, month_start, next_month
+from backend.points.ledger import PointsSummary, household_summary
 from backend.points.models import EntryKind, LedgerEntry
 from backend.points.rules import active_rule_book
 from backend.timeutil import today_local
@@ -41,21 +42,29 @@ STAR_LABELS = {1: "一星", 2: "二星", 3: "三星", 4: "四星", 5: "五星"}
 
 @dataclass(frozen=True)
 class Period:
+    """A month, quarter or year a village ranks its households over: the business months first..last."""
+
     kind: str
     key: str  # 2026-10 / 2026-Q4 / 2026
-    months: tuple[str, ...]
+    first_month: Month
+    last_month: Month
+
+    @property
+    def months(self) -> tuple[str, ...]:
+        """Its months as ledger entries name them."""
+        return tuple(str(month) for month in self.first_month.through(self.last_month))
 
     @property
     def label(self) -> str:
         if self.kind == "month":
-            return f"{self.key[:4]}年{int(self.key[5:])}月"
+            return f"{self.first_month.year}年{self.first_month.month}月"
         if self.kind == "quarter":
-            return f"{self.key[:4]}年第{self.key[-1]}季度"
+            return f"{self.first_month.year}年第{self.key[-1]}季度"
         return f"{self.key}年度"
 
     @property
     def last_day(self) -> date:
-        return month_start(next_month(self.months[-1])) - timedelta(days=1)
+        return self.last_month.last
 
 
 def period(kind: str, key: str) -> Period:
@@ -70,19 +79,17 @@ def period(kind: str, key: str) -> Period:
         first, count = (int(match.group(2)) - 1) * 3 + 1, 3
     else:
         first, count = 1, 12
-    months = [f"{year:04d}-{first:02d}"]
-    while len(months) < count:
-        months.append(next_month(months[-1]))
-    return Period(kind, key, tuple(months))
+    first_month = Month(year, first)
+    return Period(kind, key, first_month, first_month.shift(count - 1))
 
 
 def period_containing(kind: str, on: date) -> Period:
-    key = {"month": month_of(on), "quarter": f"{on.year}-Q{(on.month - 1) // 3 + 1}", "year": str(on.year)}[kind]
+    key = {"month": str(Month.of(on)), "quarter": f"{on.year}-Q{(on.month - 1) // 3 + 1}", "year": str(on.year)}[kind]
     return period(kind, key)
 
 
 def previous_period(kind: str, on: date) -> Period:
-    return period_containing(kind, month_start(period_containing(kind, on).months[0]) - timedelta(days=1))
+    return period_containing(kind, period_containing(kind, on).first_month.shift(-1).first)
 
 
 @dataclass(frozen=True)
@@ -184,7 +191,7 @@ def places_in_village(session: Session, household: Household, periods: list[Peri
     households with a strictly higher score."""
     params: dict[str, object] = {"village_id": household.village_id, "household_id": household.id}
     for i, per in enumerate(periods):
-        params[f"first_{i}"], params[f"last_{i}"] = per.months[0], per.months[-1]
+        params[f"first_{i}"], params[f"last_{i}"] = str(per.first_month), str(per.last_month)
     *figures, village_size = session.execute(_places_statement(len(periods)), params).one()
     rows = []
     for i in range(len(periods)):

@@ -13,27 +13,11 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.expression import Exists
 
 from backend.errors import InsufficientPoints
+from backend.months import Month
 from backend.org.models import Household, Village
 from backend.points.models import EntryKind, LedgerEntry, MonthlyNotice, PointsAccount, RuleBook
 from backend.points.rules import active_rule_book
-from backend.timeutil import now_utc, to_local, today_local
-
-
-def business_month(moment=None) -> str:  # type: ignore[no-untyped-def]
-    return f"{to_local(moment or now_utc()):%Y-%m}"
-
-
-def month_of(day: date) -> str:
-    return f"{day:%Y-%m}"
-
-
-def next_month(month: str) -> str:
-    year, number = int(month[:4]), int(month[5:7])
-    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
-
-
-def month_start(month: str) -> date:
-    return date(int(month[:4]), int(month[5:7]), 1)
+from backend.timeutil import now_utc, today_local
 
 
 def entry_month(session: Session, village_id: int, on: date) -> str:
@@ -44,15 +28,15 @@ def entry_month(session: Session, village_id: int, on: date) -> str:
     into a month between its snapshot and its notice (PostgreSQL; SQLite serialises all writers anyway).
     """
     session.execute(select(Village.id).where(Village.id == village_id).with_for_update(read=True))
-    month = month_of(on)
+    month = Month.of(on)
     closed = set(
         session.scalars(
-            select(MonthlyNotice.month).where(MonthlyNotice.village_id == village_id, MonthlyNotice.month >= month)
+            select(MonthlyNotice.month).where(MonthlyNotice.village_id == village_id, MonthlyNotice.month >= str(month))
         )
     )
-    while month in closed:
-        month = next_month(month)
-    return month
+    while str(month) in closed:
+        month = month.shift(1)
+    return str(month)
 
 
 def ensure_account(session: Session, household: Household, base_score: int, actor_id: int | None = None) -> None:
@@ -189,7 +173,7 @@ class PointsSummary:
 
 def household_summary(session: Session, household_id: int, month: str | None = None) -> PointsSummary:
     """Balance and this month's movement and veto, from the account and the month's entries."""
-    month = month or business_month()
+    month = month or str(Month.current())
     account = session.get(PointsAccount, household_id)
     if account is None:
         # No points movement yet: the household stands at the base score of its village's rule book.
@@ -231,4 +215,4 @@ def redemption_blocked_by_veto(session: Session, household_id: int, on: date, bo
         book = active_rule_book(session, session.get_one(Household, household_id).village_id, on)
     if not book.veto_blocks_redemption:
         return False
-    return bool(session.scalar(select(vetoed(household_id, [month_of(on)]))))
+    return bool(session.scalar(select(vetoed(household_id, [str(Month.of(on))]))))

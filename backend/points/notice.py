@@ -7,7 +7,6 @@ snapshot (NoticeLine rows) plus the month's entries, which are immutable like ev
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -29,8 +28,9 @@ from backend.errors import (
     ObjectionWindowOpen,
 )
 from backend.inbox.service import notify
+from backend.months import Month
 from backend.org.models import Household, Resident, Village
-from backend.points.ledger import business_month, ensure_account, month_start, next_month, post_entry
+from backend.points.ledger import ensure_account, post_entry
 from backend.points.models import (
     EntryKind,
     LedgerEntry,
@@ -43,15 +43,8 @@ from backend.points.models import (
 from backend.points.rules import active_rule_book
 from backend.timeutil import LOCAL_TZ, now_utc, to_local
 
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 # Entries a notice shows: what the panel decided, not base scores or shop movements.
 NOTICE_KINDS = (EntryKind.earn, EntryKind.deduct, EntryKind.veto, EntryKind.correction)
-
-
-def parse_month(month: str) -> str:
-    if not MONTH_PATTERN.match(month):
-        raise InvalidRequest(errors={"month": ["月份格式应为 YYYY-MM"]})
-    return month
 
 
 def _require_panel(scope: Scope) -> None:
@@ -63,8 +56,8 @@ def close_month(session: Session, scope: Scope, user: User, village_id: int, mon
     """The review panel fixes the month's additions and deductions and posts them (月公示)."""
     _require_panel(scope)
     village = load_village(session, scope, village_id)
-    parse_month(month)
-    if month > business_month():
+    closing = Month.parse(month)
+    if closing > Month.current():
         raise InvalidRequest(errors={"month": ["不能关闭尚未开始的月份"]})
     # Exclusive lock on the village: entries take it shared (ledger.entry_month), so none lands mid-snapshot.
     session.execute(select(Village.id).where(Village.id == village.id).with_for_update())
@@ -72,7 +65,7 @@ def close_month(session: Session, scope: Scope, user: User, village_id: int, mon
         select(MonthlyNotice.id).where(MonthlyNotice.village_id == village.id, MonthlyNotice.month == month)
     ):
         raise MonthAlreadyClosed()
-    book = active_rule_book(session, village.id, month_start(next_month(month)) - timedelta(days=1))
+    book = active_rule_book(session, village.id, closing.last)
     published_at = now_utc()
     deadline_day = to_local(published_at).date() + timedelta(days=book.objection_days)
     notice = MonthlyNotice(
@@ -175,7 +168,7 @@ def _village_for(session: Session, scope: Scope, village_id: int | None) -> int:
 
 def _notice(session: Session, village_id: int, month: str, *, lock: bool = False) -> MonthlyNotice:
     stmt = select(MonthlyNotice).where(
-        MonthlyNotice.village_id == village_id, MonthlyNotice.month == parse_month(month)
+        MonthlyNotice.village_id == village_id, MonthlyNotice.month == str(Month.parse(month))
     )
     notice = session.scalar(stmt.with_for_update() if lock else stmt)
     if notice is None:

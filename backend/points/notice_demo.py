@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from backend.auth.models import Role, User
 from backend.auth.scope import Scope, scope_for
 from backend.errors import DomainError
+from backend.months import Month
 from backend.org.models import County, Household, Posting, Town, Village
 from backend.points import notice
 from backend.points.claims import approve_claim, reject_claim, submit_claim
-from backend.points.ledger import month_of, month_start, next_month
 from backend.points.models import ItemKind, LedgerEntry, RuleItem
 from backend.points.rules import active_rule_book
 from backend.records.photo_demo import demo_photo
@@ -52,10 +52,8 @@ def seed_notice_demo(session: Session, county: County, today: date | None = None
     villages = session.scalars(
         select(Village).join(Town).where(Town.county_id == county.id).order_by(Village.code).limit(DEMO_VILLAGES)
     ).all()
-    this_month = month_of(today)
-    months = [month_of(month_start(this_month) - timedelta(days=1))]
-    for _ in range(2):
-        months.insert(0, month_of(month_start(months[0]) - timedelta(days=1)))
+    this_month = Month.of(today)
+    months = this_month.shift(-3).through(this_month.shift(-1))
     for village in villages:
         _seed_village(session, rng, village, months, summary)
     return summary
@@ -66,7 +64,7 @@ def _actor(session: Session, user: User) -> _Actor:
 
 
 def _seed_village(
-    session: Session, rng: random.Random, village: Village, months: list[str], summary: NoticeDemoSummary
+    session: Session, rng: random.Random, village: Village, months: list[Month], summary: NoticeDemoSummary
 ) -> None:
     reviewer = _actor(
         session, session.scalars(select(User).where(User.role == Role.reviewer, User.village_id == village.id)).first()
@@ -87,15 +85,13 @@ def _seed_village(
         )
     ]
     households = session.scalars(select(Household.id).where(Household.village_id == village.id)).all()
-    items = active_rule_book(session, village.id, month_start(months[0])).items
+    items = active_rule_book(session, village.id, months[0].first).items
     positives = [i for i in items if i.kind == ItemKind.positive]
     negatives = [i for i in items if i.kind == ItemKind.negative]
     veto = next(i for i in items if i.kind == ItemKind.veto)
     for index, month in enumerate(months):
-        start = month_start(month)
-        days = (month_start(next_month(month)) - start).days
         for n in range(CLAIMS_PER_MONTH):
-            on = start + timedelta(days=rng.randrange(days))
+            on = month.first + timedelta(days=rng.randrange(month.days))
             declared = n < len(villagers) and rng.random() < 0.8
             if declared:
                 item, by, household_id = rng.choice(positives), villagers[n], villagers[n].scope.household_id
@@ -105,7 +101,7 @@ def _seed_village(
             if index == 1 and n == 0:
                 item, by, household_id = veto, cadre, rng.choice(households)
             _claim(session, rng, reviewer, by, item, household_id, on, summary)
-        _publish(session, village, month, reviewer, villagers, index, months, summary)
+        _publish(session, village, str(month), reviewer, villagers, index, months, summary)
 
 
 def _claim(
@@ -152,13 +148,13 @@ def _publish(
     reviewer: _Actor,
     villagers: list[_Actor],
     index: int,
-    months: list[str],
+    months: list[Month],
     summary: NoticeDemoSummary,
 ) -> None:
     closed = notice.close_month(session, reviewer.scope, reviewer.user, village.id, month)
     summary.notices += 1
     # Published on the 1st of the following month at 09:00, as the village committee posts it.
-    published = datetime.combine(month_start(next_month(month)), time(9), LOCAL_TZ)
+    published = datetime.combine(Month.parse(month).next_first, time(9), LOCAL_TZ)
     closed.published_at = published
     if index == len(months) - 1:
         return  # last month: still within its objection window

@@ -24,6 +24,7 @@ from backend.db import any_of, insert_many, read_rows, update_many
 from backend.errors import InvalidRequest
 from backend.jobs.outbox import enqueue, enqueue_many
 from backend.jobs.tasks import RecordedError
+from backend.months import Month
 from backend.org.models import County, Post, Posting, Town, Village
 from backend.ratings.evaluate import (
     Candidate,
@@ -61,30 +62,15 @@ TRANSIENT_TRIES = 3
 
 def previous_months(month: str, count: int) -> list[str]:
     """The `count` months ending with `month`, oldest first (crosses year boundaries)."""
-    year, mon = int(month[:4]), int(month[5:7])
-    out = []
-    for back in range(count - 1, -1, -1):
-        index = year * 12 + mon - 1 - back
-        out.append(f"{index // 12:04d}-{index % 12 + 1:02d}")
-    return out
-
-
-def parse_month(month: str) -> Period:
-    try:
-        period = Period.month(month)
-    except (ValueError, IndexError) as exc:
-        raise InvalidRequest(errors={"month": ["月份格式应为 YYYY-MM"]}) from exc
-    if len(month) != 7 or month[4] != "-":
-        raise InvalidRequest(errors={"month": ["月份格式应为 YYYY-MM"]})
-    return period
+    last = Month.parse(month)
+    return [str(m) for m in last.shift(1 - count).through(last)]
 
 
 def half_year_of(month: str) -> Period | None:
     """Half-year schemes are compiled with the month that closes the half (June, December)."""
-    if month[5:] == "06":
-        return Period.half_year(f"{month[:4]}-H1")
-    if month[5:] == "12":
-        return Period.half_year(f"{month[:4]}-H2")
+    closing = Month.parse(month)
+    if closing.month in (6, 12):
+        return Period.half_year(f"{closing.year}-H{closing.month // 6}")
     return None
 
 
@@ -100,7 +86,7 @@ def compile_month(session: Session, county_id: int, month: str, actor_id: int | 
 
     A second call racing the first loses on the one-open-run index and gets the first call's run.
     """
-    parse_month(month)
+    Month.parse(month)
     run = session.scalar(
         select(CompileRun)
         .where(CompileRun.county_id == county_id, CompileRun.month == month, CompileRun.finished_at.is_(None))
@@ -189,7 +175,7 @@ def _enqueue_finalize(session: Session, run_id: int, attempt: int) -> None:
 def compile_month_now(session: Session, county_id: int, month: str, inputs: Inputs | None = None) -> CompileRun:
     """The same compile in the caller's transaction, without jobs (demo seed, benchmark): one run, every
     town in turn, then the county-wide finish. `inputs` may hold values the caller gathered already."""
-    parse_month(month)
+    Month.parse(month)
     towns = session.scalars(select(Town.id).where(Town.county_id == county_id).order_by(Town.code)).all()
     run = _new_run(session, county_id, month, len(towns))
     for town_id in towns:
@@ -676,8 +662,9 @@ def _finalize_ranking(
     rules = scheme.definition["ranking"]
     ranks = rank([(r.id, r.score, names.get(r.village_id, "")) for r in ranking])
     bottom: set[int] = set()
-    if month[5:] == "12":
-        year = [f"{month[:4]}-{m:02d}" for m in range(1, 13)]
+    december = Month.parse(month)
+    if december.month == 12:
+        year = [str(m) for m in Month(december.year, 1).through(december)]
         totals: dict[int, list[float]] = defaultdict(list)
         for village_id, score in session.execute(
             select(RatingResult.village_id, RatingResult.score).where(
@@ -826,7 +813,7 @@ def _admonitions(session: Session, county_id: int, month: str, ranking: list[_Re
         for r in ranking
         if "annual_bottom" in r.flags
     }
-    if month[5:] != "12":
+    if Month.parse(month).month != 12:
         return  # only December has an annual bottom share, so no other month ever has an admonition
     period = Period.month(month)
     leaders = (

@@ -11,12 +11,12 @@ drawn from one seeded random generator. The inputs are gathered once and handed 
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from backend.months import Month
 from backend.org.models import County, Household, Post, Posting, Resident, Town, Village
 from backend.ratings.compile import Inputs, compile_month_now, half_year_of, previous_months
 from backend.ratings.models import EntryStage, PartyMember, RatingEntry, SheetStage, StarSheet
@@ -24,7 +24,7 @@ from backend.ratings.presets import PRESETS
 from backend.ratings.providers import Period, Subject
 from backend.ratings.schemes import install_presets
 from backend.records.demo import HISTORY_MONTHS
-from backend.timeutil import now_utc, today_local
+from backend.timeutil import now_utc
 
 SEED = 6006
 # Inputs read from the demo's records. Points activity stays with the raters: the points demo gives only a few
@@ -39,9 +39,9 @@ COUNTY_FINDINGS = ("暗访发现工作队员不在岗", "暗访发现走访记�
 def seed_ratings_demo(session: Session, county: County) -> int:
     """Returns the number of months compiled."""
     rng = random.Random(SEED)
-    last = f"{today_local().replace(day=1) - timedelta(days=1):%Y-%m}"
-    months = previous_months(last, 12)
-    install_presets(session, county.id, date(int(months[0][:4]), int(months[0][5:]), 1))
+    this_month = Month.current()
+    months = previous_months(str(this_month.shift(-1)), 12)
+    install_presets(session, county.id, Month.parse(months[0]).first)
     villages = session.scalars(
         select(Village).join(Town).where(Town.county_id == county.id).order_by(Village.code)
     ).all()
@@ -57,7 +57,7 @@ def seed_ratings_demo(session: Session, county: County) -> int:
     ).all()
     inputs = Inputs(session)
     entries: list[dict[str, Any]] = []
-    recorded = set(previous_months(f"{today_local():%Y-%m}", HISTORY_MONTHS))  # months the cadre-work demo covers
+    recorded = set(previous_months(str(this_month), HISTORY_MONTHS))  # months the cadre-work demo covers
     for index, month in enumerate(months):
         period = Period.month(month)
         keys = AUTO_KEYS if month in recorded else AUTO_KEYS - RECORD_KEYS
@@ -172,7 +172,7 @@ def _star_sheet(
         sheet.county_at = now_utc()
         if rng.random() < 0.12:
             finding = rng.choice(COUNTY_FINDINGS)
-            sheet.visit_on = date(int(month[:4]), int(month[5:]), rng.randint(10, 25))
+            sheet.visit_on = Month.parse(month).first.replace(day=rng.randint(10, 25))
             sheet.findings = finding
             out.append(
                 _entry(

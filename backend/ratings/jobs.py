@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from backend.jobs.schedule import scheduled
 from backend.jobs.tasks import task
+from backend.months import Month
 from backend.ratings import compile as ratings_compile
 
 
@@ -28,7 +29,7 @@ def compile_counties(session: Session, month: str) -> list[int]:
 
 def month_just_ended(due: datetime) -> dict[str, str]:
     """Due at 00:30 on the 1st, Beijing time: the month to compile is the one that ended an hour ago."""
-    return {"month": f"{due.date().replace(day=1) - timedelta(days=1):%Y-%m}"}
+    return {"month": str(Month.of(due.date()).shift(-1))}
 
 
 scheduled("ratings-month-end", "ratings.compile_counties", "30 0 1 * *", kwargs=month_just_ended)

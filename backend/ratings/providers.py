@@ -36,45 +36,48 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from backend.db import any_of, read_rows
+from backend.months import Month
 from backend.org.models import Household, Village
 from backend.points.models import EntryKind, LedgerEntry
 
 
 @dataclass(frozen=True)
 class Period:
-    """A business month "2026-05" (or half year "2026-H1"); start/end are inclusive local dates."""
+    """What ratings are compiled for: a business month "2026-05" or a half year "2026-H1", as its months."""
 
     label: str
-    start: date
-    end: date
+    months: tuple[Month, ...]
 
     @classmethod
     def month(cls, label: str) -> Period:
-        year, month = int(label[:4]), int(label[5:7])
-        start = date(year, month, 1)
-        nxt = date(year + month // 12, month % 12 + 1, 1)
-        return cls(label, start, nxt - timedelta(days=1))
+        month = Month.parse(label)
+        return cls(str(month), (month,))
 
     @classmethod
     def half_year(cls, label: str) -> Period:
-        year, half = int(label[:4]), label[5:]
-        if half == "H1":
-            return cls(label, date(year, 1, 1), date(year, 6, 30))
-        return cls(label, date(year, 7, 1), date(year, 12, 31))
+        first = Month(int(label[:4]), 1 if label[5:] == "H1" else 7)
+        return cls(label, tuple(first.through(first.shift(5))))
 
-    def months(self) -> list[str]:
-        out, cursor = [], self.start
-        while cursor <= self.end:
-            out.append(f"{cursor:%Y-%m}")
-            cursor = date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1)
-        return out
+    @property
+    def start(self) -> date:
+        """The first day, inclusive (local date)."""
+        return self.months[0].first
+
+    @property
+    def end(self) -> date:
+        """The last day, inclusive (local date)."""
+        return self.months[-1].last
+
+    def month_keys(self) -> list[str]:
+        """The months as ledger entries and results name them."""
+        return [str(month) for month in self.months]
 
 
 @dataclass(frozen=True)
@@ -226,7 +229,7 @@ def points_activity_rate(session: Session, subjects: list[Subject], period: Peri
     """Share of the village's households that earned points in the period (积分参与率): both counts in one
     statement, each an index-only count per village."""
     villages = _by_village(subjects)
-    params = {"villages": list(villages), "months": period.months()}
+    params = {"villages": list(villages), "months": period.month_keys()}
     counted = {village_id: (count, active) for village_id, count, active in read_rows(session, _ACTIVITY, params)}
     out = {}
     for village_id, group in villages.items():
@@ -243,7 +246,7 @@ def points_activity_rate(session: Session, subjects: list[Subject], period: Peri
 def points_vetoed_households(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
     """Households hit by a one-vote veto (一票否决) in the period, with the veto entries themselves."""
     villages = _by_village(subjects)
-    rows = read_rows(session, _VETOES, {"villages": list(villages), "months": period.months()}).all()
+    rows = read_rows(session, _VETOES, {"villages": list(villages), "months": period.month_keys()}).all()
     found: dict[int, list[Any]] = {village_id: [] for village_id in villages}
     for row in rows:
         found[row.village_id].append(row)

@@ -17,9 +17,10 @@ from backend.auth.models import Role, User
 from backend.auth.scope import Scope, filter_villages, load_village
 from backend.crypto import mask_name
 from backend.errors import Conflict, Forbidden, InvalidRequest, NotFound, NotInScope
+from backend.months import Month
 from backend.org.models import Cadre, Town, Village
 from backend.org.service import PER_PAGE, Page, count
-from backend.ratings.compile import compile_villages, finalize_month, parse_month, previous_months, village_rows
+from backend.ratings.compile import compile_villages, finalize_month, previous_months, village_rows
 from backend.ratings.models import (
     ALERT_LABELS,
     ORIGIN_LABELS,
@@ -143,7 +144,7 @@ def self_assess(
     note: str,
 ) -> StarSheet:
     """村创星: the village (its review panel or a cadre posted there) scores every star it claims."""
-    parse_month(month)
+    Month.parse(month)
     village = load_village(session, scope, village_id)
     if user.role not in (Role.reviewer, Role.cadre):
         raise Forbidden("村创星由本村评议小组或驻村干部填报")
@@ -272,7 +273,7 @@ class VillageRating:
 
 
 def village_rating(session: Session, scope: Scope, village_id: int, month: str) -> VillageRating:
-    parse_month(month)
+    Month.parse(month)
     village = load_village(session, scope, village_id)
     result = session.scalar(
         select(RatingResult)
@@ -390,7 +391,7 @@ def grade_trend(
     session: Session, scope: Scope, month: str, town_id: int | None = None
 ) -> list[tuple[str, dict[str, int]]]:
     """Villages per grade for the twelve months up to `month` (the board's trend chart)."""
-    months = previous_months(parse_month(month).label, 12)
+    months = previous_months(month, 12)
     stmt = (
         select(RatingResult.period, RatingResult.grade, func.count())
         .join(Village, Village.id == RatingResult.village_id)
@@ -406,7 +407,7 @@ def grade_trend(
 
 
 def star_board(session: Session, scope: Scope, month: str, town_id: int | None = None) -> list[ResultRow]:
-    rows = _result_rows(session, scope, SchemeKind.ten_star, parse_month(month).label, town_id)
+    rows = _result_rows(session, scope, SchemeKind.ten_star, str(Month.parse(month)), town_id)
     return sorted(rows, key=lambda r: (-(r.result.stars or 0), -r.result.score, r.town_name, r.village_name))
 
 
@@ -421,7 +422,7 @@ class SecretaryTable:
 
 
 def secretary_table(session: Session, scope: Scope, month: str) -> SecretaryTable:
-    rows = _result_rows(session, scope, SchemeKind.hundred_point, parse_month(month).label, subject_names=True)
+    rows = _result_rows(session, scope, SchemeKind.hundred_point, str(Month.parse(month)), subject_names=True)
     rows.sort(key=lambda r: (-r.result.score, r.village_name))
     quota: dict[str, Any] = {}
     if rows:
@@ -453,7 +454,7 @@ def secretary_table(session: Session, scope: Scope, month: str) -> SecretaryTabl
 
 
 def ranking_table(session: Session, scope: Scope, month: str) -> list[ResultRow]:
-    rows = _result_rows(session, scope, SchemeKind.ranking, parse_month(month).label)
+    rows = _result_rows(session, scope, SchemeKind.ranking, str(Month.parse(month)))
     return sorted(rows, key=lambda r: (r.result.rank or 10**6, r.village_name))
 
 

@@ -14,9 +14,9 @@ from backend.auth.models import Role, User
 from backend.auth.scope import Scope, filter_villages, load_village
 from backend.db import any_of, read_rows
 from backend.errors import Forbidden, InvalidRequest, LeaveAlreadyDecided, LeaveOverlap, NotFound, NotInScope, NotPosted
+from backend.months import Month
 from backend.org.models import Cadre, Post, Posting, Village
 from backend.records.common import (
-    Month,
     acting_cadre,
     distance_m,
     encode_location,

@@ -1,11 +1,10 @@
-"""Pieces every part of cadre work shares: business months, county settings, the acting cadre, GPS."""
+"""Pieces every part of cadre work shares: county settings, the acting cadre, GPS."""
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, fields
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session, SessionTransaction
@@ -18,52 +17,7 @@ from backend.org.models import Cadre, Posting, Town, Village
 from backend.records.models import CadreWorkSettings
 from backend.timeutil import today_local
 
-MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 EARTH_RADIUS_M = 6_371_000
-
-
-@dataclass(frozen=True)
-class Month:
-    """A business month in Asia/Shanghai: [first, next_first)."""
-
-    year: int
-    month: int
-
-    @classmethod
-    def parse(cls, text: str | None, field: str = "month") -> Month:
-        if not text:
-            return cls.of(today_local())
-        match = MONTH_PATTERN.match(text)
-        if not match:
-            raise InvalidRequest(errors={field: ["月份格式应为 YYYY-MM"]})
-        return cls(int(match.group(1)), int(match.group(2)))
-
-    @classmethod
-    def of(cls, day: date) -> Month:
-        return cls(day.year, day.month)
-
-    @property
-    def first(self) -> date:
-        return date(self.year, self.month, 1)
-
-    @property
-    def next_first(self) -> date:
-        return date(self.year + (self.month == 12), self.month % 12 + 1, 1)
-
-    @property
-    def last(self) -> date:
-        return self.next_first - timedelta(days=1)
-
-    @property
-    def days(self) -> int:
-        return (self.next_first - self.first).days
-
-    def shift(self, months: int) -> Month:
-        index = self.year * 12 + self.month - 1 + months
-        return Month(index // 12, index % 12 + 1)
-
-    def __str__(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session, selectinload
 from backend.auth.models import User
 from backend.auth.scope import Scope, filter_villages, load_household
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope, RecordLocked
+from backend.months import Month
 from backend.org.models import Household
 from backend.photos.service import attach_photos
-from backend.records.common import Month, acting_cadre, encode_location, record_village
+from backend.records.common import acting_cadre, encode_location, record_village
 from backend.records.models import DailyRecord, DailyRecordAmendment, RecordCategory
 from backend.records.problems import RaisedProblem, raise_problems
 from backend.timeutil import now_utc, today_local

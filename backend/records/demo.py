@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.auth.scope import scope_for
+from backend.months import Month
 from backend.org.models import County, Household, Pairing, Post, Posting, Town, Village
 from backend.photos.service import attach_photos
-from backend.records.common import ZIYANG_VISITS, Month, distance_m, in_fence
+from backend.records.common import ZIYANG_VISITS, distance_m, in_fence
 from backend.records.models import (
     CATEGORY_LABELS,
     CadreWorkSettings,

@@ -14,13 +14,13 @@ from backend.auth.models import User
 from backend.auth.scope import Scope, filter_villages, load_village
 from backend.crypto import mask_name
 from backend.errors import NotFound, NotInScope
+from backend.months import Month
 from backend.org.models import Cadre, Posting, Village
 from backend.org.service import PER_PAGE, Page, count
 from backend.photos.models import Photo
 from backend.photos.service import photos_of
 from backend.records import checkins, daily_records, problems, visits
 from backend.records.checkins import Attendance
-from backend.records.common import Month
 from backend.records.models import (
     CATEGORY_LABELS,
     LEAVE_STATUS_LABELS,

@@ -17,13 +17,8 @@ from sqlalchemy.orm import Session
 from backend.org.models import Cadre
 from backend.ratings.providers import SOURCE_LIMIT, InputValue, Period, SourceRef, Subject, provide_many
 from backend.records.checkins import Attendance, attendance_of, attendance_rate, team_attendance
-from backend.records.common import Month
 from backend.records.problems import closure
 from backend.records.visits import village_coverage
-
-
-def _months(period: Period) -> list[Month]:
-    return [Month(int(label[:4]), int(label[5:7])) for label in period.months()]
 
 
 def _village_ids(subjects: list[Subject]) -> list[int]:
@@ -65,7 +60,7 @@ def attendance_input(session: Session, subjects: list[Subject], period: Period) 
     teams: dict[int, list[Attendance]] = defaultdict(list)
     own: dict[int, list[Attendance]] = defaultdict(list)
     counties: dict[int, int] = {}
-    for month in _months(period):
+    for month in period.months:
         known: dict[int, Attendance] = {}
         if villages:
             for village_id, team in team_attendance(session, villages, month).items():
@@ -95,7 +90,7 @@ def attendance_input(session: Session, subjects: list[Subject], period: Period) 
 def coverage_input(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
     """Paired households whose helper met the county's visit rule, over the paired households of the village."""
     values = {}
-    for village_id, found in village_coverage(session, _village_ids(subjects), _months(period)).items():
+    for village_id, found in village_coverage(session, _village_ids(subjects), period.months).items():
         if found.rate is None:
             continue
         short = sorted(found.short)

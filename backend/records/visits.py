@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from backend.auth.models import User
 from backend.auth.scope import Scope, filter_households, filter_villages, load_household, load_village
 from backend.db import any_of, read_rows
+from backend.months import Month
 from backend.org.models import Cadre, Household, Pairing, Town, Village
 from backend.photos.service import attach_photos
 from backend.records.common import (
-    Month,
     WorkSettings,
     acting_cadre,
     encode_location,
@@ -198,7 +198,7 @@ class VillageCoverage:
         return self.met / self.paired if self.paired else None
 
 
-def village_coverage(session: Session, village_ids: list[int], months: list[Month]) -> dict[int, VillageCoverage]:
+def village_coverage(session: Session, village_ids: list[int], months: Sequence[Month]) -> dict[int, VillageCoverage]:
     """Coverage counts for many villages (the monthly ratings compile, one town per call): one query per month,
     counted per village in SQL, with the ids of the households short of the rule."""
     out: dict[int, VillageCoverage] = defaultdict(VillageCoverage)

@@ -28,6 +28,7 @@ from backend.auth.scope import Scope, filter_villages
 from backend.db import any_of, read_rows
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope
 from backend.jobs.outbox import enqueue
+from backend.months import Month
 from backend.surveys.models import (
     DEFAULT_THRESHOLD_PCT,
     SATISFIED_CHOICES,
@@ -317,11 +318,9 @@ def period_labels(first: date, last: date) -> list[str]:
     """Survey periods that count for [first, last]: its months ("2026-05") and the quarters they fall in
     ("2026-Q2"): a quarter's evaluation is the masses' verdict on each of its months."""
     labels: dict[str, None] = {}
-    year, month = first.year, first.month
-    while (year, month) <= (last.year, last.month):
-        labels[f"{year}-{month:02d}"] = None
-        labels[quarter_of(date(year, month, 1))] = None
-        year, month = year + month // 12, month % 12 + 1
+    for month in Month.of(first).through(Month.of(last)):
+        labels[str(month)] = None
+        labels[quarter_of(month.first)] = None
     return list(labels)
 
 
