@@ -441,7 +441,7 @@ def test_list_pages_do_not_query_per_row(app, admin, database, world):
 
 
 def test_page_links_show_first_last_and_neighbours_with_gaps():
-    from backend.org.service import Page
+    from backend.pagination import Page
 
     assert Page([1], page=10, per_page=20, total=400).window() == [1, None, 8, 9, 10, 11, 12, None, 20]
     assert Page([1], page=4, per_page=20, total=400).window() == [1, 2, 3, 4, 5, 6, None, 20]

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from math import ceil
-from typing import Generic, TypeVar
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -38,6 +36,7 @@ from backend.org.models import (
     Town,
     Village,
 )
+from backend.pagination import PER_PAGE, Page, page_bounds
 from backend.timeutil import today_local
 
 HOUSEHOLD_FLAGS = {
@@ -48,10 +47,6 @@ HOUSEHOLD_FLAGS = {
     "disabled": (Household.has_disabled, "残疾人户"),
     "serious_illness": (Household.has_serious_illness, "大病户"),
 }
-
-PER_PAGE = 20
-
-T = TypeVar("T")
 
 
 def household_flags(household: Household) -> list[str]:
@@ -102,63 +97,6 @@ def _cadres_in_scope(scope: Scope, search: str | None) -> Select[tuple[Cadre]]:
     return stmt
 
 
-def count(session: Session, stmt: Select) -> int:
-    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-
-
-# --- Pagination (offset: fine for admin lists of a county's villages, households, cadres) ---
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def first(self) -> int:
-        """1-based position of the first item on this page (0 when empty)."""
-        return (self.page - 1) * self.per_page + 1 if self.items else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.items) - 1 if self.items else 0
-
-    def window(self, radius: int = 2) -> list[int | None]:
-        """Page numbers to link: first, last and `radius` around the current one; None marks a gap."""
-        keep = {1, self.pages, *range(self.page - radius, self.page + radius + 1)}
-        numbers = sorted(n for n in keep if 1 <= n <= self.pages)
-        out: list[int | None] = []
-        for n in numbers:
-            previous = out[-1] if out else None
-            if previous is not None and n - previous == 2:
-                out.append(previous + 1)  # a gap of one page shows the page, not "…"
-            elif previous is not None and n - previous > 2:
-                out.append(None)
-            out.append(n)
-        return out
-
-
-def _page_bounds(session: Session, stmt: Select, page: int, per_page: int) -> tuple[int, int]:
-    """Total rows and the requested page clamped to 1..last."""
-    total = count(session, stmt)
-    last = max(1, ceil(total / per_page))
-    return total, min(max(page, 1), last)
-
-
 # --- Scope naming and choices ---
 
 
@@ -206,7 +144,7 @@ def village_page(
 ) -> Page[VillageRow]:
     """Villages in scope with their grid, household and on-post cadre counts, in one query per page."""
     base = villages_query(scope, search)
-    total, page = _page_bounds(session, base, page, per_page)
+    total, page = page_bounds(session, base, page, per_page)
     grids = select(func.count(Grid.id)).where(Grid.village_id == Village.id).scalar_subquery()
     households = select(func.count(Household.id)).where(Household.village_id == Village.id).scalar_subquery()
     cadres = (
@@ -256,7 +194,7 @@ def household_page(
     if village_id is not None:
         load_village(session, scope, village_id)
     base = households_query(scope, village_id=village_id, flag=flag, search=search)
-    total, page = _page_bounds(session, base, page, per_page)
+    total, page = page_bounds(session, base, page, per_page)
     stmt = (
         base.join(Village, Village.id == Household.village_id)
         .options(selectinload(Household.village), selectinload(Household.grid))
@@ -390,7 +328,7 @@ def cadre_page(
     """Cadres posted in scope, with their in-scope postings and current in-scope pairings; three queries a page."""
     today = today_local()
     base = _cadres_in_scope(scope, search)
-    total, page = _page_bounds(session, base, page, per_page)
+    total, page = page_bounds(session, base, page, per_page)
     paired = (
         filter_households(
             select(func.count(Pairing.id))

@@ -45,7 +45,7 @@ from backend.errors import (
 )
 from backend.jobs.outbox import enqueue
 from backend.org.models import Cadre, Town, Village
-from backend.org.service import PER_PAGE, Page, _page_bounds
+from backend.pagination import PER_PAGE, Page, page_bounds
 from backend.photos.images import allowed_head, find_font, hamming, inspect_upload, render_copies
 from backend.photos.models import (
     OWNER_TYPES,
@@ -578,7 +578,7 @@ def flagged_photo_page(
 ) -> Page[FlaggedPhotoRow]:
     """Photos flagged as (near-)duplicates in the admin's villages, newest first; five queries a page."""
     base = flagged_photos_query(scope)
-    total, page = _page_bounds(session, base, page, per_page)
+    total, page = page_bounds(session, base, page, per_page)
     found = list(
         session.scalars(base.order_by(Photo.received_at.desc(), Photo.id).limit(per_page).offset((page - 1) * per_page))
     )

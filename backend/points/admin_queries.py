@@ -18,7 +18,7 @@ from backend.auth.scope import Scope, filter_households, load_household, load_vi
 from backend.crypto import mask_name
 from backend.months import Month
 from backend.org.models import Household
-from backend.org.service import PER_PAGE, Page, _page_bounds
+from backend.pagination import PER_PAGE, Page, page_bounds
 from backend.photos.models import Photo
 from backend.photos.service import photos_of
 from backend.points.claims import claims_query
@@ -147,7 +147,7 @@ def claim_page(
     if filters.village_id is not None:
         load_village(session, scope, filters.village_id)
     base = _claims_stmt(scope, filters)
-    total, page = _page_bounds(session, base, page, per_page)
+    total, page = page_bounds(session, base, page, per_page)
     order = Claim.id if filters.status == ClaimStatus.pending else Claim.id.desc()
     claims = list(session.scalars(base.order_by(order).limit(per_page).offset((page - 1) * per_page)))
     households = _heads(session, {c.household_id for c in claims})
@@ -264,7 +264,7 @@ def household_ledger(
     """Balance, the chosen month's movement (this month by default), entries newest first, 12-month trend."""
     household = load_household(session, scope, household_id)
     base = _entries_stmt(household.id, month)
-    total, page = _page_bounds(session, base, page, per_page)
+    total, page = page_bounds(session, base, page, per_page)
     entries = list(session.scalars(base.order_by(LedgerEntry.id.desc()).limit(per_page).offset((page - 1) * per_page)))
     return HouseholdLedger(
         household_id=household.id,
@@ -378,7 +378,7 @@ def village_balances(
     base = filter_households(select(Household.id), scope, Household.id, Household.village_id).where(
         Household.village_id == village.id
     )
-    total, page = _page_bounds(session, base, page, per_page)
+    total, page = page_bounds(session, base, page, per_page)
     stmt = (
         select(Household, PointsAccount.balance, func.coalesce(PointsAccount.held, 0), earned, deducted, moves.c.vetoes)
         .outerjoin(PointsAccount, PointsAccount.household_id == Household.id)

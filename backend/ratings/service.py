@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from math import ceil
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -19,7 +18,7 @@ from backend.crypto import mask_name
 from backend.errors import Conflict, Forbidden, InvalidRequest, NotFound, NotInScope
 from backend.months import Month
 from backend.org.models import Cadre, Town, Village
-from backend.org.service import PER_PAGE, Page, count
+from backend.pagination import PER_PAGE, Page, page_bounds
 from backend.ratings.compile import compile_villages, finalize_month, previous_months, village_rows
 from backend.ratings.models import (
     ALERT_LABELS,
@@ -519,8 +518,7 @@ def rectification_page(
     if month:
         stmt = stmt.where(Rectification.period == month)
     stmt = filter_villages(stmt, scope, Rectification.village_id).order_by(Rectification.deadline, Rectification.id)
-    total = count(session, stmt)
-    page = min(max(page, 1), max(1, ceil(total / per_page)))
+    total, page = page_bounds(session, stmt, page, per_page)
     rows = session.execute(stmt.offset((page - 1) * per_page).limit(per_page))
     items = [
         RectificationRow(

@@ -16,7 +16,7 @@ from backend.crypto import mask_name
 from backend.errors import NotFound, NotInScope
 from backend.months import Month
 from backend.org.models import Cadre, Posting, Village
-from backend.org.service import PER_PAGE, Page, count
+from backend.pagination import PER_PAGE, Page, page_bounds
 from backend.photos.models import Photo
 from backend.photos.service import photos_of
 from backend.records import checkins, daily_records, problems, visits
@@ -227,8 +227,7 @@ def problem_page(
     if village_id is not None:
         load_village(session, scope, village_id)
     stmt = problems.problems_query(scope, status=status, overdue=overdue, village_id=village_id)
-    total = count(session, stmt)
-    page = max(1, min(page, max(1, -(-total // per_page))))
+    total, page = page_bounds(session, stmt, page, per_page)
     items = list(
         session.scalars(stmt.order_by(Problem.deadline, Problem.id).limit(per_page).offset((page - 1) * per_page))
     )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.scope import Scope, load_village
 from backend.org.models import Household, Village
-from backend.org.service import PER_PAGE, Page, _page_bounds
+from backend.pagination import PER_PAGE, Page, page_bounds
 from backend.photos.models import Photo
 from backend.shop.models import Product, Redemption, RedemptionStatus, StockEntry
 from backend.shop.redemptions import redemptions_query
@@ -64,7 +64,7 @@ def redemption_page(
     if village_id is not None:
         load_village(session, scope, village_id)
     base = redemptions_query(scope, status, village_id)
-    total, page = _page_bounds(session, base, page, per_page)
+    total, page = page_bounds(session, base, page, per_page)
     stmt = (
         base.join(Household, Household.id == Redemption.household_id)
         .join(Village, Village.id == Redemption.village_id)
@@ -120,7 +120,7 @@ def product_page(
     if village_id is not None:
         load_village(session, scope, village_id)
     base = products_query(scope, village_id)
-    total, page = _page_bounds(session, base, page, per_page)
+    total, page = page_bounds(session, base, page, per_page)
     stmt = (
         base.join(Village, Village.id == Product.village_id)
         .add_columns(Village.name)
@@ -174,7 +174,7 @@ def product_view(
     """A product and its stock ledger, newest entry first."""
     product = load_product(session, scope, product_id)
     base = stock_entries_query(product.id)
-    total, page = _page_bounds(session, base, page, per_page)
+    total, page = page_bounds(session, base, page, per_page)
     entries = session.scalars(base.order_by(StockEntry.id.desc()).limit(per_page).offset((page - 1) * per_page))
     rows = [
         StockRow(

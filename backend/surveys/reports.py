@@ -16,7 +16,7 @@ from backend.auth.models import Role, User
 from backend.auth.scope import Scope, active_posting_filter, filter_villages
 from backend.crypto import mask_name
 from backend.org.models import POST_LABELS, Cadre, Posting, Town, Village
-from backend.org.service import Page, _page_bounds
+from backend.pagination import PER_PAGE, Page, page_bounds
 from backend.surveys.models import (
     ALERT_STATUS_LABELS,
     SAMPLE_FLAG_LABELS,
@@ -40,8 +40,6 @@ from backend.surveys.service import (
     surveys_query,
 )
 from backend.timeutil import now_utc, today_local
-
-PER_PAGE = 20
 
 
 def target_label(session: Session, survey: Survey) -> str:
@@ -108,7 +106,7 @@ def survey_page(
         stmt = stmt.where(Survey.frozen_at.is_(None), Survey.opens_at <= now, Survey.closes_at > now)
     elif status == "closing":
         stmt = stmt.where(Survey.frozen_at.is_(None), Survey.closes_at <= now)
-    total, page = _page_bounds(session, stmt, page, per_page)
+    total, page = page_bounds(session, stmt, page, per_page)
     surveys = list(
         session.scalars(
             stmt.order_by(Survey.closes_at.desc(), Survey.id.desc()).offset((page - 1) * per_page).limit(per_page)
