@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend.org.models import Cadre, County, Grid, Pairing, Post, Posting, Village
 from backend.ratings.models import SchemeKind
-from backend.ratings.providers import MANY, Period, Subject, gather
+from backend.ratings.providers import MANY, Period, Subject, gather, load_inputs
 from backend.records.models import (
     CadreWorkSettings,
     Checkin,
@@ -327,6 +327,7 @@ def test_satisfaction_is_the_frozen_result_of_the_months_surveys_per_team_and_pe
 
 def test_batch_form_gives_the_same_values_as_one_village_at_a_time(world: World, march: March, database) -> None:
     subjects = [Subject("village", world.ids[v], world.ids[v]) for v in ("V1", "V2")]
+    load_inputs()
     with database() as s:
         for key in ("attendance_rate", "visit_coverage_rate", "problem_closure_rate", "survey_satisfaction_rate"):
             batch = MANY[key](s, subjects, MARCH)

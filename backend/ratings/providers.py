@@ -10,9 +10,9 @@ records it was computed from (`SourceRef`: a table and ids, or a query descripti
 every score can show its records. Returning None means "no data for this subject and period".
 
 A key registered with no provider (`None`) is *not available*: the indicator falls back to the
-rater's manual entry, and the UI says so. Other areas add theirs in a few lines, as
-backend/records/ratings_inputs.py (attendance, coverage, closure) and backend/surveys/ratings_inputs.py
-(satisfaction) do:
+rater's manual entry, and the UI says so. Each area's inputs live in a module of backend/ratings/inputs/
+(points: activity and vetoes; records: attendance, coverage, closure; surveys: satisfaction), which reads
+that area's records and registers its providers:
 
     from backend.ratings.providers import InputValue, SourceRef, provide
 
@@ -21,7 +21,8 @@ backend/records/ratings_inputs.py (attendance, coverage, closure) and backend/su
         ...aggregate check-ins of subject.village_id between period.start and period.end...
         return InputValue(days_on_post / days_required, [SourceRef("checkin", query="...", count=n)])
 
-and add its import at the bottom of this file (one line), so compiling always sees it.
+and is named in INPUT_MODULES. This registry imports none of them, and no domain at all: they are
+loaded on first use (`load_inputs`), so the areas below ratings never import ratings.
 
 For a county of hundreds of villages, register the batch form instead (one query per town):
 
@@ -34,18 +35,16 @@ town through `gather_many`; cadre and party-member inputs go through the single-
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
-from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from backend.db import any_of, read_rows
 from backend.months import Month
-from backend.org.models import Household, Village
-from backend.points.models import EntryKind, LedgerEntry
 
 
 @dataclass(frozen=True)
@@ -113,15 +112,16 @@ class InputValue:
 Provider = Callable[[Session, Subject, Period], InputValue | None]
 
 # Every input key a scheme may name. None = registered but not wired (rater enters it by hand); the
-# modules imported at the bottom of this file fill them in.
+# modules of INPUT_MODULES fill them in when loaded.
 PROVIDERS: dict[str, Provider | None] = {
-    "attendance_rate": None,  # backend/records/ratings_inputs.py: check-ins and leave (在岗率)
-    "visit_coverage_rate": None,  # backend/records/ratings_inputs.py: visits to paired households (走访覆盖率)
-    "problem_closure_rate": None,  # backend/records/ratings_inputs.py: problem ledger (问题销号率)
-    "survey_satisfaction_rate": None,  # backend/surveys/ratings_inputs.py: frozen results (群众满意率)
-    "points_activity_rate": None,  # below
-    "points_vetoed_households": None,  # below
+    "attendance_rate": None,  # inputs/records.py: check-ins and leave (在岗率)
+    "visit_coverage_rate": None,  # inputs/records.py: visits to paired households (走访覆盖率)
+    "problem_closure_rate": None,  # inputs/records.py: problem ledger (问题销号率)
+    "survey_satisfaction_rate": None,  # inputs/surveys.py: frozen results (群众满意率)
+    "points_activity_rate": None,  # inputs/points.py: households that earned points (积分参与率)
+    "points_vetoed_households": None,  # inputs/points.py: one-vote vetoes (一票否决)
 }
+INPUT_MODULES = ("backend.ratings.inputs.points", "backend.ratings.inputs.records", "backend.ratings.inputs.surveys")
 
 INPUT_LABELS = {
     "attendance_rate": "在岗率（考勤打卡）",
@@ -145,12 +145,21 @@ def provide(key: str) -> Callable[[Provider], Provider]:
     return register
 
 
+@cache
+def load_inputs() -> None:
+    """Import the input modules once; each registers its providers as it loads."""
+    for name in INPUT_MODULES:
+        importlib.import_module(name)
+
+
 def available(key: str) -> bool:
+    load_inputs()
     return PROVIDERS.get(key) is not None
 
 
 def gather(session: Session, keys: set[str], subject: Subject, period: Period) -> dict[str, dict[str, Any]]:
     """Every input the scheme needs, as JSON for the result: {"value", "sources"} or {"available": False}."""
+    load_inputs()
     out: dict[str, dict[str, Any]] = {}
     for key in sorted(keys):
         provider = PROVIDERS.get(key)
@@ -179,6 +188,7 @@ def gather_many(
     session: Session, keys: set[str], subjects: list[Subject], period: Period
 ) -> dict[Subject, dict[str, dict[str, Any]]]:
     """`gather` for many subjects at once: batch providers run once, the others once per subject."""
+    load_inputs()
     out: dict[Subject, dict[str, dict[str, Any]]] = {subject: {} for subject in subjects}
     for key in sorted(keys):
         if key in MANY:
@@ -190,78 +200,3 @@ def gather_many(
             for subject in subjects:
                 out[subject].update(gather(session, {key}, subject, period))
     return out
-
-
-def _by_village(subjects: list[Subject]) -> dict[int, list[Subject]]:
-    grouped: dict[int, list[Subject]] = {}
-    for subject in subjects:
-        grouped.setdefault(subject.village_id, []).append(subject)
-    return grouped
-
-
-# Built once, run for every town: per village its households and those that earned points in the months.
-_ACTIVITY = select(
-    Village.id,
-    select(func.count()).where(Household.village_id == Village.id).correlate(Village).scalar_subquery(),
-    select(func.count(distinct(LedgerEntry.household_id)))
-    .where(
-        LedgerEntry.village_id == Village.id,
-        any_of(LedgerEntry.month, "months"),
-        LedgerEntry.kind == EntryKind.earn,
-    )
-    .correlate(Village)
-    .scalar_subquery(),
-).where(any_of(Village.id, "villages"))
-
-_VETOES = (
-    select(LedgerEntry.village_id, LedgerEntry.id, LedgerEntry.household_id)
-    .where(
-        any_of(LedgerEntry.village_id, "villages"),
-        any_of(LedgerEntry.month, "months"),
-        LedgerEntry.kind == EntryKind.veto,
-    )
-    .order_by(LedgerEntry.id)
-)
-
-
-@provide_many("points_activity_rate")
-def points_activity_rate(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
-    """Share of the village's households that earned points in the period (积分参与率): both counts in one
-    statement, each an index-only count per village."""
-    villages = _by_village(subjects)
-    params = {"villages": list(villages), "months": period.month_keys()}
-    counted = {village_id: (count, active) for village_id, count, active in read_rows(session, _ACTIVITY, params)}
-    out = {}
-    for village_id, group in villages.items():
-        households_count, count = counted.get(village_id, (0, 0))
-        if not households_count:
-            continue
-        query = f"ledger_entry village={village_id} month∈{period.label} kind=earn, distinct households"
-        value = InputValue(round(count / households_count, 4), [SourceRef("ledger_entry", query=query, count=count)])
-        out.update({subject: value for subject in group})
-    return out
-
-
-@provide_many("points_vetoed_households")
-def points_vetoed_households(session: Session, subjects: list[Subject], period: Period) -> dict[Subject, InputValue]:
-    """Households hit by a one-vote veto (一票否决) in the period, with the veto entries themselves."""
-    villages = _by_village(subjects)
-    rows = read_rows(session, _VETOES, {"villages": list(villages), "months": period.month_keys()}).all()
-    found: dict[int, list[Any]] = {village_id: [] for village_id in villages}
-    for row in rows:
-        found[row.village_id].append(row)
-    out = {}
-    for village_id, group in villages.items():
-        hits = found[village_id]
-        ids = tuple(r.id for r in hits[:SOURCE_LIMIT])
-        query = f"ledger_entry village={village_id} month∈{period.label} kind=veto"
-        value = InputValue(
-            float(len({r.household_id for r in hits})), [SourceRef("ledger_entry", ids, query, len(hits))]
-        )
-        out.update({subject: value for subject in group})
-    return out
-
-
-# Providers of other areas register themselves on import (after everything above is defined).
-import backend.records.ratings_inputs  # noqa: E402
-import backend.surveys.ratings_inputs  # noqa: E402, F401
