@@ -20,7 +20,7 @@ from backend.auth.scope import Scope, scope_for
 from backend.db import db
 from backend.errors import Forbidden, InvalidRequest
 from backend.extensions import login_manager
-from backend.org.service import scope_name
+from backend.org.queries import scope_name
 from backend.timeutil import to_local
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")

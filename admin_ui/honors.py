@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, nav_item, text_arg
 from admin_ui.export import wants_xlsx, xlsx_response
 from backend.db import db
-from backend.org.service import village_choices
+from backend.org.queries import village_choices
 from backend.points import honors
 from backend.timeutil import today_local
 

@@ -11,7 +11,7 @@ from admin_ui.export import wants_xlsx, xlsx_response
 from backend.db import db
 from backend.errors import InvalidRequest
 from backend.months import Month
-from backend.org.service import village_choices
+from backend.org.queries import village_choices
 from backend.points import notice as service
 from backend.points.models import NoticeStatus, ObjectionStatus
 

@@ -8,8 +8,8 @@ from werkzeug.wrappers import Response
 from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, nav_item, page_arg, text_arg
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
-from backend.org import service
-from backend.org.service import HOUSEHOLD_FLAGS
+from backend.org import queries
+from backend.org.queries import HOUSEHOLD_FLAGS
 
 nav_item("admin.villages", "行政村", "org", 10)
 nav_item("admin.households", "农户", "org", 20, also_active=("admin.household",))
@@ -20,7 +20,7 @@ nav_item("admin.cadres", "驻村干部", "org", 30)
 @admin_required
 def villages() -> str:
     q = text_arg("q")
-    page = service.village_page(db.session, current_scope(), search=q, page=page_arg())
+    page = queries.village_page(db.session, current_scope(), search=q, page=page_arg())
     return render_template("villages.html", page=page, q=q)
 
 
@@ -30,7 +30,7 @@ def households() -> str | Response:
     scope = current_scope()
     filters = {"village_id": int_arg("village"), "flag": choice_arg("flag", HOUSEHOLD_FLAGS), "search": text_arg("q")}
     if wants_xlsx():
-        rows = service.household_page(db.session, scope, **filters, per_page=EXPORT_MAX_ROWS).items
+        rows = queries.household_page(db.session, scope, **filters, per_page=EXPORT_MAX_ROWS).items
         return xlsx_response(
             "农户",
             "农户",
@@ -47,12 +47,12 @@ def households() -> str | Response:
                 for h in rows
             ),
         )
-    page = service.household_page(db.session, scope, **filters, page=page_arg())
+    page = queries.household_page(db.session, scope, **filters, page=page_arg())
     return render_template(
         "households.html",
         page=page,
         filters=filters,
-        village_choices=service.village_choices(db.session, scope),
+        village_choices=queries.village_choices(db.session, scope),
         flag_choices=[(key, label) for key, (_column, label) in HOUSEHOLD_FLAGS.items()],
     )
 
@@ -61,7 +61,7 @@ def households() -> str | Response:
 @admin_required
 def household(household_id: int) -> str:
     return render_template(
-        "household.html", household=service.household_view(db.session, current_scope(), household_id)
+        "household.html", household=queries.household_view(db.session, current_scope(), household_id)
     )
 
 
@@ -69,5 +69,5 @@ def household(household_id: int) -> str:
 @admin_required
 def cadres() -> str:
     q = text_arg("q")
-    page = service.cadre_page(db.session, current_scope(), search=q, page=page_arg())
+    page = queries.cadre_page(db.session, current_scope(), search=q, page=page_arg())
     return render_template("cadres.html", page=page, q=q)

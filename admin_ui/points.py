@@ -14,8 +14,8 @@ from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_a
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
 from backend.errors import DomainError, InvalidRequest
-from backend.org.service import village_choices
-from backend.points import admin_queries as q
+from backend.org.queries import village_choices
+from backend.points import queries as q
 from backend.points import rules
 from backend.points.claims import review_claims
 from backend.points.models import CapPeriod, ClaimStatus, ItemKind, RuleBook

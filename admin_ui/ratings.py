@@ -21,11 +21,11 @@ from backend.auth.models import Role
 from backend.db import db
 from backend.errors import DomainError, Forbidden, InvalidRequest
 from backend.months import Month
-from backend.ratings import service
+from backend.ratings import queries, service
 from backend.ratings.compile import compile_month, previous_months
 from backend.ratings.models import ALERT_LABELS, SchemeKind
+from backend.ratings.queries import FLAG_LABELS, ORIGIN_TEXT, STAGE_LABELS
 from backend.ratings.schemes import create_scheme_version
-from backend.ratings.service import FLAG_LABELS, ORIGIN_TEXT, STAGE_LABELS
 from backend.timeutil import today_local
 
 nav_item(
@@ -92,7 +92,7 @@ def _flags(flags: list[str]) -> str:
 @admin_required
 def ratings_board() -> str | Response:
     month, town = month_arg(), int_arg("town")
-    rows = service.star_board(db.session, current_scope(), month, town)
+    rows = queries.star_board(db.session, current_scope(), month, town)
     titles = [i["title"] for i in rows[0].result.detail["indicators"]] if rows else []
     if wants_xlsx():
         return xlsx_response(
@@ -115,7 +115,7 @@ def ratings_board() -> str | Response:
     grades: dict[str, int] = {}
     for r in rows:
         grades[r.result.grade] = grades.get(r.result.grade, 0) + 1
-    trend = service.grade_trend(db.session, current_scope(), month, town)
+    trend = queries.grade_trend(db.session, current_scope(), month, town)
     # Grades are scheme data: chart whichever occur, best first, in the colours of the grade badges.
     tones = list(TONE_COLOURS)
     grades_seen = sorted(
@@ -129,7 +129,7 @@ def ratings_board() -> str | Response:
     return render_template(
         "ratings_board.html",
         trend_chart=trend_chart,
-        **_context(month, rows=rows, titles=titles, grades=grades, town=town, inputs=service.input_status()),
+        **_context(month, rows=rows, titles=titles, grades=grades, town=town, inputs=queries.input_status()),
     )
 
 
@@ -137,7 +137,7 @@ def ratings_board() -> str | Response:
 @admin_required
 def ratings_village(village_id: int) -> str | Response:
     month = month_arg()
-    view = service.village_rating(db.session, current_scope(), village_id, month)
+    view = queries.village_rating(db.session, current_scope(), village_id, month)
     if wants_xlsx():
         return xlsx_response(
             f"{view.village.name}星级评定-{month}",
@@ -224,7 +224,7 @@ def ratings_village_step(village_id: int, step: str) -> Response:
 @admin_required
 def ratings_secretaries() -> str | Response:
     month = month_arg()
-    table = service.secretary_table(db.session, current_scope(), month)
+    table = queries.secretary_table(db.session, current_scope(), month)
     if wants_xlsx():
         return xlsx_response(
             f"第一书记考核-{month}",
@@ -242,7 +242,7 @@ def ratings_secretaries() -> str | Response:
 @admin_required
 def ratings_ranking() -> str | Response:
     month = month_arg()
-    rows = service.ranking_table(db.session, current_scope(), month)
+    rows = queries.ranking_table(db.session, current_scope(), month)
     if wants_xlsx():
         return xlsx_response(
             f"月度排名-{month}",
@@ -267,10 +267,10 @@ def ratings_assessments() -> str | Response:
     period = (
         request.args.get("period")
         or (request.args.get("month") if kind == "party_member" else None)
-        or service.latest_period(db.session, current_scope(), SchemeKind(kind))
+        or queries.latest_period(db.session, current_scope(), SchemeKind(kind))
         or month
     )
-    rows = service.other_results(db.session, current_scope(), SchemeKind(kind), period)
+    rows = queries.other_results(db.session, current_scope(), SchemeKind(kind), period)
     if wants_xlsx():
         return xlsx_response(
             f"{ASSESSMENTS[kind]}-{period}",
@@ -299,7 +299,7 @@ def ratings_assessments() -> str | Response:
 @admin_required
 def ratings_alerts() -> str | Response:
     month = request.args.get("month") or None
-    rows = service.alert_list(db.session, current_scope(), month)
+    rows = queries.alert_list(db.session, current_scope(), month)
     if wants_xlsx():
         return xlsx_response(
             "考核预警",
@@ -318,7 +318,7 @@ def ratings_rectifications() -> str | Response:
     open_only = request.args.get("open") == "1"
     filters = {"open_only": open_only, "today": today_local()}
     if wants_xlsx():
-        rows = service.rectification_page(db.session, current_scope(), **filters, per_page=EXPORT_MAX_ROWS).items
+        rows = queries.rectification_page(db.session, current_scope(), **filters, per_page=EXPORT_MAX_ROWS).items
         return xlsx_response(
             "整改台账",
             "整改台账",
@@ -341,7 +341,7 @@ def ratings_rectifications() -> str | Response:
         "ratings_rectifications.html",
         **_context(
             month_arg(),
-            page=service.rectification_page(db.session, current_scope(), **filters, page=page_arg()),
+            page=queries.rectification_page(db.session, current_scope(), **filters, page=page_arg()),
             open_only=open_only,
             can_close=current_user.role in (Role.town_admin, Role.county_admin),
         ),
@@ -365,7 +365,7 @@ def ratings_rectification_close(item_id: int) -> Response:
 @bp.get("/ratings/runs")
 @admin_required
 def ratings_runs() -> str | Response:
-    runs = service.run_list(db.session, current_scope())
+    runs = queries.run_list(db.session, current_scope())
     if wants_xlsx():
         return xlsx_response(
             "汇总任务",
@@ -386,7 +386,7 @@ def ratings_runs() -> str | Response:
         )
     return render_template(
         "ratings_runs.html",
-        count_labels={**service.KIND_LABELS, "alerts": "预警", "rectifications": "整改事项"},
+        count_labels={**queries.KIND_LABELS, "alerts": "预警", "rectifications": "整改事项"},
         **_context(month_arg(), runs=runs, can_start=current_user.role == Role.county_admin),
     )
 
@@ -407,16 +407,16 @@ def ratings_run_start() -> Response:
 def ratings_bulletin() -> str:
     month = month_arg()
     scope = current_scope()
-    board = service.star_board(db.session, scope, month)
+    board = queries.star_board(db.session, scope, month)
     return render_template(
         "ratings_bulletin.html",
         **_context(
             month,
             board=board,
-            ranking=service.ranking_table(db.session, scope, month),
-            secretaries=service.secretary_table(db.session, scope, month),
-            alerts=service.alert_list(db.session, scope, month),
-            rectifications=service.rectification_page(
+            ranking=queries.ranking_table(db.session, scope, month),
+            secretaries=queries.secretary_table(db.session, scope, month),
+            alerts=queries.alert_list(db.session, scope, month),
+            rectifications=queries.rectification_page(
                 db.session, scope, month=month, today=today_local(), per_page=EXPORT_MAX_ROWS
             ).items,
         ),
@@ -426,7 +426,7 @@ def ratings_bulletin() -> str:
 @bp.get("/ratings/schemes")
 @admin_required
 def ratings_schemes() -> str:
-    rows = service.scheme_list(db.session, current_scope(), today_local())
+    rows = queries.scheme_list(db.session, current_scope(), today_local())
     return render_template(
         "ratings_schemes.html", **_context(month_arg(), rows=rows, can_edit=current_user.role == Role.county_admin)
     )

@@ -15,8 +15,8 @@ from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
 from backend.errors import Forbidden, InvalidRequest
 from backend.months import Month
-from backend.org.service import village_choices
-from backend.records import checkins, ledgers
+from backend.org.queries import village_choices
+from backend.records import checkins, queries
 from backend.records.checkins import DAY_LABELS
 from backend.records.common import (
     DEFAULT_SETTINGS,
@@ -55,7 +55,7 @@ def _villages() -> list[tuple[int, str]]:
 @admin_required
 def attendance() -> str | Response:
     month = month_arg()
-    rows = ledgers.attendance_table(db.session, current_scope(), month)
+    rows = queries.attendance_table(db.session, current_scope(), month)
     if wants_xlsx():
         return xlsx_response(
             f"到岗考勤-{month}",
@@ -82,7 +82,7 @@ def attendance() -> str | Response:
 @admin_required
 def cadre_work(cadre_id: int) -> str:
     month = month_arg()
-    view = ledgers.cadre_month(db.session, current_scope(), cadre_id, month)
+    view = queries.cadre_month(db.session, current_scope(), cadre_id, month)
     return render_template("records_cadre.html", view=view, month=month, day_labels=DAY_LABELS)
 
 
@@ -90,7 +90,7 @@ def cadre_work(cadre_id: int) -> str:
 @admin_required
 def daily_records() -> str | Response:
     month, village = month_arg(), int_arg("village")
-    rows = ledgers.record_rows(db.session, current_scope(), month, village_id=village)
+    rows = queries.record_rows(db.session, current_scope(), month, village_id=village)
     if wants_xlsx():
         return xlsx_response(
             f"民情日记-{month}",
@@ -108,7 +108,7 @@ def daily_records() -> str | Response:
 @admin_required
 def coverage() -> str | Response:
     month, village, gaps = month_arg(), int_arg("village"), request.args.get("gaps") == "1"
-    lines = ledgers.coverage_table(db.session, current_scope(), month, village_id=village, gaps_only=gaps)
+    lines = queries.coverage_table(db.session, current_scope(), month, village_id=village, gaps_only=gaps)
     if wants_xlsx():
         return xlsx_response(
             f"走访覆盖-{month}",
@@ -152,7 +152,7 @@ def coverage() -> str | Response:
 @admin_required
 def visits() -> str | Response:
     month, village = month_arg(), int_arg("village")
-    rows = ledgers.visit_rows(db.session, current_scope(), month, village_id=village)
+    rows = queries.visit_rows(db.session, current_scope(), month, village_id=village)
     if wants_xlsx():
         return xlsx_response(
             f"走访记录-{month}",
@@ -176,7 +176,7 @@ def problems() -> str | Response:
         "village_id": int_arg("village"),
     }
     if wants_xlsx():
-        rows = ledgers.problem_page(db.session, current_scope(), **filters, per_page=EXPORT_MAX_ROWS).items
+        rows = queries.problem_page(db.session, current_scope(), **filters, per_page=EXPORT_MAX_ROWS).items
         return xlsx_response(
             "问题台账",
             "问题台账",
@@ -212,7 +212,7 @@ def problems() -> str | Response:
                 for r in rows
             ),
         )
-    page = ledgers.problem_page(db.session, current_scope(), **filters, page=page_arg())
+    page = queries.problem_page(db.session, current_scope(), **filters, page=page_arg())
     return render_template(
         "records_problems.html",
         page=page,
@@ -226,7 +226,7 @@ def problems() -> str | Response:
 @admin_required
 def leaves() -> str | Response:
     status = choice_arg("status", set(LeaveStatus))
-    rows = ledgers.leave_rows(db.session, current_scope(), current_user, LeaveStatus(status) if status else None)
+    rows = queries.leave_rows(db.session, current_scope(), current_user, LeaveStatus(status) if status else None)
     if wants_xlsx():
         return xlsx_response(
             "请假记录",

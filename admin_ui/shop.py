@@ -15,9 +15,9 @@ from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
 from backend.errors import DomainError, InvalidRequest, PickupCodeInvalid
 from backend.extensions import limiter
-from backend.org.service import village_choices
+from backend.org.queries import village_choices
 from backend.points.models import CapPeriod
-from backend.shop import listing, redemptions, settings, stock
+from backend.shop import queries, redemptions, settings, stock
 from backend.shop.models import RedemptionStatus, WindowCadence
 from backend.timeutil import today_local
 
@@ -55,7 +55,7 @@ def shop_redemptions() -> str | Response:
     status = RedemptionStatus(status_arg) if status_arg in RedemptionStatus.__members__ else None
     filters = {"village_id": int_arg("village"), "status": status}
     if wants_xlsx():
-        rows = listing.redemption_page(db.session, scope, **filters, per_page=EXPORT_MAX_ROWS).items
+        rows = queries.redemption_page(db.session, scope, **filters, per_page=EXPORT_MAX_ROWS).items
         return xlsx_response(
             "积分兑换",
             "积分兑换",
@@ -78,10 +78,10 @@ def shop_redemptions() -> str | Response:
         )
     return render_template(
         "shop_redemptions.html",
-        page=listing.redemption_page(db.session, scope, **filters, page=page_arg()),
+        page=queries.redemption_page(db.session, scope, **filters, page=page_arg()),
         filters=filters,
         status_arg=status_arg if status else "all",
-        status_choices=list(listing.STATUS_LABELS.items()),
+        status_choices=list(queries.STATUS_LABELS.items()),
         village_choices=village_choices(db.session, scope),
     )
 
@@ -150,7 +150,7 @@ def shop_products() -> str | Response:
     scope = current_scope()
     village_id = int_arg("village")
     if wants_xlsx():
-        rows = listing.product_page(db.session, scope, village_id=village_id, per_page=EXPORT_MAX_ROWS).items
+        rows = queries.product_page(db.session, scope, village_id=village_id, per_page=EXPORT_MAX_ROWS).items
         return xlsx_response(
             "积分超市商品",
             "商品",
@@ -174,10 +174,10 @@ def shop_products() -> str | Response:
     selected = village_id or (choices[0][0] if len(choices) == 1 else None)
     return render_template(
         "shop_products.html",
-        page=listing.product_page(db.session, scope, village_id=village_id, page=page_arg()),
+        page=queries.product_page(db.session, scope, village_id=village_id, page=page_arg()),
         village_id=village_id,
         village_choices=choices,
-        shop_settings=listing.village_settings(db.session, scope, selected, today_local()) if selected else None,
+        shop_settings=queries.village_settings(db.session, scope, selected, today_local()) if selected else None,
         period_choices=list(settings.PERIOD_LABELS.items()),
         cadence_choices=list(settings.CADENCE_LABELS.items()),
     )
@@ -220,7 +220,7 @@ def shop_product_create() -> Response:
 def shop_product(product_id: int) -> str | Response:
     scope = current_scope()
     if wants_xlsx():
-        view = listing.product_view(db.session, scope, product_id, per_page=EXPORT_MAX_ROWS)
+        view = queries.product_view(db.session, scope, product_id, per_page=EXPORT_MAX_ROWS)
         return xlsx_response(
             f"库存台账-{view.product.name}",
             "库存台账",
@@ -232,7 +232,7 @@ def shop_product(product_id: int) -> str | Response:
         )
     return render_template(
         "shop_product.html",
-        view=listing.product_view(db.session, scope, product_id, page=page_arg()),
+        view=queries.product_view(db.session, scope, product_id, page=page_arg()),
         period_choices=list(settings.PERIOD_LABELS.items()),
     )
 

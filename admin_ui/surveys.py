@@ -15,7 +15,7 @@ from admin_ui.charts import bar_option, gauge_option, pie_option
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
 from backend.errors import DomainError, Forbidden, InvalidRequest
-from backend.surveys import reports, results, service, templates
+from backend.surveys import queries, results, service, templates
 from backend.surveys.models import (
     ALERT_STATUS_LABELS,
     QUESTION_KIND_LABELS,
@@ -69,7 +69,7 @@ def _local_datetime(name: str) -> datetime:
 def surveys() -> str | Response:
     status = choice_arg("status", service.STATUS_LABELS)
     if wants_xlsx():
-        rows = reports.survey_page(db.session, current_scope(), status=status, per_page=EXPORT_MAX_ROWS).items
+        rows = queries.survey_page(db.session, current_scope(), status=status, per_page=EXPORT_MAX_ROWS).items
         return xlsx_response(
             "满意度测评",
             "满意度测评",
@@ -107,20 +107,20 @@ def surveys() -> str | Response:
                 for r in rows
             ),
         )
-    page = reports.survey_page(db.session, current_scope(), status=status, page=page_arg())
+    page = queries.survey_page(db.session, current_scope(), status=status, page=page_arg())
     return render_template(
         "surveys.html",
         page=page,
         status=status,
         status_choices=service.STATUS_LABELS,
-        can_manage=reports.can_manage(current_user),
+        can_manage=queries.can_manage(current_user),
     )
 
 
 @bp.route("/surveys/new", methods=["GET", "POST"])
 @admin_required
 def new_survey() -> str | Response:
-    can_manage = reports.can_manage(current_user)
+    can_manage = queries.can_manage(current_user)
     if not can_manage:
         if request.method == "POST":
             raise Forbidden("只有镇、县管理员可以安排测评")
@@ -154,7 +154,7 @@ def new_survey() -> str | Response:
         "survey_new.html",
         can_manage=True,
         templates=templates.templates_for(db.session, current_user),
-        choices=reports.create_choices(db.session, current_scope()),
+        choices=queries.create_choices(db.session, current_scope()),
         sample_flags=SAMPLE_FLAG_LABELS,
         target_kinds=TARGET_KIND_LABELS,
         form=request.form,
@@ -190,7 +190,7 @@ def _charts(result: SurveyResult) -> list[dict[str, Any]]:
 @bp.get("/surveys/<int:survey_id>")
 @admin_required
 def survey(survey_id: int) -> str | Response:
-    detail = reports.survey_detail(db.session, current_scope(), survey_id)
+    detail = queries.survey_detail(db.session, current_scope(), survey_id)
     if wants_xlsx():
         return _results_xlsx(detail)
     rate = detail.satisfaction.rate if detail.satisfaction else None
@@ -200,12 +200,12 @@ def survey(survey_id: int) -> str | Response:
         charts=_charts(detail.result) if detail.result else [],
         gauge=None if rate is None else gauge_option(rate * 100, title="满意度", threshold_pct=detail.threshold_pct),
         kind_labels=QUESTION_KIND_LABELS,
-        can_manage=reports.can_manage(current_user),
+        can_manage=queries.can_manage(current_user),
         min_provisional=results.MIN_PROVISIONAL_RESPONSES,
     )
 
 
-def _results_xlsx(detail: reports.SurveyDetail) -> Response:
+def _results_xlsx(detail: queries.SurveyDetail) -> Response:
     result, counts = detail.result, detail.progress
     rows: list[list[object]] = [
         ["", "测评", "", detail.survey.title, None, None],
@@ -250,7 +250,7 @@ def _results_xlsx(detail: reports.SurveyDetail) -> Response:
 @bp.get("/surveys/<int:survey_id>/progress")
 @admin_required
 def survey_progress(survey_id: int) -> Response:
-    return jsonify(reports.live_progress(db.session, current_scope(), survey_id))
+    return jsonify(queries.live_progress(db.session, current_scope(), survey_id))
 
 
 @bp.post("/surveys/<int:survey_id>/compile")
@@ -315,7 +315,7 @@ def survey_templates() -> str | Response:
         else:
             flash("问卷模板已保存", "info")
             return redirect(url_for("admin.survey_templates"))
-    can_manage = reports.can_manage(current_user)
+    can_manage = queries.can_manage(current_user)
     return render_template(
         "survey_templates.html",
         templates=templates.templates_for(db.session, current_user) if can_manage else [],
@@ -355,7 +355,7 @@ def _question_rows() -> list[templates.QuestionSpec]:
 def survey_alerts() -> str | Response:
     raw = choice_arg("status", ALERT_STATUS_LABELS)
     status = AlertStatus(raw) if raw else None
-    rows = reports.alert_rows(db.session, current_scope(), status)
+    rows = queries.alert_rows(db.session, current_scope(), status)
     if wants_xlsx():
         return xlsx_response(
             "满意度预警",
@@ -381,7 +381,7 @@ def survey_alerts() -> str | Response:
         rows=rows,
         status=raw,
         status_choices=ALERT_STATUS_LABELS,
-        can_manage=reports.can_manage(current_user),
+        can_manage=queries.can_manage(current_user),
         is_county=current_user.county_id is not None,
         threshold_pct=results.threshold_for(db.session, templates.county_of_user(db.session, current_user)),
         selected=int_arg("alert"),

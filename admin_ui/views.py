@@ -16,7 +16,7 @@ from admin_ui.access import admin_required, bp, current_scope, nav_item, public
 from backend.auth import service
 from backend.auth.models import ADMIN_ROLES
 from backend.db import db
-from backend.org.dashboard import dashboard_counts
+from backend.org.queries import dashboard_counts
 
 __all__ = ["bp"]
 

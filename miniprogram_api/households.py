@@ -7,8 +7,9 @@ from marshmallow import fields, validate
 
 from backend.auth.models import Role
 from backend.db import db
-from backend.org import service
-from backend.org.service import HOUSEHOLD_FLAGS
+from backend.org import queries
+from backend.org.models import Household
+from backend.org.queries import HOUSEHOLD_FLAGS
 from miniprogram_api import BASE
 from miniprogram_api.policy import ALL_ROLES, allow, current_scope
 from miniprogram_api.schemas import ApiSchema, ListArgs, MaskedIdNumber, MaskedName, MaskedPhone, Page, page
@@ -32,7 +33,7 @@ class HouseholdSchema(ApiSchema):
     grid_id = fields.Integer()
     number = fields.String()
     address = fields.String()
-    flags = fields.Function(service.household_flags)
+    flags = fields.Function(queries.household_flags)
     residents = fields.List(fields.Nested(ResidentSchema))
 
 
@@ -48,8 +49,8 @@ class HouseholdListArgs(ListArgs):
 @blp.response(200, Page(HouseholdSchema))
 def list_households(args: dict) -> dict:
     """Households in the caller's villages with masked members; filter by village, flag, 户号 or name."""
-    stmt = service.households_query(current_scope(), village_id=args["village_id"], flag=args["flag"], search=args["q"])
-    return page(db.session, stmt, service.Household.id, args)
+    stmt = queries.households_query(current_scope(), village_id=args["village_id"], flag=args["flag"], search=args["q"])
+    return page(db.session, stmt, Household.id, args)
 
 
 @blp.route("/households/<int:household_id>", methods=["GET"])
@@ -57,4 +58,4 @@ def list_households(args: dict) -> dict:
 @blp.response(200, HouseholdSchema)
 def get_household(household_id: int):  # type: ignore[no-untyped-def]
     """One household with its members, masked: a villager's own, or one in the caller's villages."""
-    return service.household_detail(db.session, current_scope(), household_id)
+    return queries.household_detail(db.session, current_scope(), household_id)

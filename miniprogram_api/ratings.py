@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 from backend.auth.models import Role
 from backend.db import db
 from backend.months import Month
-from backend.ratings.service import VillageRating, village_rating
+from backend.ratings.queries import VillageRating, village_rating
 from miniprogram_api import BASE
 from miniprogram_api.policy import allow, current_scope
 from miniprogram_api.schemas import ApiSchema

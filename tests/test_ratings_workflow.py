@@ -14,7 +14,7 @@ from backend.db import db
 from backend.errors import Conflict, Forbidden, InvalidRequest, NotInScope
 from backend.jobs import schedule
 from backend.jobs.schedule import SCHEDULE, run_due
-from backend.ratings import service
+from backend.ratings import queries, service
 from backend.ratings.models import CompileRun, RunStatus, SchemeKind, SheetStage
 from backend.timeutil import today_local
 from backend.transaction import unit_of_work
@@ -78,7 +78,7 @@ def test_village_self_assesses_town_adjusts_with_reason_county_overrides_after_a
         assert (sheet.stage, sheet.findings) == (SheetStage.county_verified, "暗访发现创新项目停滞")
         final = results(s, SchemeKind.ten_star, MONTH)[v1]
         assert (final.stars, final.grade) == (7, "良好")
-        view = service.village_rating(s, as_user(s, world, "county_admin")[0], v1, MONTH)
+        view = queries.village_rating(s, as_user(s, world, "county_admin")[0], v1, MONTH)
         s10 = next(star for star in view.stars if star.code == "S10")
         assert s10.stages == {"self": 10.0, "county": 5.0} and not s10.lit and s10.origin == "county"
         assert {r.origin_code for r in view.rectifications} == {"S04", "S07", "S10"}
@@ -123,17 +123,17 @@ def compile_inline(app: Flask, world: World, database) -> None:  # type: ignore[
 def test_a_town_admin_sees_only_the_villages_of_their_town(app: Flask, world: World, database) -> None:
     compile_inline(app, world, database)
     with database() as s:
-        board = lambda name: {r.result.village_id for r in service.star_board(s, as_user(s, world, name)[0], MONTH)}  # noqa: E731
+        board = lambda name: {r.result.village_id for r in queries.star_board(s, as_user(s, world, name)[0], MONTH)}  # noqa: E731
         assert board("town_admin") == {world.ids["V1"], world.ids["V2"]}
         assert board("town_admin_other") == {world.ids["V3"]}
         assert board("county_admin") == {world.ids["V1"], world.ids["V2"], world.ids["V3"]}
         assert board("county_admin_other") == {world.ids["V4"]}
         assert board("reviewer") == {world.ids["V1"]}
         with pytest.raises(NotInScope):
-            service.village_rating(s, as_user(s, world, "town_admin_other")[0], world.ids["V1"], MONTH)
-        secretaries = service.secretary_table(s, as_user(s, world, "county_admin_other")[0], MONTH)
+            queries.village_rating(s, as_user(s, world, "town_admin_other")[0], world.ids["V1"], MONTH)
+        secretaries = queries.secretary_table(s, as_user(s, world, "county_admin_other")[0], MONTH)
         assert secretaries.rows == []
-        assert [r.county_id for r in service.run_list(s, as_user(s, world, "town_admin")[0])] == [world.ids["C1"]]
+        assert [r.county_id for r in queries.run_list(s, as_user(s, world, "town_admin")[0])] == [world.ids["C1"]]
 
 
 def test_flask_compile_compiles_a_county_month_by_code(app: Flask, world: World, database) -> None:
@@ -177,9 +177,9 @@ def test_a_second_stage_in_the_same_session_shows_the_new_scores_not_the_cached_
     with database() as s:
         install_world_schemes(s, world)
         service.self_assess(s, *as_user(s, world, "reviewer"), v1, MONTH, scores=FULL, vetoes=set(), note="")
-        assert service.village_rating(s, as_user(s, world, "reviewer")[0], v1, MONTH).result.stars == 10
+        assert queries.village_rating(s, as_user(s, world, "reviewer")[0], v1, MONTH).result.stars == 10
         service.town_rate(
             s, *as_user(s, world, "town_admin"), v1, MONTH, adjustments={"S01": (5.0, "缺勤")}, vetoes=set()
         )
-        view = service.village_rating(s, as_user(s, world, "town_admin")[0], v1, MONTH)
+        view = queries.village_rating(s, as_user(s, world, "town_admin")[0], v1, MONTH)
         assert view.result.stars == 9 and view.stars[0].origin == "town"

@@ -9,7 +9,7 @@ from backend.auth.models import User
 from backend.auth.scope import scope_for
 from backend.months import Month
 from backend.photos.models import Photo, PhotoFlag, PhotoStatus
-from backend.records import ledgers
+from backend.records import queries
 from backend.records.models import Checkin, DailyRecord, LeaveRequest, Problem, ProblemStatus, Visit
 from backend.records.problems import problems_query
 from backend.timeutil import today_local
@@ -47,9 +47,9 @@ def test_demo_town_admin_sees_coverage_gaps_overdue_problems_and_cadres_below_th
     town_admin = session.scalar(select(User).where(User.username == "town_admin_qingshi"))
     scope = scope_for(session, town_admin)
     last_month = Month.of(today_local()).shift(-1)
-    coverage = ledgers.coverage_table(session, scope, last_month)
-    gaps = ledgers.coverage_table(session, scope, last_month, gaps_only=True)
+    coverage = queries.coverage_table(session, scope, last_month)
+    gaps = queries.coverage_table(session, scope, last_month, gaps_only=True)
     assert len(coverage) > 20 and 0 < len(gaps) < len(coverage) / 2
     assert session.scalars(problems_query(scope, overdue=True)).first() is not None
-    attendance = ledgers.attendance_table(session, scope, last_month)
+    attendance = queries.attendance_table(session, scope, last_month)
     assert any(row.attendance.met for row in attendance) and not all(row.attendance.met for row in attendance)

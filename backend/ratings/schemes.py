@@ -21,9 +21,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.errors import InvalidRequest
+from backend.errors import InvalidRequest, NotFound
+from backend.org.models import Village
 from backend.ratings.models import RatingScheme, SchemeKind
-from backend.ratings.providers import PROVIDERS
+from backend.ratings.providers import PROVIDERS, Period
 
 
 class VetoSchema(Schema):
@@ -188,3 +189,11 @@ def install_presets(
         )
         for preset in PRESETS.values()
     ]
+
+
+def star_definition(session: Session, village: Village, month: str) -> dict[str, Any]:
+    """The definition of the ten-star scheme in force for a village's month: what its raters score against."""
+    scheme = schemes_in_force(session, village.town.county_id, Period.month(month).start).get(SchemeKind.ten_star)
+    if scheme is None:
+        raise NotFound("本县尚未设置星级评定方案")
+    return scheme.definition

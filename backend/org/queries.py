@@ -367,3 +367,23 @@ def cadre_page(
         for cadre, n_paired in rows
     ]
     return Page(items, page, per_page, total)
+
+
+def dashboard_counts(session: Session, scope: Scope) -> dict[str, int]:
+    households = filter_villages(select(Household.id), scope, Household.village_id)
+    flagged = households.where(Household.is_poor | Household.is_monitored)
+    return {
+        "villages": len(scope.village_ids),
+        "grids": session.scalar(filter_villages(select(func.count(Grid.id)), scope, Grid.village_id)) or 0,
+        "households": session.scalar(select(func.count()).select_from(households.subquery())) or 0,
+        "residents": session.scalar(select(func.count(Resident.id)).where(Resident.household_id.in_(households))) or 0,
+        "flagged_households": session.scalar(select(func.count()).select_from(flagged.subquery())) or 0,
+        "cadres_on_post": session.scalar(
+            filter_villages(
+                select(func.count(func.distinct(Posting.cadre_id))).where(active_posting_filter(today_local())),
+                scope,
+                Posting.village_id,
+            )
+        )
+        or 0,
+    }
