@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.expression import Exists
 
 from backend.errors import InsufficientPoints
+from backend.ledger_check import ledger_mismatches
 from backend.months import Month
 from backend.org.models import Household, Village
 from backend.points.models import EntryKind, LedgerEntry, MonthlyNotice, PointsAccount, RuleBook
@@ -137,24 +138,9 @@ class BalanceMismatch:
 
 def balance_mismatches(session: Session) -> list[BalanceMismatch]:
     """Every cached balance must equal the sum of its entries (and every hold total likewise)."""
-    sums = (
-        select(
-            LedgerEntry.household_id,
-            func.sum(LedgerEntry.amount).label("balance"),
-            func.sum(LedgerEntry.held_delta).label("held"),
-        )
-        .group_by(LedgerEntry.household_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(PointsAccount.household_id, PointsAccount.balance, sums.c.balance, PointsAccount.held, sums.c.held)
-        .outerjoin(sums, sums.c.household_id == PointsAccount.household_id)
-        .where(
-            (func.coalesce(sums.c.balance, 0) != PointsAccount.balance)
-            | (func.coalesce(sums.c.held, 0) != PointsAccount.held)
-        )
-    ).all()
-    return [BalanceMismatch(h, cb, lb or 0, ch, lh or 0) for h, cb, lb, ch, lh in rows]
+    figures = [(PointsAccount.balance, LedgerEntry.amount), (PointsAccount.held, LedgerEntry.held_delta)]
+    rows = ledger_mismatches(session, PointsAccount.household_id, LedgerEntry.household_id, figures)
+    return [BalanceMismatch(*row) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.models import User
 from backend.auth.scope import Scope, filter_villages, load_village
 from backend.errors import InvalidRequest, NotFound, NotInScope, OutOfStock
+from backend.ledger_check import ledger_mismatches
 from backend.photos.models import Photo
 from backend.photos.service import accept_upload, attach_photos, photo_urls, photos_of
 from backend.points.models import CapPeriod
@@ -73,21 +74,9 @@ class StockMismatch:
 
 def stock_mismatches(session: Session) -> list[StockMismatch]:
     """Every product's cached stock and held units must equal the sums of its stock entries."""
-    sums = (
-        select(
-            StockEntry.product_id,
-            func.sum(StockEntry.quantity).label("stock"),
-            func.sum(StockEntry.held_delta).label("held"),
-        )
-        .group_by(StockEntry.product_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Product.id, Product.stock, sums.c.stock, Product.held, sums.c.held)
-        .outerjoin(sums, sums.c.product_id == Product.id)
-        .where((func.coalesce(sums.c.stock, 0) != Product.stock) | (func.coalesce(sums.c.held, 0) != Product.held))
-    ).all()
-    return [StockMismatch(p, cs, ls or 0, ch, lh or 0) for p, cs, ls, ch, lh in rows]
+    figures = [(Product.stock, StockEntry.quantity), (Product.held, StockEntry.held_delta)]
+    rows = ledger_mismatches(session, Product.id, StockEntry.product_id, figures)
+    return [StockMismatch(*row) for row in rows]
 
 
 def _validate(points: int, per_household_limit: int | None) -> None:
