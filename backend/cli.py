@@ -1,16 +1,16 @@
-"""Flask commands: worker, outbox sweep, demo county."""
+"""Every `flask` command of the app, registered in one place. A command parses its options, calls one service
+and prints. Like the app factory this is the composition root: the domains are imported inside the commands
+that use them."""
 
 from __future__ import annotations
 
-import logging
 import time
 
 import click
 from flask import Flask, current_app
 
 from backend.db import db
-
-log = logging.getLogger(__name__)
+from backend.transaction import unit_of_work
 
 
 def register_cli(app: Flask) -> None:
@@ -43,7 +43,6 @@ def register_cli(app: Flask) -> None:
         """Enqueue the scheduled tasks that fell due (Asia/Shanghai time); see backend/jobs/schedule.py."""
         from backend.jobs.schedule import run_due
         from backend.jobs.tasks import load_all_tasks
-        from backend.transaction import unit_of_work
 
         load_all_tasks()
         while True:
@@ -60,15 +59,28 @@ def register_cli(app: Flask) -> None:
         """Prove every household's cached points balance equals the sum of its ledger entries."""
         from backend.points.ledger import balance_mismatches
 
-        mismatches = balance_mismatches(db.session)
-        for m in mismatches:
-            click.echo(
+        _report_mismatches(
+            [
                 f"household {m.household_id}: balance {m.cached_balance} ≠ ledger {m.ledger_balance}, "
                 f"held {m.cached_held} ≠ ledger {m.ledger_held}"
-            )
-        if mismatches:
-            raise SystemExit(1)
-        click.echo("every balance equals the sum of its ledger entries")
+                for m in balance_mismatches(db.session)
+            ],
+            "every balance equals the sum of its ledger entries",
+        )
+
+    @app.cli.command("check-stock")
+    def check_stock() -> None:
+        """Prove every product's cached stock (and held units) equals the sum of its stock entries."""
+        from backend.shop.stock import stock_mismatches
+
+        _report_mismatches(
+            [
+                f"product {m.product_id}: stock {m.cached_stock} ≠ ledger {m.ledger_stock}, "
+                f"held {m.cached_held} ≠ ledger {m.ledger_held}"
+                for m in stock_mismatches(db.session)
+            ],
+            "every product's stock equals the sum of its stock entries",
+        )
 
     @app.cli.command("compile")
     @click.option("--county", required=True, help="County code (6 digits) or id.")
@@ -77,17 +89,37 @@ def register_cli(app: Flask) -> None:
         """Compile a county's monthly ratings (or resume its unfinished run); jobs go to the workers."""
         from backend.ratings.compile import compile_month as compile_ratings
         from backend.ratings.compile import resolve_county
-        from backend.transaction import unit_of_work
 
         with unit_of_work(db.session) as session:
             run = compile_ratings(session, resolve_county(session, county), month)
             run_id, towns, attempt = run.id, run.units_total, run.attempt
         click.echo(f"compile run {run_id} (attempt {attempt}): {towns} town job(s) enqueued")
 
-    from backend.org.demo import register_demo_cli
+    @app.cli.command("seed-demo")
+    def seed_demo_command() -> None:
+        """Create the demo county 秦岭县 once; a no-op when it exists (make run calls it on every start)."""
+        from backend.org.demo import DEMO_COUNTY_CODE, DEMO_COUNTY_NAME, DEMO_PASSWORD, seed_demo_county
 
-    register_demo_cli(app)
+        if current_app.config["ENV_NAME"] == "production":
+            raise click.ClickException("refusing to seed demo accounts with a known password in production")
+        started = time.perf_counter()
+        with unit_of_work() as session:
+            summary = seed_demo_county(session, current_app.instance_path)
+        if summary.already_present:
+            click.echo(f"demo county {DEMO_COUNTY_NAME} ({DEMO_COUNTY_CODE}) is already there; nothing changed")
+            return
+        click.echo(
+            f"seeded {DEMO_COUNTY_NAME}: {summary.towns} towns, {summary.villages} villages, {summary.grids} grids, "
+            f"{summary.households} households, {summary.residents} residents, {summary.cadres} cadres, "
+            f"{summary.pairings} pairings, {summary.users} users in {time.perf_counter() - started:.1f}s"
+        )
+        click.echo(f"demo logins (admin password {DEMO_PASSWORD}): {summary.accounts_file}")
 
-    from backend.shop.cli import register_shop_cli
 
-    register_shop_cli(app)
+def _report_mismatches(mismatches: list[str], all_clear: str) -> None:
+    """The end of every ledger check: a line per mismatch and exit status 1, or one line saying all is well."""
+    for line in mismatches:
+        click.echo(line)
+    if mismatches:
+        raise SystemExit(1)
+    click.echo(all_clear)

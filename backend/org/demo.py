@@ -12,15 +12,12 @@ import json
 import math
 import os
 import random
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import click
-from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,7 +46,6 @@ from backend.records.demo import seed_records_demo
 from backend.records.photo_demo import seed_photos_demo
 from backend.shop.demo import seed_shop_demo
 from backend.surveys.demo import seed_surveys_demo
-from backend.transaction import unit_of_work
 
 SEED = 20240601
 DEMO_COUNTY_NAME = "秦岭县"
@@ -608,23 +604,3 @@ def _write_accounts_file(
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-
-
-def register_demo_cli(app: Flask) -> None:
-    @app.cli.command("seed-demo")
-    def seed_demo_command() -> None:
-        """Create the demo county 秦岭县 once; a no-op when it exists (make run calls it on every start)."""
-        if current_app.config["ENV_NAME"] == "production":
-            raise click.ClickException("refusing to seed demo accounts with a known password in production")
-        started = time.perf_counter()
-        with unit_of_work() as session:
-            summary = seed_demo_county(session, Path(current_app.instance_path))
-        if summary.already_present:
-            click.echo(f"demo county {DEMO_COUNTY_NAME} ({DEMO_COUNTY_CODE}) is already there; nothing changed")
-            return
-        click.echo(
-            f"seeded {DEMO_COUNTY_NAME}: {summary.towns} towns, {summary.villages} villages, {summary.grids} grids, "
-            f"{summary.households} households, {summary.residents} residents, {summary.cadres} cadres, "
-            f"{summary.pairings} pairings, {summary.users} users in {time.perf_counter() - started:.1f}s"
-        )
-        click.echo(f"demo logins (admin password {DEMO_PASSWORD}): {summary.accounts_file}")
