@@ -15,7 +15,7 @@ from backend.auth.models import ADMIN_ROLES, Role, User
 from backend.auth.passwords import verify_password
 from backend.crypto import lookup_hash
 from backend.db import db
-from backend.org.demo import (
+from backend.demo.org import (
     ACCOUNTS_FILE,
     DEMO_COUNTY_CODE,
     DEMO_PASSWORD,

@@ -27,6 +27,8 @@ from werkzeug.serving import make_server
 from backend.auth.models import User
 from backend.auth.scope import scope_for
 from backend.db import db
+from backend.demo.org import DEMO_COUNTY_CODE
+from backend.demo.photos import demo_photo
 from backend.errors import (
     NotInScope,
     PayloadTooLarge,
@@ -39,13 +41,11 @@ from backend.errors import (
 from backend.jobs.models import OutboxJob
 from backend.jobs.outbox import discard_pending
 from backend.jobs.tasks import TASKS, load_all_tasks
-from backend.org.demo import DEMO_COUNTY_CODE
 from backend.org.models import County
 from backend.photos import service as photos
 from backend.photos.images import inspect_upload
 from backend.photos.models import Photo, PhotoFlag, PhotoSettings, PhotoStatus
 from backend.photos.storage import photo_storage
-from backend.records.photo_demo import demo_photo
 from backend.timeutil import now_utc
 from backend.transaction import unit_of_work
 from tests import photo_corpus as corpus

@@ -13,13 +13,13 @@ from backend.auth.models import User
 from backend.auth.passwords import hash_password
 from backend.auth.scope import scope_for
 from backend.crypto import mask_name
+from backend.demo.photos import demo_photo
 from backend.org.models import Grid, Household, Resident, Village
 from backend.photos.service import attach_photos, process_photo
 from backend.points.claims import approve_claim
 from backend.points.ledger import ensure_account, post_entry
 from backend.points.models import Claim, ClaimSource, ClaimStatus, EntryKind, LedgerEntry, PointsAccount, RuleBook
 from backend.points.rules import active_rule_book, install_preset
-from backend.records.photo_demo import demo_photo
 from backend.timeutil import today_local
 from tests.admin_helpers import PASSWORD, count_queries, html, post_form, post_login
 from tests.factories import World, make_household

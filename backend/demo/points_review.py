@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.auth.scope import scope_for
+from backend.demo.photos import demo_photo
 from backend.org.models import County, Household, Posting, Town, Village
 from backend.photos.service import attach_photos
 from backend.points.claims import approve_claim, period_bounds, submit_claim
 from backend.points.models import CapPeriod, Claim, ItemKind
 from backend.points.rules import ItemInput, VersionChanges, active_rule_book, start_version, update_version
-from backend.records.photo_demo import demo_photo
 from backend.timeutil import today_local
 
 SEED = 20261201

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.auth.scope import Scope, scope_for
+from backend.demo.photos import demo_photo
 from backend.errors import DomainError
 from backend.months import Month
 from backend.org.models import County, Household, Posting, Town, Village
@@ -24,7 +25,6 @@ from backend.points import notice
 from backend.points.claims import approve_claim, reject_claim, submit_claim
 from backend.points.models import ItemKind, LedgerEntry, RuleItem
 from backend.points.rules import active_rule_book
-from backend.records.photo_demo import demo_photo
 from backend.timeutil import LOCAL_TZ, today_local
 
 SEED = 20261125

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.auth.scope import scope_for
+from backend.demo.photos import demo_photo
 from backend.months import Month
 from backend.org.models import County, Household, Pairing, Post, Posting, Town, Village
 from backend.photos.service import attach_photos
@@ -37,7 +38,6 @@ from backend.records.models import (
     VisitKind,
     daily_record_household,
 )
-from backend.records.photo_demo import demo_photo
 from backend.timeutil import LOCAL_TZ, today_local
 
 SEED = 20241104

@@ -24,6 +24,13 @@ from sqlalchemy.orm import Session
 from backend.auth.models import Role, User
 from backend.auth.passwords import hash_password
 from backend.auth.service import issue_binding_code
+from backend.demo.photos import seed_photos_demo
+from backend.demo.points import seed_notice_demo
+from backend.demo.points_review import seed_review_demo
+from backend.demo.ratings import seed_ratings_demo
+from backend.demo.records import seed_records_demo
+from backend.demo.shop import seed_shop_demo
+from backend.demo.surveys import seed_surveys_demo
 from backend.org.identity import make_id_number, normalize_id_number, normalize_phone
 from backend.org.models import (
     POST_LABELS,
@@ -38,14 +45,7 @@ from backend.org.models import (
     Town,
     Village,
 )
-from backend.points.notice_demo import seed_notice_demo
-from backend.points.review_demo import seed_review_demo
 from backend.points.rules import install_preset
-from backend.ratings.demo import seed_ratings_demo
-from backend.records.demo import seed_records_demo
-from backend.records.photo_demo import seed_photos_demo
-from backend.shop.demo import seed_shop_demo
-from backend.surveys.demo import seed_surveys_demo
 
 SEED = 20240601
 DEMO_COUNTY_NAME = "秦岭县"

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from backend.demo.records import HISTORY_MONTHS
 from backend.months import Month
 from backend.org.models import County, Household, Post, Posting, Resident, Town, Village
 from backend.ratings.compile import Inputs, compile_month_now, half_year_of, previous_months
@@ -23,7 +24,6 @@ from backend.ratings.models import EntryStage, PartyMember, RatingEntry, SheetSt
 from backend.ratings.presets import PRESETS
 from backend.ratings.providers import Period, Subject
 from backend.ratings.schemes import install_presets
-from backend.records.demo import HISTORY_MONTHS
 from backend.timeutil import now_utc
 
 SEED = 6006
