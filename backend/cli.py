@@ -98,7 +98,8 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
         """Create the demo county 秦岭县 once; a no-op when it exists (make run calls it on every start)."""
-        from backend.demo.org import DEMO_COUNTY_CODE, DEMO_COUNTY_NAME, DEMO_PASSWORD, seed_demo_county
+        from backend.demo.county import seed_demo_county
+        from backend.demo.org import DEMO_COUNTY_CODE, DEMO_COUNTY_NAME, DEMO_PASSWORD
 
         if current_app.config["ENV_NAME"] == "production":
             raise click.ClickException("refusing to seed demo accounts with a known password in production")

@@ -58,7 +58,7 @@ def seed(url: str, instance: Path, households: int, entries: int) -> list[str]:
     from backend.auth.models import Role, User
     from backend.auth.service import issue_token
     from backend.db import db
-    from backend.demo.org import seed_demo_county
+    from backend.demo.county import seed_demo_county
     from backend.org.models import Household
     from backend.points.ledger import ensure_account, post_entry
     from backend.points.models import EntryKind

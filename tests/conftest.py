@@ -28,7 +28,7 @@ from backend.auth import passwords
 from backend.auth.models import User
 from backend.auth.passwords import hash_password
 from backend.db import db
-from backend.demo.org import DemoSummary, seed_demo_county
+from backend.demo.county import DemoSummary, seed_demo_county
 from backend.extensions import limiter
 from backend.transaction import unit_of_work
 from tests.admin_helpers import PASSWORD, post_login

@@ -15,14 +15,8 @@ from backend.auth.models import ADMIN_ROLES, Role, User
 from backend.auth.passwords import verify_password
 from backend.crypto import lookup_hash
 from backend.db import db
-from backend.demo.org import (
-    ACCOUNTS_FILE,
-    DEMO_COUNTY_CODE,
-    DEMO_PASSWORD,
-    REFERENCE_YEAR,
-    DemoSummary,
-    seed_demo_county,
-)
+from backend.demo.county import ACCOUNTS_FILE, DemoSummary, seed_demo_county
+from backend.demo.org import DEMO_COUNTY_CODE, DEMO_PASSWORD, REFERENCE_YEAR
 from backend.org.identity import normalize_id_number, normalize_phone
 from backend.org.models import Cadre, County, Grid, Household, Pairing, Post, Posting, Resident, Town, Village
 from backend.transaction import unit_of_work

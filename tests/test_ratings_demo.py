@@ -6,7 +6,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from backend.db import db
-from backend.demo.org import DemoSummary
+from backend.demo.county import DemoSummary
 from backend.ratings.models import CompileRun, RatingAlert, RatingResult, Rectification, RunStatus, SchemeKind
 
 

@@ -13,7 +13,7 @@ from backend.auth.models import Role, User
 from backend.auth.passwords import hash_password
 from backend.auth.service import issue_token
 from backend.db import db
-from backend.demo.org import DemoSummary
+from backend.demo.county import DemoSummary
 from backend.org.models import Household, Post, Posting, Village
 from backend.surveys.models import Survey, SurveyAlert, SurveyResult, TargetKind
 from tests.admin_helpers import PASSWORD, html, post_login

@@ -1,4 +1,4 @@
-"""Deterministic demo county 秦岭县 for laptops, demos and screenshots (`flask seed-demo`).
+"""The demo county's towns, villages, grids, households, cadres, pairings and logins.
 
 Everything comes from one fixed `random.Random` seed, so two fresh databases get the same county,
 households, names and binding codes; only database ids and ciphertexts differ. The people are
@@ -8,14 +8,10 @@ same validation the app applies to real input.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -24,13 +20,6 @@ from sqlalchemy.orm import Session
 from backend.auth.models import Role, User
 from backend.auth.passwords import hash_password
 from backend.auth.service import issue_binding_code
-from backend.demo.photos import seed_photos_demo
-from backend.demo.points import seed_notice_demo
-from backend.demo.points_review import seed_review_demo
-from backend.demo.ratings import seed_ratings_demo
-from backend.demo.records import seed_records_demo
-from backend.demo.shop import seed_shop_demo
-from backend.demo.surveys import seed_surveys_demo
 from backend.org.identity import make_id_number, normalize_id_number, normalize_phone
 from backend.org.models import (
     POST_LABELS,
@@ -45,13 +34,11 @@ from backend.org.models import (
     Town,
     Village,
 )
-from backend.points.rules import install_preset
 
 SEED = 20240601
 DEMO_COUNTY_NAME = "秦岭县"
 DEMO_COUNTY_CODE = "610790"  # Hanzhong prefix 6107, a district number no real county uses.
 DEMO_PASSWORD = "xiangzhi-demo"
-ACCOUNTS_FILE = "demo_accounts.json"
 # "Today" of the demo data: ages (who is an adult, who has a phone) must not drift with the clock.
 REFERENCE_YEAR = 2025
 
@@ -131,10 +118,9 @@ HOUSEHOLD_SIZES = ((1, 8), (2, 20), (3, 22), (4, 24), (5, 16), (6, 10))
 
 
 @dataclass
-class DemoSummary:
-    """What one run created (all zero and already_present=True when the county was there before)."""
+class OrgDemoSummary:
+    """The demo county's organisation and logins, counted; `DemoSummary` adds the other domains."""
 
-    already_present: bool = False
     counties: int = 0
     towns: int = 0
     villages: int = 0
@@ -146,9 +132,6 @@ class DemoSummary:
     pairings: int = 0
     users: int = 0
     binding_codes: int = 0
-    surveys: int = 0
-    survey_alerts: int = 0
-    accounts_file: Path | None = None
 
 
 @dataclass
@@ -234,44 +217,22 @@ def demo_county_exists(session: Session) -> bool:
     return session.scalar(select(County.id).where(County.code == DEMO_COUNTY_CODE)) is not None
 
 
-def seed_demo_county(session: Session, instance_path: Path | str) -> DemoSummary:
-    """Create the demo county once and write the demo logins to <instance>/demo_accounts.json.
-
-    Flushes only (the caller's unit of work commits). A second call finds the county and changes
-    nothing, so `make run` can call it on every start.
-    """
-    if demo_county_exists(session):
-        return DemoSummary(already_present=True)
+def seed_org(
+    session: Session, county: County, summary: OrgDemoSummary
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Fill the county with people and logins; returns the logins and the card codes for the accounts file."""
     rng = random.Random(SEED)
     people = _PeopleFactory(rng)
-    summary = DemoSummary(counties=1)
-
-    county = County(name=DEMO_COUNTY_NAME, code=DEMO_COUNTY_CODE)
-    session.add(county)
-    session.flush()
     plans = _create_regions(session, rng, county, summary)
     _create_households(session, rng, people, plans, summary)
     _create_cadres(session, rng, people, county, plans, summary)
     _create_pairings(session, rng, plans, summary)
-    accounts, codes = _create_users(session, rng, county, plans, summary)
-    # The county-wide points scheme every village inherits until it sets its own.
-    install_preset(session, county, "gaoyang", effective_from=date(2024, 1, 1))
-    surveys = seed_surveys_demo(session, county)
-    summary.surveys, summary.survey_alerts = surveys.closed + surveys.open, surveys.alerts
-    seed_photos_demo(session, county)
-    seed_records_demo(session, county)
-    seed_shop_demo(session, county)
-    seed_notice_demo(session, county)
-    seed_review_demo(session, county)
-    seed_ratings_demo(session, county)
-
-    path = Path(instance_path) / ACCOUNTS_FILE
-    _write_accounts_file(path, county, accounts, codes)
-    summary.accounts_file = path
-    return summary
+    return _create_users(session, rng, county, plans, summary)
 
 
-def _create_regions(session: Session, rng: random.Random, county: County, summary: DemoSummary) -> list[_VillagePlan]:
+def _create_regions(
+    session: Session, rng: random.Random, county: County, summary: OrgDemoSummary
+) -> list[_VillagePlan]:
     towns = [Town(county_id=county.id, name=spec.name, code=DEMO_COUNTY_CODE + spec.code_suffix) for spec in TOWNS]
     session.add_all(towns)
     session.flush()
@@ -355,7 +316,7 @@ def _members(rng: random.Random, people: _PeopleFactory) -> list[tuple[str, _Per
 
 
 def _create_households(
-    session: Session, rng: random.Random, people: _PeopleFactory, plans: list[_VillagePlan], summary: DemoSummary
+    session: Session, rng: random.Random, people: _PeopleFactory, plans: list[_VillagePlan], summary: OrgDemoSummary
 ) -> None:
     families: list[tuple[Household, list[tuple[str, _Person]]]] = []
     for plan in plans:
@@ -412,7 +373,7 @@ def _create_cadres(
     people: _PeopleFactory,
     county: County,
     plans: list[_VillagePlan],
-    summary: DemoSummary,
+    summary: OrgDemoSummary,
 ) -> None:
     """The four teams per village: 第一书记, 工作队长, 1–2 队员 from one county department, a 包村干部, a 网格员."""
     units = rng.sample(WORK_UNITS, len(plans))
@@ -454,7 +415,7 @@ def _create_cadres(
     summary.cadres, summary.postings = len(cadres), len(postings)
 
 
-def _create_pairings(session: Session, rng: random.Random, plans: list[_VillagePlan], summary: DemoSummary) -> None:
+def _create_pairings(session: Session, rng: random.Random, plans: list[_VillagePlan], summary: OrgDemoSummary) -> None:
     """每户一名帮扶责任人: each poor or monitored household gets one helper posted in its village.
 
     Team members and the town cadre help first; the leader and first secretary join only when a
@@ -502,7 +463,7 @@ def _scope(*parts: str) -> str:
 
 
 def _create_users(
-    session: Session, rng: random.Random, county: County, plans: list[_VillagePlan], summary: DemoSummary
+    session: Session, rng: random.Random, county: County, plans: list[_VillagePlan], summary: OrgDemoSummary
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Admins with the shared demo password; cadres and villagers use the mini program's dev login."""
     password_hash = hash_password(DEMO_PASSWORD)  # argon2 is slow on purpose: hash once, reuse
@@ -586,21 +547,3 @@ def _create_users(
         {"username": u.username, "role": u.role.value, "display_name": u.display_name, **extra} for u, extra in users
     ]
     return accounts, codes
-
-
-def _write_accounts_file(
-    path: Path, county: County, accounts: Sequence[dict[str, Any]], codes: Sequence[dict[str, Any]]
-) -> None:
-    """Atomic replace, so a half-written file never lists logins that do not exist."""
-    payload = {
-        "county": f"{county.name} ({county.code})",
-        "note": (
-            "演示数据，人物均为虚构。管理员用密码登录 /admin；驻村干部和村民在小程序开发模式用 dev:<username> 登录。"
-        ),
-        "accounts": list(accounts),
-        "binding_codes": list(codes),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

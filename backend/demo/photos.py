@@ -24,7 +24,7 @@ _ROOFS = ((120, 60, 50), (70, 70, 80), (150, 80, 60))
 _TREES = ((40, 90, 50), (60, 110, 60), (30, 70, 40))
 
 
-def seed_photos_demo(session: Session, county: County) -> None:
+def seed_photo_label(session: Session, county: County) -> None:
     """The demo county labels its photos with time · place · event."""
     set_label_enabled(session, county.id, True)
 

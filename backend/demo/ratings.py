@@ -36,7 +36,7 @@ TOWN_REASONS = ("走访台账缺少部分户签字", "问题整改佐证不全",
 COUNTY_FINDINGS = ("暗访发现工作队员不在岗", "暗访发现走访记录补录", "暗访发现整改问题反弹")
 
 
-def seed_ratings_demo(session: Session, county: County) -> int:
+def seed_ratings(session: Session, county: County) -> int:
     """Returns the number of months compiled."""
     rng = random.Random(SEED)
     this_month = Month.current()

@@ -128,7 +128,7 @@ def _days(months: list[Month], today: date) -> dict[Month, list[date]]:
     return out
 
 
-def seed_records_demo(session: Session, county: County, today: date | None = None) -> RecordsDemoSummary:
+def seed_records(session: Session, county: County, today: date | None = None) -> RecordsDemoSummary:
     rng = random.Random(SEED)
     today = today or today_local()
     summary = RecordsDemoSummary()

@@ -37,7 +37,7 @@ _PACKAGES = ((40, 110, 200), (215, 160, 40), (235, 230, 215), (200, 60, 60), (60
 DONORS = ("爱心人士捐赠", "县农业农村局帮扶单位捐赠", "本村企业捐赠", "村集体经济采购", "在外乡贤捐赠")
 
 
-def seed_shop_demo(session: Session, county: County) -> int:
+def seed_shop(session: Session, county: County) -> int:
     """Stock each village's supermarket and place the demo villagers' redemptions; returns how many."""
     rng = random.Random(SEED)
     session.add(ShopSetting(county_id=county.id, pickup_days=7))

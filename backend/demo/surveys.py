@@ -75,7 +75,7 @@ def _answers(rng: random.Random, questions: list[SurveyQuestion], p_satisfied: f
     return answers
 
 
-def seed_surveys_demo(session: Session, county: County) -> SurveyDemoSummary:
+def seed_surveys(session: Session, county: County) -> SurveyDemoSummary:
     """Flushes only (the caller's unit of work commits)."""
     rng = random.Random(SEED)
     summary = SurveyDemoSummary()
