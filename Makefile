@@ -17,6 +17,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# pytest-xdist workers (each with a database of its own); at most 4, each takes a Redis database below REDIS_URL's.
+TEST_WORKERS ?= auto
 
 export FLASK_APP := backend.app:create_app
 
@@ -28,7 +30,7 @@ run: $(STAMP)
 	$(BIN)/python scripts/dev.py
 
 test: $(STAMP)
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --maxprocesses=4 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,11 +15,13 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from werkzeug.test import TestResponse
 
@@ -35,11 +37,43 @@ from tests.admin_helpers import PASSWORD, post_login
 from tests.factories import World, build_world
 from tests.factories_shop import add_shop
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+
+def _worker_redis(url: str) -> str:
+    """Under pytest-xdist each worker takes a Redis database of its own (the given one for gw0, the one below
+    it for gw1, …), so two workers' RQ queues and deterministic job ids never meet."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) - int(worker.removeprefix("gw"))
+    assert database >= 0, f"no Redis database left for worker {worker} below {url}"
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+REDIS_URL = _worker_redis(os.environ.get("REDIS_URL", ""))
 
 
 def _database_url(tmp: Path) -> str:
-    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp / 'test.sqlite3'}"
+    """TEST_DATABASE_URL, or a SQLite file under the run's temp folder. Under pytest-xdist each worker gets
+    a database of its own: a SQLite file under its own temp folder, or `<name>_<worker>` on PostgreSQL."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp / 'test.sqlite3'}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return _worker_database(url, worker) if worker else url
+
+
+def _worker_database(url: str, worker: str) -> str:
+    base, name = url.rsplit("/", 1)
+    mine = f"{name}_{worker}"
+    server = create_engine(
+        make_url(url).set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with server.connect() as conn:
+        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": mine}) is None:
+            conn.execute(text(f'CREATE DATABASE "{mine}"'))
+    server.dispose()
+    return f"{base}/{mine}"
 
 
 class ServerLikeClient(FlaskClient):
