@@ -30,7 +30,7 @@ run: $(STAMP)
 	$(BIN)/python scripts/dev.py
 
 test: $(STAMP)
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --maxprocesses=4 $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --maxprocesses=4 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
