@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -446,3 +447,20 @@ def test_page_links_show_first_last_and_neighbours_with_gaps():
     assert Page([1], page=10, per_page=20, total=400).window() == [1, None, 8, 9, 10, 11, 12, None, 20]
     assert Page([1], page=4, per_page=20, total=400).window() == [1, 2, 3, 4, 5, 6, None, 20]
     assert Page([], page=1, per_page=20, total=0).window() == [1]
+
+
+def test_admin_pages_cannot_be_framed_and_run_only_our_own_scripts(admin, client) -> None:
+    for response in (client.get("/admin/login"), admin("county_admin").get("/admin/"), client.get("/admin/nowhere")):
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy, response.status_code
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_no_admin_template_has_an_inline_script_the_policy_would_block() -> None:
+    templates = Path(__file__).resolve().parent.parent / "admin_ui" / "templates"
+    for template in templates.glob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"\son[a-z]+=", text), f"{template.name}: inline event handler"
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), f"{template.name}: inline <script>"
+        assert "javascript:" not in text, template.name
