@@ -158,12 +158,18 @@ def text_arg(name: str, max_length: int = 40) -> str | None:
     return value[:max_length] or None
 
 
+# Integer columns hold 32 bits: a larger number is refused here, not by the database.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
 def int_arg(name: str) -> int | None:
+    """A positive id from the query string; anything else (text, out of range) is no filter."""
+    raw = request.args.get(name) or ""
     try:
-        value = int(request.args.get(name) or "")
+        value = int(raw) if raw.isascii() else 0
     except ValueError:
         return None
-    return value if value > 0 else None
+    return value if 0 < value <= INT32_MAX else None
 
 
 def choice_arg(name: str, choices: Any) -> str | None:
@@ -172,13 +178,19 @@ def choice_arg(name: str, choices: Any) -> str | None:
 
 
 def form_int(name: str, *, required: bool = False) -> int | None:
-    """A whole number from a posted form field; blank is None unless required. Ranges are the services' call."""
+    """A whole number (ASCII digits) from a posted form field; blank is None unless required. Business ranges
+    are the services' call."""
     raw = (request.form.get(name) or "").strip()
     if not raw:
         if required:
             raise InvalidRequest(f"“{name}”必须填写", errors={name: ["请填写"]})
         return None
     try:
-        return int(raw)
+        value = int(raw) if raw.isascii() else None
     except ValueError:
-        raise InvalidRequest(f"“{name}”须为整数", errors={name: ["请填写整数"]}) from None
+        value = None
+    if value is None:
+        raise InvalidRequest(f"“{name}”须为整数", errors={name: ["请填写整数"]})
+    if not INT32_MIN <= value <= INT32_MAX:
+        raise InvalidRequest(f"“{name}”超出范围", errors={name: ["数值超出范围"]})
+    return value

@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from admin_ui.access import admin_required, bp, current_scope, int_arg, nav_item
+from admin_ui.access import admin_required, bp, current_scope, form_int, int_arg, nav_item
 from admin_ui.export import wants_xlsx, xlsx_response
 from backend.db import db
 from backend.errors import InvalidRequest
@@ -107,10 +107,7 @@ def notice(notice_id: int) -> str | Response:
 @bp.post("/objections/<int:objection_id>/uphold")
 @admin_required
 def uphold(objection_id: int) -> Response:
-    try:
-        amount = int(request.form.get("amount") or "0")
-    except ValueError as exc:
-        raise InvalidRequest("更正分值应为整数") from exc
+    amount = form_int("amount") or 0
     reason = (request.form.get("reason") or "").strip()
     if len(reason) < 2:
         raise InvalidRequest("请填写处理意见")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from backend.points.models import LedgerEntry, MonthlyNotice, NoticeStatus, Objection
@@ -94,3 +95,20 @@ def test_rankings_page_shows_ties_and_exports_to_excel(admin, database, world) -
     ]
     bad = reviewer.get("/admin/rankings?kind=quarter&period=2026-10")
     assert bad.status_code == 422 and "期间格式" in html(bad)
+
+
+@pytest.mark.parametrize("amount", ["2147483000", str(2**40), "²", "1001", "-1001"])
+def test_an_objection_cannot_be_upheld_with_an_absurd_correction(api, admin, database, world, amount) -> None:
+    objection = api("villager").post("/publications/2024-06/objections", json={"text": "漏记公益劳动"}).json["id"]
+    reviewer = admin("reviewer")
+    refused = post_form(reviewer, f"/admin/objections/{objection}/uphold", {"amount": amount, "reason": "核实属实"})
+    assert refused.status_code == 422
+    with database() as s:
+        assert s.scalars(select(LedgerEntry).where(LedgerEntry.source_type == "objection")).all() == []
+        assert s.get_one(Objection, objection).status.value == "open"
+    assert (
+        post_form(
+            reviewer, f"/admin/objections/{objection}/uphold", {"amount": "1000", "reason": "核实属实"}
+        ).status_code
+        == 302
+    )

@@ -164,3 +164,18 @@ def test_a_file_that_is_not_an_image_is_refused_and_nothing_is_attached(admin, s
     post_form(browser, f"{url}/photos", {"photo": (io.BytesIO(b"not an image at all"), "x.jpg")})
     page = html(browser.get(url))
     assert "还没有照片" in page
+
+
+@pytest.mark.parametrize("quantity", ["2147483600", "10001", "0", "1e3", "２"])
+def test_a_restock_of_an_absurd_quantity_is_refused_and_changes_nothing(admin, shop, database, quantity) -> None:
+    browser = admin("reviewer")
+    url = f"/admin/shop/products/{shop.ids['product:rice']}"
+    with database() as s:
+        before = s.get_one(Product, shop.ids["product:rice"]).stock
+    refused = post_form(browser, f"{url}/stock", {"action": "restock", "quantity": quantity, "note": "捐赠"})
+    assert refused.status_code == 302
+    page = html(browser.get(url))
+    assert "已入库" not in page and ("入库数量应在 1 到 10000 之间" in page or "请填写整数" in page)
+    with database() as s:
+        assert s.get_one(Product, shop.ids["product:rice"]).stock == before
+        assert stock_mismatches(s) == []

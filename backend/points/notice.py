@@ -251,6 +251,10 @@ def _open_objection(session: Session, scope: Scope, objection_id: int) -> Object
     return objection
 
 
+# A sanity cap on one correction, far above any rule item (a typo such as 2147483000 must not reach a balance).
+MAX_CORRECTION = 1000
+
+
 def uphold_objection(
     session: Session,
     scope: Scope,
@@ -264,6 +268,8 @@ def uphold_objection(
     """The objection stands: a correction entry of `amount` (signed; 0 when nothing needs correcting) for
     the household concerned — by default the objected entry's, else the objector's. The entry counts in the
     next open month, never in the closed one."""
+    if abs(amount) > MAX_CORRECTION:
+        raise InvalidRequest(errors={"amount": [f"一次更正不能超过 {MAX_CORRECTION} 分"]})
     objection = _open_objection(session, scope, objection_id)
     target_id = household_id or (objection.entry.household_id if objection.entry else objection.household_id)
     target = load_household(session, scope, target_id)

@@ -153,11 +153,15 @@ def update_product(
     return product
 
 
+# A sanity cap on one stock entry: a village shop's delivery is sacks and boxes, never millions of units.
+MAX_UNITS_PER_ENTRY = 10_000
+
+
 def restock(session: Session, scope: Scope, actor_id: int, product_id: int, quantity: int, note: str) -> StockEntry:
     """Goods arrive: bought by the village or donated (the note names the donor, e.g. 爱心人士捐赠)."""
     product = load_product(session, scope, product_id)
-    if quantity < 1:
-        raise InvalidRequest(errors={"quantity": ["入库数量必须大于 0"]})
+    if not 1 <= quantity <= MAX_UNITS_PER_ENTRY:
+        raise InvalidRequest(errors={"quantity": [f"入库数量应在 1 到 {MAX_UNITS_PER_ENTRY} 之间"]})
     return post_stock(
         session,
         product_id=product.id,
@@ -172,8 +176,8 @@ def restock(session: Session, scope: Scope, actor_id: int, product_id: int, quan
 def write_off(session: Session, scope: Scope, actor_id: int, product_id: int, quantity: int, note: str) -> StockEntry:
     """Spoiled or damaged goods leave the available stock; units held for villagers are not touched."""
     product = load_product(session, scope, product_id)
-    if quantity < 1:
-        raise InvalidRequest(errors={"quantity": ["报损数量必须大于 0"]})
+    if not 1 <= quantity <= MAX_UNITS_PER_ENTRY:
+        raise InvalidRequest(errors={"quantity": [f"报损数量应在 1 到 {MAX_UNITS_PER_ENTRY} 之间"]})
     if not note.strip():
         raise InvalidRequest(errors={"note": ["请填写报损原因"]})
     return post_stock(
