@@ -5,25 +5,11 @@ from __future__ import annotations
 from flask import Flask, Response, make_response, redirect, render_template, url_for
 from werkzeug.exceptions import HTTPException
 
+from admin_ui.access import security_headers
 from backend.auth.models import User
 from backend.db import db
 from backend.errors import DomainError, InternalError
 from backend.extensions import login_manager
-
-# Scripts only from our own files (no inline handlers), never framed: clickjacking and injected scripts have
-# nothing to work with. Inline style attributes stay allowed (templates set widths of bars and columns).
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-)
-
-
-def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
 
 
 def render_admin_error(error: DomainError | HTTPException) -> Response:
@@ -38,7 +24,7 @@ def render_admin_error(error: DomainError | HTTPException) -> Response:
         status, message = error.status, error.message
     if isinstance(error, InternalError):
         message = "服务器内部错误，请稍后重试"
-    return _security_headers(make_response(render_template("error.html", status=status, message=message), status))
+    return security_headers(make_response(render_template("error.html", status=status, message=message), status))
 
 
 def init_admin(app: Flask) -> None:
@@ -54,7 +40,6 @@ def init_admin(app: Flask) -> None:
         user = db.session.get(User, int(user_id))
         return user if user is not None and user.is_active else None
 
-    bp.after_request(_security_headers)
     app.register_blueprint(bp)
 
     @app.get("/")
