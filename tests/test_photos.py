@@ -581,6 +581,19 @@ def test_villager_sees_photos_of_their_own_household_only(app, api, world) -> No
         urls_for(app, world, "villager_neighbour", photo_id)
 
 
+def test_a_villager_cannot_open_a_cadres_work_photo_of_the_village_by_its_id(app, api, world) -> None:
+    record_photo = uploaded(api, "cadre", corpus.scene_jpeg(3))
+    attach(app, world, "cadre", [record_photo], "daily_record", 7)  # V1's, no household: work evidence
+    unclaimed = uploaded(api, "cadre", corpus.scene_jpeg(4))
+
+    for photo_id in (record_photo, unclaimed):
+        assert api("villager").get(f"/uploads/{photo_id}").status_code == 403
+        with pytest.raises(NotInScope):
+            urls_for(app, world, "villager", photo_id)
+    assert api("reviewer").get(f"/uploads/{record_photo}").status_code == 200, "the village's review panel sees it"
+    assert urls_for(app, world, "town_admin", record_photo)["thumb_url"]
+
+
 def test_urls_are_empty_until_the_photo_is_processed(app, world) -> None:
     with app.app_context():
         photo = Photo(id="p" * 32, uploader_id=world.ids["user:cadre"], format="jpeg", byte_size=1, width=1, height=1)

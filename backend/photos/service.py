@@ -50,6 +50,7 @@ from backend.photos.images import allowed_head, find_font, hamming, inspect_uplo
 from backend.photos.models import (
     OWNER_TYPES,
     PHOTO_FLAG_LABELS,
+    VILLAGE_PUBLIC_OWNER_TYPES,
     Photo,
     PhotoFlag,
     PhotoSettings,
@@ -399,8 +400,8 @@ def photos_of(session: Session, owner_type: str, owner_ids: Iterable[int]) -> di
 
 
 def may_view(scope: Scope, photo: Photo) -> bool:
-    """The uploader always; a villager only photos of their own household (or of their village when the
-    owner belongs to no household, e.g. a shop product); everyone else the villages of their scope."""
+    """The uploader always; a villager only photos of their own household, and of their village those that
+    are public to it (a shop product); everyone else the villages of their scope."""
     if scope.user_id == photo.uploader_id:
         return True
     if photo.village_id is None:
@@ -408,7 +409,7 @@ def may_view(scope: Scope, photo: Photo) -> bool:
     if scope.role == Role.villager:
         if photo.household_id is not None:
             return photo.household_id == scope.household_id
-        return scope.covers_village(photo.village_id)
+        return photo.owner_type in VILLAGE_PUBLIC_OWNER_TYPES and scope.covers_village(photo.village_id)
     return scope.covers_village(photo.village_id)
 
 
