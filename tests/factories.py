@@ -34,7 +34,7 @@ class World:
     ids: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     binding_codes: dict[str, str] = field(default_factory=dict)
-    # A processed photo the cadre took in V1 (not claimed by any record).
+    # A processed photo H1's villager uploaded in V1 (not claimed by any record yet).
     photo_id: str = ""
 
 
@@ -163,9 +163,10 @@ def build_world(session: Session) -> World:
     world.ids["claim"] = claim.id
     photo = Photo(
         id="f" * 32,
-        uploader_id=users["cadre"].id,
+        uploader_id=users["villager"].id,
         county_id=c1.id,
         village_id=villages["V1"].id,
+        household_id=households["H1"].id,
         status=PhotoStatus.ready,
         format="jpeg",
         byte_size=1000,
