@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
+import socket
 import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
 from sqlalchemy import select, text
@@ -89,3 +96,42 @@ def test_the_same_phone_encrypts_differently_each_time(app, world) -> None:
 )
 def test_masks_keep_only_what_a_person_needs_to_recognise(masker, value, masked) -> None:
     assert masker(value) == masked
+
+
+SEARCHED_PHONE = "13912345678"
+
+
+def test_the_dev_servers_access_log_keeps_the_path_but_not_a_searched_phone_number(app, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    logging.getLogger("werkzeug").info(
+        '%s - - "%s" %s -', "127.0.0.1", f"GET /admin/cadres?q={SEARCHED_PHONE} HTTP/1.1", 200
+    )
+    [record] = [r for r in caplog.records if r.name == "werkzeug"]
+    assert "/admin/cadres" in record.getMessage() and SEARCHED_PHONE not in record.getMessage()
+
+
+def test_gunicorns_access_log_keeps_the_path_but_not_a_searched_phone_number(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "access.log"
+    env = {**os.environ, "XZ_INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "-w", "1",
+         "--access-logfile", str(log), "backend.app:create_app()"],
+        cwd=Path(__file__).resolve().parent.parent, env=env, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urlopen(f"http://127.0.0.1:{port}/admin/login?q={SEARCHED_PHONE}", timeout=5).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    written = log.read_text(encoding="utf-8")
+    assert "GET /admin/login HTTP/1.1" in written and SEARCHED_PHONE not in written
