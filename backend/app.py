@@ -20,6 +20,7 @@ from backend.db import db, install_sqlite_pragmas
 from backend.errors import DomainError, InternalError
 from backend.extensions import csrf, limiter, login_manager
 from backend.jobs.queue import connect_redis, queue, redis_reachable
+from backend.request_input import check_request_input, install_int32_ids
 from backend.transaction import install_request_boundary
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
@@ -68,6 +69,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Rate limits and logs need the phone's address, not nginx's.
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    install_int32_ids(app)
     keyring.install(app.config["DATA_KEY"])
     db.init_app(app)
     with app.app_context():
@@ -85,6 +87,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_api(app)
     init_admin(app)
+    # After the front ends' own hooks: the API caps a body's size before anything reads it.
+    app.before_request(check_request_input)
     # Photos are served to both front ends alike, so neither owns the route.
     app.register_blueprint(media.bp)
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+
+from tests.admin_helpers import post_form
 
 
 def assert_envelope(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
@@ -78,3 +82,53 @@ def test_admin_pages_answer_html_errors_not_json(client) -> None:
     assert response.status_code == 404
     assert response.mimetype == "text/html"
     assert "页面不存在" in response.get_data(as_text=True)
+
+
+# --- text no table can hold, ids no column can hold, documents no parser should recurse into -------------
+
+
+@pytest.mark.parametrize("code", ["abc\u0000def", "x\udfffy", "\ud800"])
+def test_a_nul_or_a_lone_surrogate_in_a_body_is_invalid_request_before_any_database_work(client, code) -> None:
+    body = '{"code": ' + json.dumps(code) + "}"  # json.dumps escapes both as \\uXXXX, as a hostile phone would
+    response = client.post("/api/mp/v1/auth/login", data=body, content_type="application/json")
+    assert_envelope(response, 422, "invalid_request")
+
+
+def test_a_nul_in_a_json_key_or_deep_inside_is_refused(api, world) -> None:
+    nested = {"answers": [{"question_id": 1, "value": "好\u0000"}]}
+    assert_envelope(api("villager").post(f"/surveys/{world.ids['survey']}/responses", nested), 422, "invalid_request")
+    keyed = {"reason\u0000": "x"}
+    response = api("reviewer").post(f"/review/claims/{world.ids['claim']}/reject", keyed)
+    assert_envelope(response, 422, "invalid_request")
+
+
+@pytest.mark.parametrize("query", ["q=%00", "q=1%00%00", "flag=poor%00"])
+def test_a_nul_or_broken_text_in_the_query_string_is_invalid_request(api, world, query: str) -> None:
+    assert_envelope(api("county_admin").get(f"/households?{query}"), 422, "invalid_request")
+
+
+def test_five_thousand_nested_brackets_are_invalid_request(client) -> None:
+    body = "[" * 5000 + "]" * 5000
+    assert_envelope(
+        client.post("/api/mp/v1/auth/login", data=body, content_type="application/json"), 422, "invalid_request"
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["/households/2147483648", "/households/99999999999999999999999", "/review/claims/4294967296/approve"]
+)
+def test_an_id_beyond_an_integer_column_is_not_found(api, world, path: str) -> None:
+    phone = api("county_admin")
+    response = phone.get(path) if path.startswith("/households") else phone.post(path)
+    assert_envelope(response, 404, "not_found")
+
+
+def test_the_largest_integer_id_is_still_an_ordinary_not_found(api, world) -> None:
+    assert_envelope(api("county_admin").get("/households/2147483647"), 404, "not_found")
+
+
+def test_a_nul_in_an_admin_form_or_query_is_refused_with_a_page_not_a_500(admin, world) -> None:
+    browser = admin("reviewer")
+    assert browser.get("/admin/households?q=%00").status_code == 422
+    refused = post_form(browser, f"/admin/points/claims/{world.ids['claim']}/reject", {"reason": "照片\u0000不清晰"})
+    assert refused.status_code == 422 and "无法识别的字符" in refused.get_data(as_text=True)

@@ -15,7 +15,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("backend.config", "backend.crypto", "backend.errors", "backend.timeutil", "backend.months"),
     ("backend.db", "backend.pagination", "backend.extensions", "backend.ledger_check"),
     # The transaction boundary dispatches the jobs it queued; a job runs inside one (in-process without Redis).
-    ("backend.jobs", "backend.transaction", "backend.idempotency"),
+    ("backend.jobs", "backend.transaction", "backend.idempotency", "backend.request_input"),
     # The region tree's tables sit below auth (a scope is computed over them), its services above (they filter by one).
     ("backend.org.models", "backend.org.identity"),
     ("backend.auth",),
