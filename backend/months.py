@@ -14,7 +14,7 @@ from backend.errors import InvalidRequest
 from backend.timeutil import today_local
 
 _KEY = re.compile(r"^(?!0000)(\d{4})-(0[1-9]|1[0-2])$")
-_FORMAT_ERROR = "月份格式应为 YYYY-MM"
+_FORMAT_ERROR = "月份应写成 2026-05 这样的年-月"
 
 
 @dataclass(frozen=True, order=True)

@@ -44,13 +44,15 @@ def _as_domain_error(error: DomainError | HTTPException) -> DomainError:
     if isinstance(error, DomainError):
         return error
     domain = _HTTP_ERRORS.get(error.code or 500, InternalError)()
+    if error.code == 400:
+        # A body that is not JSON (webargs adds "Invalid JSON body." in English: not for the phone).
+        domain.message = "请求体不是有效的 JSON"
+        return domain
     data = getattr(error, "data", None) or {}
     messages = data.get("messages") or data.get("errors")
     if messages:
         # webargs nests field errors under the location ("json", "query", "files"); the phone wants fields.
         domain.errors = messages[next(iter(messages))] if len(messages) == 1 else messages
-    if error.code == 400 and not messages:
-        domain.message = "请求体不是有效的 JSON"
     return domain
 
 

@@ -20,7 +20,7 @@ def test_a_month_is_parsed_from_its_key_and_printed_back_as_it() -> None:
 def test_anything_but_a_month_key_is_a_bad_request_naming_the_month(text: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         Month.parse(text)
-    assert caught.value.errors == {"month": ["月份格式应为 YYYY-MM"]}
+    assert caught.value.errors == {"month": ["月份应写成 2026-05 这样的年-月"]}
 
 
 def test_an_empty_key_is_the_default_when_one_is_given() -> None:
