@@ -74,6 +74,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DEV_LOGIN_ENABLED": _bool(env.get("XZ_DEV_LOGIN"), default=not production),
         "DATA_KEY": data_key,
         "TOKEN_TTL_DAYS": int(env.get("XZ_TOKEN_TTL_DAYS", "30")),
+        # Seconds a one-time sign-in ticket (mini-program shell → H5 app) stays redeemable.
+        "SIGNIN_TICKET_TTL": int(env.get("XZ_SIGNIN_TICKET_TTL", "60")),
         "WECHAT_APPID": env.get("WECHAT_APPID", ""),
         "WECHAT_SECRET": env.get("WECHAT_SECRET", ""),
         "WECHAT_API_BASE": env.get("WECHAT_API_BASE", "https://api.weixin.qq.com"),

@@ -1,4 +1,4 @@
-"""Login with a wx.login code, household binding, logout, and who am I."""
+"""Login with a wx.login code or a one-time ticket, the dev logins, household binding, logout, and who am I."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from backend.auth import service
-from backend.auth.models import Role, User
+from backend.auth.models import ROLE_LABELS, Role, User
 from backend.auth.scope import scope_for
 from backend.auth.wechat import DevWechatGateway, HttpWechatGateway, WechatGateway
+from backend.crypto import mask_name
 from backend.db import db
+from backend.demo.org import demo_logins
+from backend.errors import NotFound
 from backend.extensions import limiter
 from miniprogram_api import BASE
 from miniprogram_api.policy import ALL_ROLES, allow, bearer_token, current_user, public
@@ -43,6 +46,27 @@ class LoginResult(ApiSchema):
     user = fields.Nested(UserSchema)
 
 
+class TicketSchema(ApiSchema):
+    ticket = fields.String()
+    expires_at = fields.DateTime()
+
+
+class RedeemTicketArgs(ApiSchema):
+    ticket = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class DevAccountSchema(ApiSchema):
+    username = fields.String()
+    name = fields.String()
+    role = fields.String()
+    role_label = fields.String()
+    village = fields.String(allow_none=True)
+
+
+class DevAccountsSchema(ApiSchema):
+    items = fields.List(fields.Nested(DevAccountSchema))
+
+
 def wechat_gateway() -> WechatGateway:
     gateway = current_app.extensions.get("xz_wechat_gateway")
     if gateway is not None:
@@ -70,6 +94,10 @@ def user_view(user: User) -> dict:
     }
 
 
+def signed_in(issued: service.IssuedToken) -> dict:
+    return {"token": issued.token, "expires_at": issued.expires_at, "user": user_view(issued.user)}
+
+
 @blp.route("/auth/login", methods=["POST"])
 @public
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
@@ -84,7 +112,49 @@ def login(args: dict) -> dict:
         dev_login=current_app.config["DEV_LOGIN_ENABLED"],
         ttl=timedelta(days=current_app.config["TOKEN_TTL_DAYS"]),
     )
-    return {"token": issued.token, "expires_at": issued.expires_at, "user": user_view(issued.user)}
+    return signed_in(issued)
+
+
+@blp.route("/auth/tickets", methods=["POST"])
+@allow(*ALL_ROLES)
+@blp.response(201, TicketSchema)
+def issue_ticket() -> service.IssuedTicket:
+    """A one-time sign-in ticket, valid for a minute: the mini-program shell opens the H5 app with it."""
+    ttl = timedelta(seconds=current_app.config["SIGNIN_TICKET_TTL"])
+    return service.issue_signin_ticket(db.session, current_user(), ttl)
+
+
+@blp.route("/auth/tickets/redeem", methods=["POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@blp.arguments(RedeemTicketArgs)
+@blp.response(200, LoginResult)
+def redeem_ticket(args: dict) -> dict:
+    """A bearer token for a one-time sign-in ticket, as login answers; a ticket signs in once."""
+    ttl = timedelta(days=current_app.config["TOKEN_TTL_DAYS"])
+    return signed_in(service.redeem_signin_ticket(db.session, args["ticket"], ttl=ttl))
+
+
+@blp.route("/auth/dev-accounts", methods=["GET"])
+@public
+@blp.response(200, DevAccountsSchema)
+def dev_accounts() -> dict:
+    """The demo county's logins the dev sign-in offers, villagers first; not found unless dev login is on."""
+    if not current_app.config["DEV_LOGIN_ENABLED"]:
+        raise NotFound()
+    return {"items": [dev_account(login.user, login.village) for login in demo_logins(db.session)]}
+
+
+def dev_account(user: User, village: str | None) -> dict:
+    # A cadre's display name is their own name (masked); the others' name a household or an office.
+    name = mask_name(user.display_name) if user.role == Role.cadre else user.display_name
+    return {
+        "username": user.username,
+        "name": name,
+        "role": user.role.value,
+        "role_label": ROLE_LABELS[user.role],
+        "village": village,
+    }
 
 
 @blp.route("/auth/bind", methods=["POST"])

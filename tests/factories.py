@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.auth.scope import scope_for
-from backend.auth.service import issue_binding_code, issue_token
+from backend.auth.service import issue_binding_code, issue_signin_ticket, issue_token
 from backend.org.identity import make_id_number
 from backend.org.models import Cadre, County, Grid, Household, Pairing, Post, Posting, Resident, Town, Village
 from backend.photos.models import Photo, PhotoStatus
@@ -36,6 +36,8 @@ class World:
     binding_codes: dict[str, str] = field(default_factory=dict)
     # A processed photo H1's villager uploaded in V1 (not claimed by any record yet).
     photo_id: str = ""
+    # An unused one-time sign-in ticket of the villager, valid for a day.
+    signin_ticket: str = ""
 
 
 def make_household(session: Session, village: Village, grid: Grid, number: str, *, poor: bool = False) -> Household:
@@ -144,6 +146,7 @@ def build_world(session: Session) -> World:
         world.ids[f"user:{name}"] = user.id
         world.tokens[name] = issue_token(session, user, timedelta(days=1)).token
     world.binding_codes["H6"] = issue_binding_code(session, households["H6"])
+    world.signin_ticket = issue_signin_ticket(session, users["villager"], timedelta(days=1)).ticket
     for county in (c1, c2):
         install_preset(session, county, "gaoyang", effective_from=date(2020, 1, 1))
     book = active_rule_book(session, villages["V1"].id, today_local())

@@ -1,4 +1,5 @@
-"""Login, tokens, household binding and admin password checks. Services flush; the boundary commits."""
+"""Login, tokens, sign-in tickets, household binding and admin password checks. Services flush; the boundary
+commits."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from backend.auth.models import ADMIN_ROLES, ApiToken, Role, User
+from backend.auth.models import ADMIN_ROLES, ApiToken, Role, SigninTicket, User
 from backend.auth.passwords import verify_password
 from backend.auth.wechat import DEV_CODE_PREFIX, WechatGateway
 from backend.crypto import lookup_hash
 from backend.errors import BindingCodeInvalid, Forbidden, Unauthenticated, WechatCodeInvalid
 from backend.org.models import Household
 from backend.timeutil import now_utc
+
+# One answer for a sign-in ticket that is unknown, used or expired: a guesser learns nothing from it.
+TICKET_SPENT = "登录链接已失效，请重新打开"
 
 # No 0/O, 1/I/L: codes are read off a printed card by people with poor eyesight.
 BINDING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -57,11 +61,49 @@ def login_with_wechat_code(
         wx = gateway.code_to_session(code)
         user = session.scalar(select(User).where(User.wechat_openid == wx.openid)) or _first_login(session, wx.openid)
         user.wechat_session_key = wx.session_key
+    return _sign_in(session, user, ttl)
+
+
+def _sign_in(session: Session, user: User, ttl: timedelta) -> IssuedToken:
     if not user.is_active:
         raise Forbidden("账号已停用")
     user.last_login_at = now_utc()
     session.flush()
     return issue_token(session, user, ttl)
+
+
+@dataclass(frozen=True)
+class IssuedTicket:
+    ticket: str
+    expires_at: datetime
+
+
+def issue_signin_ticket(session: Session, user: User, ttl: timedelta) -> IssuedTicket:
+    """A one-time ticket for the mini-program shell to open the H5 app with: it rides in a URL, the token never.
+    Hex (256 bits), not base64: lookup_hash folds case (it is made for codes people type), and hex loses nothing."""
+    raw = secrets.token_hex(32)
+    expires_at = now_utc() + ttl
+    session.add(SigninTicket(user_id=user.id, ticket_hash=lookup_hash(raw), expires_at=expires_at))
+    session.flush()
+    return IssuedTicket(raw, expires_at)
+
+
+def redeem_signin_ticket(session: Session, raw: str, *, ttl: timedelta) -> IssuedToken:
+    """A bearer token for an unused, unexpired ticket, which is then spent. Guarded update: of two redeems
+    racing with one ticket, exactly one signs in."""
+    now = now_utc()
+    ticket = session.scalar(select(SigninTicket).where(SigninTicket.ticket_hash == lookup_hash(raw)))
+    if ticket is None:
+        raise Unauthenticated(TICKET_SPENT)
+    spent = session.execute(
+        update(SigninTicket)
+        .where(SigninTicket.id == ticket.id, SigninTicket.used_at.is_(None), SigninTicket.expires_at > now)
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:
+        raise Unauthenticated(TICKET_SPENT)
+    return _sign_in(session, ticket.user, ttl)
 
 
 def _first_login(session: Session, openid: str) -> User:

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.auth.passwords import hash_password
+from backend.auth.scope import active_posting_filter
 from backend.auth.service import issue_binding_code
 from backend.org.identity import make_id_number, normalize_id_number, normalize_phone
 from backend.org.models import (
@@ -34,6 +35,7 @@ from backend.org.models import (
     Town,
     Village,
 )
+from backend.timeutil import today_local
 
 SEED = 20240601
 DEMO_COUNTY_NAME = "秦岭县"
@@ -215,6 +217,43 @@ class _PeopleFactory:
 
 def demo_county_exists(session: Session) -> bool:
     return session.scalar(select(County.id).where(County.code == DEMO_COUNTY_CODE)) is not None
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    user: User
+    village: str | None  # the name of the village the login works in; None for town and county admins
+
+
+def demo_logins(session: Session, per_role: int = 6) -> list[DemoLogin]:
+    """The first few logins of each role in the demo county, villagers first (Role's order), each with its
+    village: what a dev sign-in screen offers. None without the demo county."""
+    county_id = session.scalar(select(County.id).where(County.code == DEMO_COUNTY_CODE))
+    if county_id is None:
+        return []
+    towns = select(Town.id).where(Town.county_id == county_id)
+    # A villager's village is their household's; a cadre's the (first) one they are posted to now.
+    village_of = {
+        Role.villager: select(Household.village_id).where(Household.id == User.household_id).scalar_subquery(),
+        Role.cadre: select(func.min(Posting.village_id))
+        .where(Posting.cadre_id == User.cadre_id, active_posting_filter(today_local()))
+        .scalar_subquery(),
+    }
+    logins: list[DemoLogin] = []
+    for role in Role:
+        rows = session.execute(
+            select(User, Village.name)
+            .outerjoin(Village, Village.id == village_of.get(role, User.village_id))
+            .where(
+                User.role == role,
+                User.is_active,
+                or_(Village.town_id.in_(towns), User.town_id.in_(towns), User.county_id == county_id),
+            )
+            .order_by(User.id)
+            .limit(per_role)
+        )
+        logins += [DemoLogin(user, village) for user, village in rows]
+    return logins
 
 
 def seed_org(
