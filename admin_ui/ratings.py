@@ -10,7 +10,7 @@ import json
 from datetime import date
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -370,7 +370,7 @@ def ratings_runs() -> str | Response:
         return xlsx_response(
             "汇总任务",
             "汇总任务",
-            ["编号", "月份", "状态", "进度", "开始", "结束", "错误"],
+            ["编号", "月份", "状态", "进度", "开始", "结束", "经过", "错误"],
             (
                 [
                     r.id,
@@ -379,6 +379,7 @@ def ratings_runs() -> str | Response:
                     f"{r.units_done}/{r.units_total}",
                     r.started_at,
                     r.finished_at,
+                    "；".join(r.notes),
                     "；".join(r.errors),
                 ]
                 for r in runs
@@ -387,6 +388,8 @@ def ratings_runs() -> str | Response:
     return render_template(
         "ratings_runs.html",
         count_labels={**queries.KIND_LABELS, "alerts": "预警", "rectifications": "整改事项"},
+        unit_timeout_minutes=f"{current_app.config['COMPILE_UNIT_TIMEOUT'] / 60:g}",
+        max_attempts=current_app.config["COMPILE_MAX_ATTEMPTS"],
         **_context(month_arg(), runs=runs, can_start=current_user.role == Role.county_admin),
     )
 
@@ -397,7 +400,7 @@ def ratings_run_start() -> Response:
     if current_user.role != Role.county_admin:
         raise Forbidden("只有县级管理员可以发起汇总")
     month = str(Month.parse(request.form.get("month")))
-    run = compile_month(db.session, current_user.county_id, month, actor_id=current_user.id)
+    run = compile_month(db.session, current_user.county_id, month, actor_id=current_user.id).run
     flash(f"已发起 {month} 汇总（任务 {run.id}）", "info")
     return redirect(url_for("admin.ratings_runs"))
 

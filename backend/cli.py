@@ -91,8 +91,8 @@ def register_cli(app: Flask) -> None:
         from backend.ratings.compile import resolve_county
 
         with unit_of_work(db.session) as session:
-            run = compile_ratings(session, resolve_county(session, county), month)
-            run_id, towns, attempt = run.id, run.units_total, run.attempt
+            started = compile_ratings(session, resolve_county(session, county), month)
+            run_id, attempt, towns = started.run.id, started.run.attempt, started.towns_queued
         click.echo(f"compile run {run_id} (attempt {attempt}): {towns} town job(s) enqueued")
 
     @app.cli.command("seed-demo")

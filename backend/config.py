@@ -71,6 +71,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "PROXY_HOPS": int(env.get("XZ_PROXY_HOPS", "0")),
         # Seconds: a dead or hung Redis must cost a request at most ~this, never a minute.
         "REDIS_SOCKET_TIMEOUT": float(env.get("XZ_REDIS_TIMEOUT", "0.3")),
+        # Seconds a compile run may go without progress before the reconciler re-queues its unfinished towns:
+        # longer than RQ's job timeout (180 s), so by then a town's job has finished or been killed. After
+        # COMPILE_MAX_ATTEMPTS attempts (manual resumes included) the run is failed with the reason.
+        "COMPILE_UNIT_TIMEOUT": int(env.get("XZ_COMPILE_UNIT_TIMEOUT", "300")),
+        "COMPILE_MAX_ATTEMPTS": int(env.get("XZ_COMPILE_MAX_ATTEMPTS", "3")),
         "DEV_LOGIN_ENABLED": _bool(env.get("XZ_DEV_LOGIN"), default=not production),
         "DATA_KEY": data_key,
         "TOKEN_TTL_DAYS": int(env.get("XZ_TOKEN_TTL_DAYS", "30")),

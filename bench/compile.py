@@ -394,7 +394,7 @@ def clear_once(county_id: int) -> None:
 def compile_once(county_id: int) -> tuple[int, int]:
     """The timed call; in-process (no Redis) the towns and the finish have run when it returns."""
     with unit_of_work(db.session) as s:
-        run = compile_month(s, county_id, MONTH)
+        run = compile_month(s, county_id, MONTH).run
         started = run.id, run.attempt
     return started
 

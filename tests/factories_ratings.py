@@ -52,6 +52,14 @@ def star_scores(lost: int = 0, low: float = 5.0, satisfaction: float = 10.0) -> 
     return scores
 
 
+def rate_c1(session: Session, world: World, month: str) -> None:
+    """C1's month to compile: schemes, a full-star village, one that loses stars and satisfaction, a vetoed one."""
+    install_world_schemes(session, world)
+    enter(session, world.ids["V1"], month, star_scores(lost=0))
+    enter(session, world.ids["V2"], month, star_scores(lost=3, satisfaction=6.0))
+    enter(session, world.ids["V3"], month, star_scores(lost=5) | {"veto:S08V1": 1.0})
+
+
 def results(session: Session, kind: SchemeKind, period: str) -> dict[int, RatingResult]:
     return {
         r.subject_id: r

@@ -30,7 +30,7 @@ MONTH = f"{today_local():%Y-%m}"
 def compile_now(app: Flask, county_id: int, month: str) -> int:
     with app.app_context():
         with unit_of_work(db.session) as s:
-            run_id = compile_month(s, county_id, month).id
+            run_id = compile_month(s, county_id, month).run.id
         db.session.remove()
     return run_id
 

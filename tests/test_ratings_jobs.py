@@ -1,4 +1,5 @@
-"""Compile on a real Redis and real RQ worker processes: a worker killed mid-compile, and two compiles at once."""
+"""Compile on a real Redis and real RQ worker processes: a worker killed mid-compile (resumed by hand, or by the
+reconciler), and two compiles at once."""
 
 from __future__ import annotations
 
@@ -12,17 +13,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from flask import Flask
 from sqlalchemy import create_engine, func, select, text
 
 from backend.db import db
 from backend.ratings.compile import compile_month
 from backend.ratings.models import CompileRun, CompileUnit, RatingResult, RunStatus
-from backend.timeutil import today_local
+from backend.timeutil import now_utc, today_local
 from backend.transaction import unit_of_work
 from tests.conftest import REDIS_URL
 from tests.factories import World
-from tests.factories_ratings import enter, install_world_schemes, snapshot, star_scores
+from tests.factories_ratings import rate_c1, snapshot
 from tests.test_jobs import PROJECT_ROOT, queue_name, redis_app, run_worker_process  # noqa: F401
 
 # Last month: the world's first secretary has been posted for 200 days, so he is rated too.
@@ -31,16 +33,13 @@ MONTH = f"{today_local().replace(day=1) - timedelta(days=1):%Y-%m}"
 
 def seed(database, world: World) -> None:  # type: ignore[no-untyped-def]
     with database() as s:
-        install_world_schemes(s, world)
-        enter(s, world.ids["V1"], MONTH, star_scores(lost=0))
-        enter(s, world.ids["V2"], MONTH, star_scores(lost=3, satisfaction=6.0))
-        enter(s, world.ids["V3"], MONTH, star_scores(lost=5) | {"veto:S08V1": 1.0})
+        rate_c1(s, world, MONTH)
 
 
 def start_compile(app: Flask, county_id: int) -> int:
     with app.app_context():
         with unit_of_work(db.session) as s:
-            run_id = compile_month(s, county_id, MONTH).id
+            run_id = compile_month(s, county_id, MONTH).run.id
         db.session.remove()
     return run_id
 
@@ -146,6 +145,46 @@ def test_worker_killed_mid_compile_then_resumed_gives_the_clean_result_without_d
 
 
 @pytest.mark.redis
+def test_a_town_job_lost_with_its_worker_is_requeued_by_the_reconciler_and_gives_the_clean_result(
+    redis_app: Flask,  # noqa: F811
+    queue_name: str,  # noqa: F811
+    world: World,
+    database,
+    tmp_path: Path,
+) -> None:
+    from rq.job import Job
+
+    from backend.ratings.jobs import reconcile
+
+    seed(database, world)
+    run_id = start_compile(redis_app, world.ids["C1"])
+    queue = redis_app.extensions["xz_jobs"].queue
+    lost = f"ratings-compile-c{world.ids['C1']}-{MONTH}-r{run_id}-a1-t{world.ids['T2']}"
+    queue.remove(lost)  # a worker took town T2's job and was killed with it
+    done = run_worker_process(redis_app, queue_name, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    _rows, _count, [run] = state(redis_app)
+    assert (run.finished_at, run.units_done) == (None, 1), "T1 done, T2 lost"
+
+    with redis_app.app_context():
+        for late_by in (-60, 60):  # within its time the run is left alone; past it, T2 is queued again
+            after = timedelta(seconds=redis_app.config["COMPILE_UNIT_TIMEOUT"] + late_by)
+            with time_machine.travel(now_utc() + after, tick=False), unit_of_work(db.session) as s:
+                acted_on = reconcile(s)
+            assert acted_on == ([run_id] if late_by > 0 else [])
+        db.session.remove()
+    assert queue.job_ids == [lost.replace("-a1-", "-a2-")]
+    queue.enqueue_job(Job.fetch(lost, connection=queue.connection))  # the lost job turns up after all
+    done = run_worker_process(redis_app, queue_name, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    reconciled, count, runs = state(redis_app)
+    assert [(r.status, r.attempt, r.units_done) for r in runs] == [(RunStatus.finished, 2, 2)]
+    assert count == len(reconciled) == 7
+    assert clean_run(redis_app, world, queue_name, tmp_path) == reconciled
+
+
+@pytest.mark.redis
 def test_two_compiles_started_at_once_make_one_run_and_one_set_of_results(
     redis_app: Flask,  # noqa: F811
     queue_name: str,  # noqa: F811
@@ -161,7 +200,7 @@ def test_two_compiles_started_at_once_make_one_run_and_one_set_of_results(
         with redis_app.app_context():
             barrier.wait()
             with unit_of_work(db.session) as s:
-                run_ids.append(compile_month(s, world.ids["C1"], MONTH).id)
+                run_ids.append(compile_month(s, world.ids["C1"], MONTH).run.id)
             db.session.remove()
 
     threads = [threading.Thread(target=start) for _ in range(2)]

@@ -5,6 +5,9 @@ ids) → each unit upserts its villages' results by natural key, with what each 
 (streak and interview alerts, 整改 items), and counts itself done once → the last unit enqueues
 "ratings.finalize", which ranks (red flag, annual bottom share and its admonitions), applies the quota, and
 records the diff against the previous run. Every step can be re-run and gives the same rows.
+
+A worker killed mid-compile loses its job; the scheduled reconciler (`reconcile_runs`) finds the run that has
+stopped moving and re-queues its unfinished towns, up to a number of attempts, then fails it with the reason.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from backend.ratings.models import (
 )
 from backend.ratings.providers import Period, Subject, gather, gather_many
 from backend.ratings.schemes import schemes_in_force
-from backend.timeutil import now_utc
+from backend.timeutil import now_utc, to_local
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,14 @@ def _job_id(run: CompileRun, town_id: int) -> str:
     return f"ratings-compile-c{run.county_id}-{run.month}-r{run.id}-a{run.attempt}-t{town_id}"
 
 
-def compile_month(session: Session, county_id: int, month: str, actor_id: int | None = None) -> CompileRun:
+class Started(NamedTuple):
+    """What `compile_month` did: the run, and how many town jobs this call queued (none if it lost a race)."""
+
+    run: CompileRun
+    towns_queued: int
+
+
+def compile_month(session: Session, county_id: int, month: str, actor_id: int | None = None) -> Started:
     """Start the county's compile for `month`, or resume its unfinished run (re-enqueue what is not done).
 
     A second call racing the first loses on the one-open-run index and gets the first call's run.
@@ -93,24 +103,24 @@ def compile_month(session: Session, county_id: int, month: str, actor_id: int | 
         .with_for_update()
     )
     if run is not None:
-        run.attempt += 1
-        session.flush()
-        _enqueue_pending(session, run)
-        return run
+        pending = _next_attempt(session, run)
+        _note(run, f"第{run.attempt}次尝试：手动续跑，{_what(pending)}已重新排队")
+        return Started(run, len(pending))
     towns = list(session.scalars(select(Town.id).where(Town.county_id == county_id).order_by(Town.code)))
     try:
         with session.begin_nested():
             run = _new_run(session, county_id, month, len(towns), actor_id)
     except IntegrityError:
-        return session.scalars(
+        raced = session.scalars(
             select(CompileRun).where(
                 CompileRun.county_id == county_id, CompileRun.month == month, CompileRun.finished_at.is_(None)
             )
         ).one()
+        return Started(raced, 0)
     session.add_all(CompileUnit(run_id=run.id, town_id=town_id) for town_id in towns)
     session.flush()
     _enqueue_towns(session, run, towns)
-    return run
+    return Started(run, len(towns))
 
 
 def _new_run(session: Session, county_id: int, month: str, towns: int, actor_id: int | None = None) -> CompileRun:
@@ -121,6 +131,7 @@ def _new_run(session: Session, county_id: int, month: str, towns: int, actor_id:
         started_by_id=actor_id,
         counts={},
         errors=[],
+        notes=[],
         digest={},
         diff=[],
     )
@@ -146,13 +157,31 @@ def village_rows(session: Session, month: str, *, town_id: int | None = None, id
     return read_rows(session, _SOME_VILLAGES, {"month": month, "villages": list(ids)}).all()
 
 
-def _enqueue_pending(session: Session, run: CompileRun) -> None:
-    pending = session.scalars(
-        select(CompileUnit.town_id)
-        .where(CompileUnit.run_id == run.id, CompileUnit.finished_at.is_(None))
-        .order_by(CompileUnit.id)
-    ).all()
-    _enqueue_towns(session, run, list(pending))
+def _next_attempt(session: Session, run: CompileRun) -> list[int]:
+    """Re-enqueue the run's unfinished towns (or its finish, when none is left) under the next attempt's job ids;
+    returns those towns."""
+    run.attempt += 1
+    run.progressed_at = now_utc()
+    session.flush()
+    pending = list(
+        session.scalars(
+            select(CompileUnit.town_id)
+            .where(CompileUnit.run_id == run.id, CompileUnit.finished_at.is_(None))
+            .order_by(CompileUnit.id)
+        )
+    )
+    _enqueue_towns(session, run, pending)
+    return pending
+
+
+def _what(pending: list[int]) -> str:
+    """What an attempt re-queues, as the run's notes say it."""
+    return f"{len(pending)} 个乡镇任务" if pending else "县级汇总"
+
+
+def _note(run: CompileRun, text: str) -> None:
+    """Add a line to the run's history, stamped with Beijing time as the admin reads it."""
+    run.notes = [*run.notes, f"{to_local(now_utc()):%Y-%m-%d %H:%M} {text}"]
 
 
 def _enqueue_towns(session: Session, run: CompileRun, towns: list[int]) -> None:
@@ -230,7 +259,7 @@ def compile_town(session: Session, run_id: int, town_id: int) -> None:
     done = session.execute(
         runs.update()
         .where(runs.c.id == run_id)
-        .values(units_done=runs.c.units_done + 1)
+        .values(units_done=runs.c.units_done + 1, progressed_at=now_utc())
         .returning(runs.c.units_done, runs.c.units_total, runs.c.attempt)
     ).one()
     if done.units_done >= done.units_total:
@@ -900,7 +929,53 @@ def diff_digests(before: dict[str, list[Any]], after: dict[str, list[Any]]) -> l
 def compile_counties(session: Session, month: str) -> list[int]:
     """The month-end schedule: compile `month` for every county that has a scheme."""
     counties = session.scalars(select(RatingScheme.county_id).distinct().order_by(RatingScheme.county_id)).all()
-    return [compile_month(session, county_id, month).id for county_id in counties]
+    return [compile_month(session, county_id, month).run.id for county_id in counties]
+
+
+# --- runs a killed worker left hanging ------------------------------------------------------------
+
+
+def reconcile_runs(session: Session, unit_timeout: timedelta, max_attempts: int) -> list[int]:
+    """Every unfinished run that has not moved for `unit_timeout` lost a job (a worker killed mid-compile): give it
+    its next attempt, which re-queues exactly its unfinished towns, or after `max_attempts` fail it with the reason.
+    Returns the ids of the runs it acted on.
+
+    A run locked by a job at work (a town counting itself done, the finish, a resume) is moving and skipped. A
+    re-queued town whose first job is in fact still at work is harmless: its unit's row lock makes the new job
+    wait and then find the unit done."""
+    stuck = session.scalars(
+        select(CompileRun)
+        .where(CompileRun.finished_at.is_(None), CompileRun.progressed_at < now_utc() - unit_timeout)
+        .order_by(CompileRun.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for run in stuck:
+        if run.attempt >= max_attempts:
+            _give_up(session, run, unit_timeout)
+        else:
+            pending = _next_attempt(session, run)
+            _note(run, f"第{run.attempt}次尝试：{_what(pending)}超时，已重新排队")
+    return [run.id for run in stuck]
+
+
+def _give_up(session: Session, run: CompileRun, unit_timeout: timedelta) -> None:
+    """Fail a run whose last attempt stopped too: its units stay unfinished and a late job finds the run done."""
+    towns = session.scalars(
+        select(Town.name)
+        .join(CompileUnit, CompileUnit.town_id == Town.id)
+        .where(CompileUnit.run_id == run.id, CompileUnit.finished_at.is_(None))
+        .order_by(Town.code)
+    ).all()
+    what = f"乡镇任务（{'、'.join(towns)}）" if towns else "县级汇总"
+    minutes = f"{unit_timeout.total_seconds() / 60:g}"
+    run.errors = [
+        *run.errors,
+        f"汇总未完成：{what}尝试{run.attempt}次，每次超过{minutes}分钟没有进展，已放弃。"
+        "请确认后台任务进程（flask worker）在运行，再重新发起汇总",
+    ]
+    run.status = RunStatus.failed
+    run.finished_at = now_utc()
+    _note(run, f"第{run.attempt}次尝试仍超时，已放弃，汇总标记为失败")
 
 
 def resolve_county(session: Session, county: str) -> int:

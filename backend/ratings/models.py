@@ -192,7 +192,8 @@ class CompileRun(Base):
     county_id: Mapped[int] = mapped_column(ForeignKey("county.id"), index=True)
     month: Mapped[str] = mapped_column(String(7))
     status: Mapped[RunStatus] = mapped_column(str_enum(RunStatus, "run_status"), default=RunStatus.running)
-    # Bumped each time an unfinished run is resumed, so its re-enqueued jobs get fresh deterministic ids.
+    # Bumped each time an unfinished run is resumed (by hand or by the reconciler), so its re-enqueued jobs get
+    # fresh deterministic ids.
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     units_total: Mapped[int] = mapped_column(Integer, default=0)
     units_done: Mapped[int] = mapped_column(Integer, default=0)
@@ -200,7 +201,12 @@ class CompileRun(Base):
     errors: Mapped[list[str]] = mapped_column(JSON, default=list)
     digest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     diff: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # What happened to the run on the way, for the admin: each resume and re-queue, a give-up (Beijing time first).
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    # When the run last moved (started, a town done, the next attempt queued): a run that has not moved for
+    # COMPILE_UNIT_TIMEOUT has lost a job, and the reconciler re-queues what is unfinished.
+    progressed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
