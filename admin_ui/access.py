@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -193,6 +193,25 @@ def int_arg(name: str) -> int | None:
 def choice_arg(name: str, choices: Any) -> str | None:
     value = request.args.get(name) or None
     return value if value in choices else None
+
+
+def form_ids(name: str, *, most: int = 100) -> list[int]:
+    """The ticked ids of a list form (checkboxes of one name), in order; anything not an id is dropped."""
+    ids = {int(v) for v in request.form.getlist(name) if v.isascii() and v.isdigit() and 0 < int(v) <= INT32_MAX}
+    return sorted(ids)[:most]
+
+
+def form_date(name: str) -> date | None:
+    """A YYYY-MM-DD date from a posted form field; blank is None."""
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if raw.isascii() and len(raw) == 10:
+            return date.fromisoformat(raw)
+    except ValueError:
+        pass
+    raise InvalidRequest(f"“{name}”应为日期", errors={name: ["日期应写成 2026-05-01 这样的年-月-日"]})
 
 
 def form_int(name: str, *, required: bool = False) -> int | None:

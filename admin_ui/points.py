@@ -10,7 +10,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, nav_item, page_arg
+from admin_ui.access import admin_required, bp, choice_arg, current_scope, form_ids, int_arg, nav_item, page_arg
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
 from backend.errors import DomainError, InvalidRequest
@@ -152,7 +152,7 @@ def points_reject(claim_id: int) -> Response:
 @bp.post("/points/claims/batch-approve")
 @admin_required
 def points_batch_approve() -> Response:
-    ids = sorted({int(v) for v in request.form.getlist("claim_id") if v.isdigit()})[:100]
+    ids = form_ids("claim_id")
     if not ids:
         flash("请先勾选要同意的申报", "error")
         return _back_to_queue()

@@ -7,14 +7,13 @@ Views parse the query string or form, call one service, render (or export the sa
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, nav_item, page_arg
+from admin_ui.access import admin_required, bp, choice_arg, current_scope, form_date, int_arg, nav_item, page_arg
 from admin_ui.charts import stacked_bar_option
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.auth.models import Role
@@ -26,6 +25,7 @@ from backend.ratings.compile import compile_month, previous_months
 from backend.ratings.models import ALERT_LABELS, SchemeKind
 from backend.ratings.queries import FLAG_LABELS, ORIGIN_TEXT, STAGE_LABELS
 from backend.ratings.schemes import create_scheme_version
+from backend.request_input import parse_json_text
 from backend.timeutil import today_local
 
 nav_item(
@@ -200,7 +200,6 @@ def ratings_village_step(village_id: int, step: str) -> Response:
                 db.session, scope, current_user, village_id, month, adjustments=adjustments, vetoes=vetoes
             )
         else:
-            visit = request.form.get("visit_on") or None
             service.county_verify(
                 db.session,
                 scope,
@@ -209,7 +208,7 @@ def ratings_village_step(village_id: int, step: str) -> Response:
                 month,
                 overrides=_scores("score_"),
                 vetoes=vetoes,
-                visit_on=date.fromisoformat(visit) if visit else None,
+                visit_on=form_date("visit_on"),
                 findings=request.form.get("findings", ""),
             )
         flash({"self": "村创星已提交", "town": "镇评星已保存", "county": "县核星已保存"}[step], "info")
@@ -442,10 +441,7 @@ def ratings_scheme_create() -> Response:
     if current_user.role != Role.county_admin:
         raise Forbidden("只有县级管理员可以修改考核方案")
     try:
-        try:
-            definition = json.loads(request.form.get("definition") or "")
-        except json.JSONDecodeError as exc:
-            raise InvalidRequest("方案定义不是有效的 JSON") from exc
+        definition = parse_json_text(request.form.get("definition") or "")
         start = Month.parse(request.form.get("effective_month"))
         scheme = create_scheme_version(
             db.session,

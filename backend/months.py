@@ -13,7 +13,8 @@ from datetime import date, timedelta
 from backend.errors import InvalidRequest
 from backend.timeutil import today_local
 
-_KEY = re.compile(r"^(?!0000)(\d{4})-(0[1-9]|1[0-2])$")
+# This century only: a month beyond it is a typo or a probe (9999-12 has no next month to count up to).
+_KEY = re.compile(r"^(20\d\d)-(0[1-9]|1[0-2])$")
 _FORMAT_ERROR = "月份应写成 2026-05 这样的年-月"
 
 

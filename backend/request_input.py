@@ -40,7 +40,7 @@ def _refuse() -> InvalidRequest:
     return InvalidRequest("请求中含有无法识别的字符，请检查后重新填写")
 
 
-def _check_json(document: Any) -> None:
+def check_json_document(document: Any) -> None:
     """Walks the parsed body without recursion: every key and string storable, nesting within MAX_JSON_DEPTH."""
     pending: list[tuple[Any, int]] = [(document, 1)]
     while pending:
@@ -58,6 +58,18 @@ def _check_json(document: Any) -> None:
                 pending.append((item, depth + 1))
 
 
+def parse_json_text(text: str) -> Any:
+    """JSON typed into a form (a scheme's definition), held to the same rules as a request body."""
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise InvalidRequest("内容层级过深") from None
+    except ValueError as exc:
+        raise InvalidRequest("不是有效的 JSON") from exc
+    check_json_document(document)
+    return document
+
+
 def check_request_input() -> None:
     texts = [str(v) for v in (request.view_args or {}).values()]
     texts += [v for _key, values in request.args.lists() for v in values] + list(request.args)
@@ -72,7 +84,7 @@ def check_request_input() -> None:
             raise InvalidRequest("请求内容层级过深") from None
         except ValueError:
             return  # not JSON at all: the view's parser answers that in its own words
-        _check_json(document)
+        check_json_document(document)
 
 
 def install_int32_ids(app: Flask) -> None:

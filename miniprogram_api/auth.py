@@ -19,7 +19,7 @@ from backend.errors import NotFound
 from backend.extensions import limiter
 from miniprogram_api import BASE
 from miniprogram_api.policy import ALL_ROLES, allow, bearer_token, current_user, public
-from miniprogram_api.schemas import ApiSchema
+from miniprogram_api.schemas import ApiSchema, Int
 
 blp = Blueprint("mp_auth", __name__, url_prefix=BASE, description="登录与身份")
 
@@ -33,11 +33,11 @@ class BindArgs(ApiSchema):
 
 
 class UserSchema(ApiSchema):
-    id = fields.Integer()
+    id = Int()
     role = fields.String()
     name = fields.String()
-    household_id = fields.Integer(allow_none=True)
-    village_id = fields.Integer(allow_none=True)
+    household_id = Int(allow_none=True)
+    village_id = Int(allow_none=True)
 
 
 class LoginResult(ApiSchema):

@@ -12,13 +12,13 @@ from backend.org.models import Household
 from backend.org.queries import HOUSEHOLD_FLAGS
 from miniprogram_api import BASE
 from miniprogram_api.policy import ALL_ROLES, allow, current_scope
-from miniprogram_api.schemas import ApiSchema, ListArgs, MaskedIdNumber, MaskedName, MaskedPhone, Page, page
+from miniprogram_api.schemas import ApiSchema, Int, ListArgs, MaskedIdNumber, MaskedName, MaskedPhone, Page, page
 
 blp = Blueprint("mp_households", __name__, url_prefix=BASE, description="户与成员")
 
 
 class ResidentSchema(ApiSchema):
-    id = fields.Integer()
+    id = Int()
     name = MaskedName()
     relation = fields.String()
     is_head = fields.Boolean()
@@ -28,9 +28,9 @@ class ResidentSchema(ApiSchema):
 
 
 class HouseholdSchema(ApiSchema):
-    id = fields.Integer()
-    village_id = fields.Integer()
-    grid_id = fields.Integer()
+    id = Int()
+    village_id = Int()
+    grid_id = Int()
     number = fields.String()
     address = fields.String()
     flags = fields.Function(queries.household_flags)
@@ -38,7 +38,7 @@ class HouseholdSchema(ApiSchema):
 
 
 class HouseholdListArgs(ListArgs):
-    village_id = fields.Integer(load_default=None)
+    village_id = Int(load_default=None)
     flag = fields.String(load_default=None, validate=validate.OneOf(list(HOUSEHOLD_FLAGS)))
     q = fields.String(load_default=None, validate=validate.Length(max=40))
 

@@ -12,18 +12,18 @@ from backend.inbox.models import Notification
 from miniprogram_api import BASE
 from miniprogram_api.points import own_household_id
 from miniprogram_api.policy import allow
-from miniprogram_api.schemas import ApiSchema, ListArgs, page
+from miniprogram_api.schemas import ApiSchema, Int, ListArgs, page
 
 blp = Blueprint("mp_inbox", __name__, url_prefix=BASE, description="消息")
 
 
 class NotificationSchema(ApiSchema):
-    id = fields.Integer()
+    id = Int()
     kind = fields.String(metadata={"description": "claim_approved | claim_rejected | objection_answered | ..."})
     title = fields.String()
     body = fields.String()
     ref_type = fields.String(allow_none=True)
-    ref_id = fields.Integer(allow_none=True)
+    ref_id = Int(allow_none=True)
     created_at = fields.DateTime()
     read = fields.Function(lambda n: n.read_at is not None)
 
@@ -31,12 +31,12 @@ class NotificationSchema(ApiSchema):
 class InboxPageSchema(ApiSchema):
     items = fields.List(fields.Nested(NotificationSchema))
     next_cursor = fields.String(allow_none=True)
-    unread_count = fields.Integer()
+    unread_count = Int()
 
 
 class ReadArgs(ApiSchema):
     ids = fields.List(
-        fields.Integer(),
+        Int(),
         load_default=None,
         validate=validate.Length(min=1, max=100),
         metadata={"description": "省略则全部标为已读"},
@@ -44,7 +44,7 @@ class ReadArgs(ApiSchema):
 
 
 class UnreadSchema(ApiSchema):
-    unread_count = fields.Integer()
+    unread_count = Int()
 
 
 @blp.route("/notifications", methods=["GET"])

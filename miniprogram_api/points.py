@@ -14,7 +14,7 @@ from backend.points.models import Claim, ClaimStatus, LedgerEntry, Objection
 from backend.points.rules import rules_in_force
 from miniprogram_api import BASE
 from miniprogram_api.policy import ADMINS, allow, current_scope, current_user, idempotent
-from miniprogram_api.schemas import ApiSchema, ListArgs, Page, page
+from miniprogram_api.schemas import ApiSchema, Int, ListArgs, Page, page
 from miniprogram_api.uploads import PhotoSchema
 
 blp = Blueprint("mp_points", __name__, url_prefix=BASE, description="村民积分")
@@ -24,73 +24,73 @@ class HonorSchema(ApiSchema):
     kind = fields.String(metadata={"description": "rank（排名）| star（星级文明户）"})
     period = fields.String(metadata={"description": "2026-10 / 2026-Q4 / 2026"})
     title = fields.String()
-    rank = fields.Integer(allow_none=True)
-    stars = fields.Integer(allow_none=True)
+    rank = Int(allow_none=True)
+    stars = Int(allow_none=True)
 
 
 class SummarySchema(ApiSchema):
-    household_id = fields.Integer()
-    balance = fields.Integer()
-    held = fields.Integer()
+    household_id = Int()
+    balance = Int()
+    held = Int()
     month = fields.Function(lambda s: {"month": s.month, "earned": s.earned, "deducted": s.deducted})
     vetoed_this_month = fields.Boolean()
-    rank_in_village = fields.Integer(allow_none=True)
+    rank_in_village = Int(allow_none=True)
     honors = fields.List(fields.Nested(HonorSchema))
 
 
 class LedgerEntrySchema(ApiSchema):
-    id = fields.Integer()
+    id = Int()
     at = fields.DateTime(attribute="created_at")
-    amount = fields.Integer()
+    amount = Int()
     kind = fields.String()
     reason = fields.String()
     rule_item = fields.Function(lambda e: e.rule_item and {"id": e.rule_item.id, "code": e.rule_item.code})
-    balance_after = fields.Integer()
+    balance_after = Int()
     month = fields.String()
 
 
 class RuleItemSchema(ApiSchema):
-    id = fields.Integer()
+    id = Int()
     code = fields.String()
     kind = fields.String()
     title = fields.String()
-    points = fields.Integer()
+    points = Int()
     evidence_required = fields.Boolean()
     cap = fields.Function(lambda i: i.cap_count and {"count": i.cap_count, "period": i.cap_period.value})
 
 
 class RuleBookSchema(ApiSchema):
-    id = fields.Integer()
-    version = fields.Integer()
+    id = Int()
+    version = Int()
     title = fields.String()
     effective_from = fields.Date()
-    base_score = fields.Integer()
+    base_score = Int()
     items = fields.List(fields.Nested(RuleItemSchema))
 
 
 class RulesArgs(ApiSchema):
-    village_id = fields.Integer(load_default=None)
+    village_id = Int(load_default=None)
 
 
 class ClaimArgs(ApiSchema):
-    rule_item_id = fields.Integer(required=True)
+    rule_item_id = Int(required=True)
     occurred_on = fields.Date(required=True)
     note = fields.String(load_default="", validate=validate.Length(max=500))
     photo_ids = fields.List(fields.String(), load_default=list, validate=validate.Length(max=3))
-    household_id = fields.Integer(load_default=None)
+    household_id = Int(load_default=None)
 
 
 class ReviewSchema(ApiSchema):
-    reviewer_id = fields.Integer()
+    reviewer_id = Int()
     approve = fields.Boolean()
     reason = fields.String(allow_none=True)
     at = fields.DateTime()
 
 
 class ClaimSchema(ApiSchema):
-    id = fields.Integer()
-    household_id = fields.Integer()
-    village_id = fields.Integer()
+    id = Int()
+    household_id = Int()
+    village_id = Int()
     rule_item = fields.Nested(RuleItemSchema)
     occurred_on = fields.Date()
     note = fields.String()
@@ -187,35 +187,35 @@ def list_claims(args: dict) -> dict:
 
 
 class NoticeLineSchema(ApiSchema):
-    household_id = fields.Integer()
+    household_id = Int()
     household_number = fields.String()
     name = fields.String(attribute="masked_name", metadata={"description": "户主姓名（脱敏）"})
-    earned = fields.Integer()
-    deducted = fields.Integer()
-    balance = fields.Integer(metadata={"description": "月末积分"})
+    earned = Int()
+    deducted = Int()
+    balance = Int(metadata={"description": "月末积分"})
     vetoed = fields.Boolean()
 
 
 class NoticeEntrySchema(ApiSchema):
-    id = fields.Integer()
-    household_id = fields.Integer()
+    id = Int()
+    household_id = Int()
     at = fields.DateTime(attribute="created_at")
     kind = fields.String()
-    amount = fields.Integer()
+    amount = Int()
     reason = fields.String()
     rule_item = fields.Function(lambda e: e.rule_item and {"id": e.rule_item.id, "code": e.rule_item.code})
 
 
 class ObjectionSchema(ApiSchema):
-    id = fields.Integer()
-    household_id = fields.Integer()
-    entry_id = fields.Integer(allow_none=True)
+    id = Int()
+    household_id = Int()
+    entry_id = Int(allow_none=True)
     text = fields.String()
     status = fields.String(metadata={"description": "open | upheld（成立，已更正）| dismissed（不成立）"})
     submitted_at = fields.DateTime()
     decided_at = fields.DateTime(allow_none=True)
     answer = fields.String(allow_none=True)
-    correction_entry_id = fields.Integer(allow_none=True)
+    correction_entry_id = Int(allow_none=True)
 
 
 class PublicationSchema(ApiSchema):
@@ -238,11 +238,11 @@ class PublicationSchema(ApiSchema):
 
 
 class PublicationArgs(ApiSchema):
-    village_id = fields.Integer(load_default=None)
+    village_id = Int(load_default=None)
 
 
 class ObjectionArgs(ApiSchema):
-    entry_id = fields.Integer(load_default=None)
+    entry_id = Int(load_default=None)
     text = fields.String(required=True, validate=validate.Length(min=2, max=500))
 
 

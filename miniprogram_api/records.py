@@ -33,7 +33,7 @@ from backend.records.problems import RaisedProblem
 from backend.timeutil import today_local
 from miniprogram_api import BASE
 from miniprogram_api.policy import ADMINS, allow, current_scope, current_user, idempotent
-from miniprogram_api.schemas import ApiSchema, ListArgs, Page, page
+from miniprogram_api.schemas import ApiSchema, Int, ListArgs, Page, page
 from miniprogram_api.uploads import PhotoSchema
 
 blp = Blueprint("mp_records", __name__, url_prefix=BASE, description="驻村工作")
@@ -72,8 +72,8 @@ def _month(args: dict) -> Month:
 
 
 class MonthListArgs(ListArgs, MonthArgs):
-    village_id = fields.Integer(load_default=None)
-    cadre_id = fields.Integer(load_default=None)
+    village_id = Int(load_default=None)
+    cadre_id = Int(load_default=None)
 
 
 Latitude = validate.Range(min=-90, max=90)
@@ -96,21 +96,21 @@ class CheckinArgs(ApiSchema):
     lat = fields.Float(required=True, validate=Latitude)
     lng = fields.Float(required=True, validate=Longitude)
     accuracy = fields.Float(required=True, validate=validate.Range(min=0, max=100_000))
-    village_id = fields.Integer(load_default=None)
+    village_id = Int(load_default=None)
 
 
 class CheckinSchema(ApiSchema):
-    id = fields.Integer()
+    id = Int()
     at = fields.DateTime()
     in_fence = fields.Boolean()
-    village_id = fields.Integer()
+    village_id = Int()
 
 
 class AttendanceSchema(ApiSchema):
     month = fields.Function(lambda a: str(a.month))
-    days_on_post = fields.Integer()
-    leave_days = fields.Integer()
-    required_days = fields.Integer(attribute="required")
+    days_on_post = Int()
+    leave_days = Int()
+    required_days = Int(attribute="required")
     met = fields.Boolean()
     days = fields.Function(lambda a: [{"date": d.isoformat(), "status": s} for d, s in a.calendar])
 
@@ -141,16 +141,16 @@ class LeaveArgs(ApiSchema):
     start_on = fields.Date(required=True)
     end_on = fields.Date(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=2, max=300))
-    village_id = fields.Integer(load_default=None)
+    village_id = Int(load_default=None)
 
 
 class LeaveSchema(ApiSchema):
-    id = fields.Integer()
-    cadre_id = fields.Integer()
-    village_id = fields.Integer()
+    id = Int()
+    cadre_id = Int()
+    village_id = Int()
     start_on = fields.Date()
     end_on = fields.Date()
-    days = fields.Integer()
+    days = Int()
     reason = fields.String()
     status = fields.String()
     requested_at = fields.DateTime()
@@ -188,7 +188,7 @@ def list_leaves(args: dict) -> dict:
 class RaisedProblemArgs(ApiSchema):
     description = fields.String(required=True, validate=validate.Length(min=2, max=500))
     deadline = fields.Date(load_default=None)
-    owner_cadre_id = fields.Integer(load_default=None)
+    owner_cadre_id = Int(load_default=None)
 
 
 def problems_field() -> fields.List:
@@ -200,13 +200,13 @@ def _raised(args: dict) -> list[RaisedProblem]:
 
 
 class ProblemSchema(ApiSchema):
-    id = fields.Integer()
-    village_id = fields.Integer()
-    household_id = fields.Integer(allow_none=True)
+    id = Int()
+    village_id = Int()
+    household_id = Int(allow_none=True)
     source_type = fields.String()
-    source_id = fields.Integer()
+    source_id = Int()
     description = fields.String()
-    owner_cadre_id = fields.Integer()
+    owner_cadre_id = Int()
     deadline = fields.Date()
     status = fields.String()
     overdue = fields.Function(lambda p: p.is_overdue(today_local()))
@@ -228,8 +228,8 @@ class DailyRecordArgs(ApiSchema):
     lat = fields.Float(load_default=None, validate=Latitude)
     lng = fields.Float(load_default=None, validate=Longitude)
     photo_ids = photo_ids_field()
-    household_ids = fields.List(fields.Integer(), load_default=list, validate=validate.Length(max=50))
-    village_id = fields.Integer(load_default=None)
+    household_ids = fields.List(Int(), load_default=list, validate=validate.Length(max=50))
+    village_id = Int(load_default=None)
     problems = problems_field()
 
 
@@ -237,7 +237,7 @@ class EditArgs(ApiSchema):
     category = fields.Enum(RecordCategory, load_default=None)
     content = fields.String(load_default=None, validate=validate.Length(min=2, max=5000))
     place = fields.String(load_default=None, validate=validate.Length(min=1, max=120))
-    household_ids = fields.List(fields.Integer(), load_default=None, validate=validate.Length(max=50))
+    household_ids = fields.List(Int(), load_default=None, validate=validate.Length(max=50))
 
 
 class AmendArgs(ApiSchema):
@@ -248,9 +248,9 @@ class AmendArgs(ApiSchema):
 
 
 class AmendmentSchema(ApiSchema):
-    id = fields.Integer()
+    id = Int()
     at = fields.DateTime()
-    author_id = fields.Integer()
+    author_id = Int()
     reason = fields.String()
     category = fields.String()
     content = fields.String()
@@ -258,15 +258,15 @@ class AmendmentSchema(ApiSchema):
 
 
 class DailyRecordSchema(ApiSchema):
-    id = fields.Integer()
+    id = Int()
     date = fields.Date(attribute="record_date")
     category = fields.Function(lambda r: effective(r).category.value)
     category_label = fields.Function(lambda r: CATEGORY_LABELS[effective(r).category])
     content = fields.Function(lambda r: effective(r).content)
     place = fields.Function(lambda r: effective(r).place)
-    village_id = fields.Integer()
-    cadre_id = fields.Integer()
-    author_id = fields.Integer()
+    village_id = Int()
+    cadre_id = Int()
+    author_id = Int()
     household_ids = fields.Function(lambda r: [h.id for h in r.households])
     has_location = fields.Function(lambda r: r.location is not None)
     photos = fields.Function(_photos)
@@ -333,7 +333,7 @@ def amend_daily_record(args: dict, record_id: int):  # type: ignore[no-untyped-d
 
 
 class VisitArgs(ApiSchema):
-    household_id = fields.Integer(required=True)
+    household_id = Int(required=True)
     kind = fields.Enum(VisitKind, load_default=VisitKind.visit)
     purpose = fields.String(required=True, validate=validate.Length(min=1, max=200))
     findings = fields.String(required=True, validate=validate.Length(min=1, max=5000))
@@ -344,10 +344,10 @@ class VisitArgs(ApiSchema):
 
 
 class VisitSchema(ApiSchema):
-    id = fields.Integer()
-    household_id = fields.Integer()
-    village_id = fields.Integer()
-    cadre_id = fields.Integer()
+    id = Int()
+    household_id = Int()
+    village_id = Int()
+    cadre_id = Int()
     kind = fields.String()
     at = fields.DateTime()
     date = fields.Date(attribute="local_date")
@@ -362,17 +362,17 @@ class VisitResultSchema(VisitSchema):
 
 
 class CoverageRowSchema(ApiSchema):
-    household_id = fields.Integer()
+    household_id = Int()
     household_number = fields.String()
-    village_id = fields.Integer()
-    cadre_id = fields.Integer()
+    village_id = Int()
+    cadre_id = Int()
     cadre_name = fields.Function(lambda r: mask_name(r.cadre_name))
-    visits = fields.Integer()
+    visits = Int()
     period = fields.String()
-    period_visits = fields.Integer()
-    visits_required = fields.Integer()
-    contacts = fields.Integer()
-    contacts_required = fields.Integer()
+    period_visits = Int()
+    visits_required = Int()
+    contacts = Int()
+    contacts_required = Int()
     last_visit_on = fields.Date(allow_none=True)
     met = fields.Boolean()
 
@@ -409,7 +409,7 @@ def list_visits(args: dict) -> dict:
 
 
 class CoverageArgs(MonthArgs):
-    village_id = fields.Integer(load_default=None)
+    village_id = Int(load_default=None)
     gaps = fields.Boolean(load_default=False, metadata={"description": "只看未达标的户（逾期名单）"})
 
 
@@ -437,7 +437,7 @@ def visit_coverage(args: dict) -> dict:
 class ProblemListArgs(ListArgs):
     status = fields.Enum(ProblemStatus, load_default=None)
     overdue = fields.Boolean(load_default=False)
-    village_id = fields.Integer(load_default=None)
+    village_id = Int(load_default=None)
     mine = fields.Boolean(load_default=False, metadata={"description": "只看我负责的"})
 
 

@@ -11,7 +11,7 @@ from backend.points.models import ClaimStatus
 from miniprogram_api import BASE
 from miniprogram_api.points import ClaimSchema, claims_page, with_photos
 from miniprogram_api.policy import ADMINS, allow, current_scope, current_user
-from miniprogram_api.schemas import ApiSchema, ListArgs, Page
+from miniprogram_api.schemas import ApiSchema, Int, ListArgs, Page
 
 blp = Blueprint("mp_review", __name__, url_prefix=f"{BASE}/review", description="评议审核")
 
@@ -25,7 +25,7 @@ class RejectArgs(ApiSchema):
 
 
 class BatchArgs(ApiSchema):
-    claim_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=100))
+    claim_ids = fields.List(Int(), required=True, validate=validate.Length(min=1, max=100))
     approve = fields.Boolean(required=True)
     reason = fields.String(load_default=None, validate=validate.Length(min=2, max=300))
 
@@ -36,7 +36,7 @@ class BatchArgs(ApiSchema):
 
 
 class BatchOutcomeSchema(ApiSchema):
-    claim_id = fields.Integer()
+    claim_id = Int()
     status = fields.String(allow_none=True)
     error = fields.String(allow_none=True)
 

@@ -35,6 +35,22 @@ VALIDATOR_MESSAGES: dict[type[validate.Validator], str] = {
 OTHERWISE = "填写的内容不符合要求"
 
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+class Int(fields.Integer):
+    """A whole number an integer column can hold: 2.5 is refused, not cut to 2, and so is 2³¹ or more
+    (the database would answer with an error, not a row)."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        number = super()._validated(value)
+        if not INT32_MIN <= number <= INT32_MAX:
+            raise self.make_error("too_large")
+        return number
+
+
 class ApiSchema(Schema):
     """Refuses unknown fields, and speaks Chinese: every validation message that reaches a phone is
     marshmallow's default translated here, or one the schema's author wrote (in Chinese)."""
@@ -107,7 +123,7 @@ def _range_message(bounds: validate.Range) -> str:
 
 
 class ListArgs(ApiSchema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    limit = Int(load_default=20, validate=validate.Range(min=1, max=100))
     cursor = fields.String(load_default=None)
 
 
@@ -117,9 +133,12 @@ def _encode_cursor(last_id: int) -> str:
 
 def _decode_cursor(cursor: str) -> int:
     try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except ValueError as exc:
-        raise InvalidRequest(errors={"cursor": ["无效的分页游标"]}) from exc
+        last_id = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except ValueError:
+        last_id = None
+    if last_id is None or not 0 <= last_id <= INT32_MAX:
+        raise InvalidRequest(errors={"cursor": ["无效的分页游标"]})
+    return last_id
 
 
 def page(

@@ -15,7 +15,7 @@ from backend.shop import redemptions, stock
 from backend.shop.models import Product, Redemption, RedemptionStatus
 from miniprogram_api import BASE
 from miniprogram_api.policy import ADMINS, allow, current_scope, current_user, idempotent
-from miniprogram_api.schemas import ApiSchema, ListArgs, Page, page
+from miniprogram_api.schemas import ApiSchema, Int, ListArgs, Page, page
 
 blp = Blueprint("mp_shop", __name__, url_prefix=f"{BASE}/shop", description="积分超市")
 review_blp = Blueprint("mp_shop_review", __name__, url_prefix=f"{BASE}/review", description="积分超市审核与领取")
@@ -24,35 +24,35 @@ PICKUP_CODE_RATE_LIMIT = "5 per 10 minutes"
 
 
 class ProductSchema(ApiSchema):
-    id = fields.Integer()
+    id = Int()
     name = fields.String()
     unit = fields.String()
     description = fields.String()
     image_url = fields.String(allow_none=True)
     thumb_url = fields.String(allow_none=True)
-    points = fields.Integer()
-    stock = fields.Integer()
-    per_household_limit = fields.Integer(allow_none=True)
+    points = Int()
+    stock = Int()
+    per_household_limit = Int(allow_none=True)
     limit_period = fields.String()
 
 
 class ProductListArgs(ListArgs):
-    village_id = fields.Integer(load_default=None)
+    village_id = Int(load_default=None)
 
 
 class RedeemArgs(ApiSchema):
-    product_id = fields.Integer(required=True)
-    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=redemptions.MAX_QUANTITY))
+    product_id = Int(required=True)
+    quantity = Int(load_default=1, validate=validate.Range(min=1, max=redemptions.MAX_QUANTITY))
 
 
 class RedemptionSchema(ApiSchema):
-    id = fields.Integer()
-    household_id = fields.Integer()
-    village_id = fields.Integer()
+    id = Int()
+    household_id = Int()
+    village_id = Int()
     product = fields.Function(lambda r: {"id": r.product.id, "name": r.product.name, "unit": r.product.unit})
-    quantity = fields.Integer()
-    unit_points = fields.Integer()
-    points_held = fields.Integer()
+    quantity = Int()
+    unit_points = Int()
+    points_held = Int()
     status = fields.String()
     requested_on = fields.Date()
     created_at = fields.DateTime()

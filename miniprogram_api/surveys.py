@@ -15,13 +15,13 @@ from backend.db import db
 from backend.surveys import service
 from miniprogram_api import BASE
 from miniprogram_api.policy import allow, current_scope
-from miniprogram_api.schemas import ApiSchema
+from miniprogram_api.schemas import ApiSchema, Int
 
 blp = Blueprint("mp_surveys", __name__, url_prefix=BASE, description="群众满意度测评")
 
 
 class QuestionSchema(ApiSchema):
-    id = fields.Integer()
+    id = Int()
     kind = fields.String(metadata={"description": "rating (1–5) | single_choice | multiple_choice | text"})
     prompt = fields.String()
     options = fields.List(fields.String())
@@ -29,7 +29,7 @@ class QuestionSchema(ApiSchema):
 
 
 class PendingSurveySchema(ApiSchema):
-    id = fields.Integer()
+    id = Int()
     title = fields.String()
     period = fields.String()
     opens_at = fields.DateTime()
@@ -44,7 +44,7 @@ class PendingPageSchema(ApiSchema):
 
 
 class AnswerSchema(ApiSchema):
-    question_id = fields.Integer(required=True)
+    question_id = Int(required=True)
     value = fields.Raw(
         required=True,
         allow_none=True,
@@ -57,7 +57,7 @@ class ResponseArgs(ApiSchema):
 
 
 class ReceivedSchema(ApiSchema):
-    survey_id = fields.Integer()
+    survey_id = Int()
     status = fields.Constant("received")
 
 

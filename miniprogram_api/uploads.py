@@ -17,7 +17,7 @@ from backend.photos import service
 from backend.photos.models import Photo
 from miniprogram_api import BASE
 from miniprogram_api.policy import ALL_ROLES, allow, body_arrives_slowly, current_scope, current_user
-from miniprogram_api.schemas import ApiSchema
+from miniprogram_api.schemas import ApiSchema, Int
 
 blp = Blueprint("mp_uploads", __name__, url_prefix=BASE, description="照片上传")
 
@@ -36,8 +36,8 @@ class UploadFileArgs(ApiSchema):
 class UploadSchema(ApiSchema):
     id = fields.String()
     sha256 = fields.String()
-    width = fields.Integer()
-    height = fields.Integer()
+    width = Int()
+    height = Int()
     taken_at = fields.DateTime(allow_none=True)
     status = fields.String()
 

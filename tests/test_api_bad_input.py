@@ -132,3 +132,28 @@ def test_a_nul_in_an_admin_form_or_query_is_refused_with_a_page_not_a_500(admin,
     assert browser.get("/admin/households?q=%00").status_code == 422
     refused = post_form(browser, f"/admin/points/claims/{world.ids['claim']}/reject", {"reason": "照片\u0000不清晰"})
     assert refused.status_code == 422 and "无法识别的字符" in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("product_id", [2**31, 10**30, -(2**31) - 1])
+def test_an_integer_no_column_holds_is_invalid_request(api, world, product_id: int) -> None:
+    body = assert_envelope(
+        api("villager").post("/shop/redemptions", {"product_id": product_id, "quantity": 1}), 422, "invalid_request"
+    )
+    assert "product_id" in body["errors"]
+
+
+def test_a_fraction_is_refused_not_cut_to_a_whole_number(api, world) -> None:
+    body = assert_envelope(
+        api("villager").post("/shop/redemptions", {"product_id": 1, "quantity": 2.5}), 422, "invalid_request"
+    )
+    assert "quantity" in body["errors"]
+
+
+@pytest.mark.parametrize("query", ["village_id=2147483648", "cursor=" + "OTk5OTk5OTk5OTk5"])
+def test_a_query_id_or_cursor_beyond_an_integer_column_is_invalid_request(api, world, query: str) -> None:
+    assert_envelope(api("county_admin").get(f"/households?{query}"), 422, "invalid_request")
+
+
+@pytest.mark.parametrize("month", ["9999-12", "1999-12", "2100-01"])
+def test_a_month_outside_this_century_is_invalid_request(api, world, month: str) -> None:
+    assert_envelope(api("cadre").get(f"/visits/coverage?month={month}"), 422, "invalid_request")

@@ -561,3 +561,13 @@ def test_demo_county_has_claims_waiting_with_photos_and_a_scheduled_rule_version
     assert page.count('<a class="photo"') + page.count("photo-missing") >= 2 * 5
     assert "<b>0</b><span>" not in html(client.get("/admin/points/overview"))
     assert "待生效" in html(client.get(f"/admin/points/rules?village={village_id}"))
+
+
+def test_a_batch_approval_with_a_mangled_claim_id_approves_only_the_real_ones(admin, database, world) -> None:
+    client = admin("reviewer")
+    response = post_form(
+        client, "/admin/points/claims/batch-approve", {"claim_id": ["²", "9" * 30, world.ids["claim"]]}
+    )
+    assert response.status_code == 302
+    with database() as s:
+        assert s.get_one(Claim, world.ids["claim"]).status == ClaimStatus.approved

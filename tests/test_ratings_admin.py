@@ -188,3 +188,26 @@ def test_half_year_committee_scores_show_the_latest_closed_half(app: Flask, worl
     )
     v1 = next(r for r in rows[1:] if r[0] == "青石村")
     assert (v1[4], v1[5], v1[7]) == (290, 20, "不合格")
+
+
+def test_a_scheme_definition_nested_thousands_deep_is_refused_with_a_message(world: World, database, admin) -> None:
+    with database() as s:
+        install_world_schemes(s, world)
+    client = admin("county_admin")
+    for definition in ('{"indicators": ' + "[" * 5000 + "]" * 5000 + "}", '{"a": ' + "[" * 40 + "]" * 40 + "}"):
+        refused = post_form(
+            client, "/admin/ratings/schemes", {"title": "深", "effective_month": "2027-01", "definition": definition}
+        )
+        assert refused.status_code == 302
+        assert "内容层级过深" in html(client.get(refused.headers["Location"]))
+
+
+def test_a_junk_visit_date_in_the_county_check_is_refused_with_a_message(
+    app: Flask, world: World, database, admin
+) -> None:
+    compiled(app, world, database)
+    client = admin("county_admin")
+    url = f"/admin/ratings/villages/{world.ids['V1']}/county"
+    refused = post_form(client, url, {"month": MONTH, "visit_on": "２０２６-13-99", "findings": "走访核实"})
+    assert refused.status_code == 302
+    assert "日期应写成 2026-05-01 这样的年-月-日" in html(client.get(refused.headers["Location"]))
