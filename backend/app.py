@@ -1,6 +1,6 @@
-"""Application factory, the composition root: binds extensions, both front ends, the photo media
-route, the request boundary and the CLI. No I/O at import time; create_app only probes Redis to pick
-a job mode.
+"""Application factory, the composition root: binds extensions, the three front ends (API, admin pages,
+phone app), the photo media route, the request boundary and the CLI. No I/O at import time; create_app only
+probes Redis to pick a job mode.
 """
 
 from __future__ import annotations
@@ -84,12 +84,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from admin_ui import init_admin, render_admin_error
     from backend.photos import media
     from miniprogram_api import init_api, render_api_error
+    from phone_app import bp as phone_app
 
     init_api(app)
     init_admin(app)
+    app.register_blueprint(phone_app)
     # After the front ends' own hooks: the API caps a body's size before anything reads it.
     app.before_request(check_request_input)
-    # Photos are served to both front ends alike, so neither owns the route.
+    # Photos are served to every front end alike, so none owns the route.
     app.register_blueprint(media.bp)
 
     def render_error(error: DomainError | HTTPException) -> Response:

@@ -231,6 +231,7 @@ def print_banner(base: str, instance: Path, redis_note: str, worker: bool) -> No
         "",
         "乡治 Xiangzhi is running (development mode, dev login on)",
         f"  admin UI     {base}/admin/",
+        f"  手机端 / phone app: {base}/m/",
         f"  API docs     {base}/api/mp/v1/docs   (OpenAPI: {base}/api/mp/v1/openapi.json)",
         f"  Redis        {redis_note}",
         f"  jobs         {'RQ worker (flask worker)' if worker else 'in-process after each commit'}",

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("backend", "miniprogram_api", "admin_ui")
+PACKAGES = ("backend", "miniprogram_api", "admin_ui", "phone_app")
 
 # Lowest first. A name stands for that module or package; the longest matching name places a module.
 LAYERS: list[tuple[str, ...]] = [
@@ -27,12 +27,12 @@ LAYERS: list[tuple[str, ...]] = [
     ("backend.ratings",),
     ("backend.demo",),
     ("backend.models", "backend.cli"),
-    ("miniprogram_api", "admin_ui"),
-    # The composition root: the app factory binds both front ends.
+    ("miniprogram_api", "admin_ui", "phone_app"),
+    # The composition root: the app factory binds the front ends.
     ("backend.app", "backend"),
 ]
 # Layers whose members are peers that must not import one another.
-INDEPENDENT = {("backend.shop", "backend.records", "backend.surveys"), ("miniprogram_api", "admin_ui")}
+INDEPENDENT = {("backend.shop", "backend.records", "backend.surveys"), ("miniprogram_api", "admin_ui", "phone_app")}
 # Modules that load higher layers on purpose, inside a function, to find what registers itself there.
 REGISTRIES = {
     "backend.jobs.tasks": "load_all_tasks imports every domain's jobs module so a worker knows every task",

@@ -1,0 +1,85 @@
+// The only way the app talks to the server: /api/mp/v1, JSON, the bearer token of the signed-in user.
+// A 401 on a signed-in request means the token is gone: forget it and go back to 登录.
+import router from './router'
+import { forget, session } from './session'
+
+const BASE = '/api/mp/v1'
+
+// What to do next, for the errors a villager can meet; the API's message says what went wrong.
+const NEXT_STEPS = {
+  offline: '请检查手机网络，稍后再试',
+  insufficient_points: '可以少兑几件，或换一件积分少的商品',
+  out_of_stock: '可以少兑几件，或等村里补货后再来',
+  redemption_closed: '请在村里公布的兑换时间再来',
+  redemption_limit_reached: '下一期可以再兑换',
+  redemption_vetoed: '下个月可以再兑换，有疑问请问村干部',
+  product_unavailable: '请返回看看别的商品',
+  redemption_not_pending: '请下拉刷新，看看最新状态',
+  redemption_not_approved: '请返回刷新，看看最新状态',
+  binding_code_invalid: '请核对户卡上的绑定码，或找村干部重新领取',
+  wechat_code_invalid: '请回到微信小程序重新打开',
+  rate_limited: '请等一分钟再试',
+  forbidden: '有疑问请问村干部',
+  not_in_scope: '有疑问请问村干部',
+  not_found: '请返回刷新后再试',
+  conflict: '请返回刷新后再试',
+  idempotency_mismatch: '请返回重新操作',
+  invalid_request: '请检查填写的内容',
+  no_rule_book: '请问村干部何时公布积分细则',
+  internal_error: '请稍后再试，一直不行请告诉村干部',
+}
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message || (status >= 500 ? '服务器暂时出了问题' : '没有办成'))
+    this.status = status
+    this.code = body?.code || (status >= 500 ? 'internal_error' : 'error')
+    // Field messages from a validation error, flattened: the phone shows them under the message.
+    this.details = Object.values(body?.errors || {}).flat()
+    this.nextStep = NEXT_STEPS[this.code] || '请稍后再试'
+  }
+}
+
+// The sentence to show for any error: what went wrong, the fields' messages, what to do next.
+export function explain(error) {
+  if (!(error instanceof ApiError)) return `出了点问题，${NEXT_STEPS.internal_error}`
+  const what = [error.message, ...error.details].join('；').replace(/[。.！!]$/, '')
+  return `${what}。${error.nextStep}`
+}
+
+async function call(method, path, { query, body, idempotencyKey } = {}) {
+  const url = new URL(BASE + path, window.location.origin)
+  for (const [name, value] of Object.entries(query || {})) {
+    if (value !== null && value !== undefined) url.searchParams.set(name, value)
+  }
+  const headers = { Accept: 'application/json' }
+  if (session.token) headers.Authorization = `Bearer ${session.token}`
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey
+  let response
+  try {
+    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  } catch {
+    throw new ApiError(0, { code: 'offline', message: '网络不通' })
+  }
+  const isJson = (response.headers.get('Content-Type') || '').includes('json')
+  const data = response.status === 204 ? null : await (isJson ? response.json() : response.text()).catch(() => null)
+  if (response.ok) return data
+  if (response.status === 401 && headers.Authorization) {
+    forget()
+    router.replace({ name: 'login', query: { expired: '1' } })
+  }
+  throw new ApiError(response.status, isJson ? data : null)
+}
+
+export const get = (path, query) => call('GET', path, { query })
+export const post = (path, body, options = {}) => call('POST', path, { body, ...options })
+
+// A fresh Idempotency-Key. crypto.randomUUID needs HTTPS; getRandomValues works on a plain-HTTP test server too.
+export function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  bytes[6] = (bytes[6] & 0x0f) | 0x40
+  bytes[8] = (bytes[8] & 0x3f) | 0x80
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}

@@ -1,0 +1,17 @@
+import { createApp } from 'vue'
+import 'vant/es/style/base.css'
+import App from './App.vue'
+import router from './router'
+import { session } from './session'
+import './styles/theme.css'
+
+// The mini-program shell opens /m/?ticket=…: keep the ticket for the 登录 screen and drop it from the URL.
+const params = new URLSearchParams(window.location.search)
+if (params.has('ticket')) {
+  session.ticket = params.get('ticket')
+  params.delete('ticket')
+  const rest = params.toString()
+  window.history.replaceState(null, '', window.location.pathname + (rest ? `?${rest}` : '') + window.location.hash)
+}
+
+createApp(App).use(router).mount('#app')

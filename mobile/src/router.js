@@ -1,0 +1,55 @@
+// Hash routes (the server answers /m/ only). Tab screens live inside TabShell; the others are full pages
+// with a back button. `meta.personas` names who may open a screen; anyone else lands on their first tab.
+import { createRouter, createWebHashHistory } from 'vue-router'
+import TabShell from './components/TabShell.vue'
+import { homeOf, personaOf } from './roles'
+import { session } from './session'
+
+// A signed-in screen; `personas` (roles.js) names who may open it, null everyone.
+function screen(path, title, personas, component) {
+  return { path, component, meta: { title, personas } }
+}
+const VILLAGER = ['villager']
+
+const routes = [
+  { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { public: true } },
+  {
+    path: '/',
+    component: TabShell,
+    children: [
+      { path: '', redirect: () => homeOf(session.user) },
+      screen('home', '首页', VILLAGER, () => import('./views/villager/HomeView.vue')),
+      screen('shop', '积分超市', VILLAGER, () => import('./views/villager/ShopView.vue')),
+      screen('messages', '消息', VILLAGER, () => import('./views/villager/MessagesView.vue')),
+      screen('me', '我的', null, () => import('./views/MeView.vue')),
+      screen('soon', '乡治', ['cadre', 'review'], () => import('./views/SoonView.vue')),
+    ],
+  },
+  screen('/ledger', '积分明细', VILLAGER, () => import('./views/villager/LedgerView.vue')),
+  screen('/rules', '积分细则', VILLAGER, () => import('./views/villager/RulesView.vue')),
+  screen('/pickup/:id', '取货码', VILLAGER, () => import('./views/villager/PickupView.vue')),
+  { path: '/:unknown(.*)*', redirect: '/' },
+]
+
+const router = createRouter({ history: createWebHashHistory(), routes })
+
+router.beforeEach((to) => {
+  // The mini-program shell may put its ticket in the hash's query too: take it, and drop it from the URL.
+  if (to.query.ticket) {
+    session.ticket = String(to.query.ticket)
+    return { name: 'login', replace: true }
+  }
+  if (session.ticket) return to.name === 'login' || { name: 'login', replace: true }
+  if (!session.token) return to.meta.public || { name: 'login', replace: true }
+  if (to.meta.public) return { path: homeOf(session.user), replace: true }
+  const personas = to.meta.personas
+  if (personas && !personas.includes(personaOf(session.user))) return { path: homeOf(session.user), replace: true }
+  return true
+})
+
+router.afterEach((to) => {
+  // Inside WeChat the page title is what the top bar shows.
+  document.title = to.meta.title || '乡治'
+})
+
+export default router

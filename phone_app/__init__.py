@@ -1,0 +1,42 @@
+"""The phone app at /m/: the H5 front end (Vue 3 + Vant, sources in mobile/) served from its committed build.
+
+It talks to the server only through /api/mp/v1, so this package serves files and knows nothing of the domain.
+Screens are hash routes (/m/#/shop), so every other path under /m/ answers the app's page too. The bundle's
+file names carry a content hash: they are cached for a year; index.html, which names them, is never cached.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, send_from_directory
+from werkzeug.exceptions import NotFound
+
+DIST = Path(__file__).resolve().parent.parent / "mobile" / "dist"
+ASSETS = DIST / "assets"
+YEAR = 365 * 24 * 3600
+# Everything the page loads is ours: no CDN, nothing inline but styles (Vant sets style attributes).
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'"
+)
+
+bp = Blueprint("phone_app", __name__, url_prefix="/m")
+
+
+@bp.get("/")
+@bp.get("/<path:_route>")
+def page(_route: str = "") -> Response:
+    if not (DIST / "index.html").is_file():
+        raise NotFound("手机端还没有构建：cd mobile && npm ci && npm run build")
+    response = send_from_directory(DIST, "index.html", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Content-Security-Policy"] = PAGE_POLICY
+    return response
+
+
+@bp.get("/assets/<path:name>")
+def asset(name: str) -> Response:
+    response = send_from_directory(ASSETS, name, max_age=YEAR)
+    response.headers["Cache-Control"] = f"public, max-age={YEAR}, immutable"
+    return response
