@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, make_response, redirect, render_template, url_for
+from flask import Flask, Response, make_response, redirect, render_template, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from admin_ui.access import security_headers
+from admin_ui.access import SESSION_KEY, security_headers
 from backend.auth.models import User
+from backend.auth.sessions import admin_for_session
 from backend.db import db
 from backend.errors import DomainError, InternalError
 from backend.extensions import login_manager
@@ -15,9 +16,13 @@ from backend.extensions import login_manager
 def render_admin_error(error: DomainError | HTTPException) -> Response:
     if isinstance(error, HTTPException):
         status = error.code or 500
-        message = {404: "页面不存在", 403: "没有权限访问此页面", 405: "不支持该请求方法", 413: "提交的内容过大"}.get(
-            status, error.description or "请求无法完成"
-        )
+        message = {
+            404: "页面不存在",
+            403: "没有权限访问此页面",
+            405: "不支持该请求方法",
+            413: "提交的内容过大",
+            429: "操作过于频繁，请稍后再试",
+        }.get(status, error.description or "请求无法完成")
         if status == 400 and "CSRF" in (error.description or ""):
             message = "页面已过期，请刷新后重新提交"
     else:
@@ -37,8 +42,8 @@ def init_admin(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(user_id: str) -> User | None:
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.is_active else None
+        # The signed cookie alone is not enough: its session must still be live on the server.
+        return admin_for_session(db.session, int(user_id), session.get(SESSION_KEY))
 
     app.register_blueprint(bp)
 

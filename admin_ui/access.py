@@ -25,6 +25,9 @@ from backend.timeutil import to_local
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
 
+# The key of the server-side session's token in the signed session cookie (backend.auth.sessions).
+SESSION_KEY = "admin_session"
+
 
 # Scripts only from our own files (no inline handlers), never framed: clickjacking and injected scripts have
 # nothing to work with. Inline style attributes stay allowed (templates set widths of bars and columns).

@@ -5,12 +5,19 @@ that use them."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from backend.db import db
+from backend.errors import DomainError
 from backend.transaction import unit_of_work
+
+if TYPE_CHECKING:
+    from backend.auth.models import User
 
 
 def register_cli(app: Flask) -> None:
@@ -115,6 +122,54 @@ def register_cli(app: Flask) -> None:
             f"{summary.pairings} pairings, {summary.users} users in {time.perf_counter() - started:.1f}s"
         )
         click.echo(f"demo logins (admin password {DEMO_PASSWORD}): {summary.accounts_file}")
+
+    @app.cli.group("users")
+    def users() -> None:
+        """Account changes; each signs the user out everywhere (admin sessions, phone tokens)."""
+
+    @users.command("disable")
+    @click.argument("username")
+    def disable_user(username: str) -> None:
+        """Disable an account."""
+        from backend.auth.accounts import disable_account
+
+        _change_account(username, disable_account)
+        click.echo(f"{username} is disabled and signed out everywhere")
+
+    @users.command("set-password")
+    @click.argument("username")
+    @click.password_option()
+    def set_password(username: str, password: str) -> None:
+        """Give an admin a new password (asked twice, not echoed)."""
+        from backend.auth import accounts
+
+        _change_account(username, lambda session, user: accounts.set_password(session, user, password))
+        click.echo(f"{username} has a new password and is signed out everywhere")
+
+    @users.command("set-role")
+    @click.argument("username")
+    @click.argument("role", type=click.Choice(["county_admin", "town_admin", "reviewer"]))
+    @click.argument("region_code")
+    def set_role(username: str, role: str, region_code: str) -> None:
+        """Make an account the admin of a county, town or village, named by its code (6, 9 or 12 digits)."""
+        from backend.auth import accounts
+        from backend.auth.models import Role
+
+        _change_account(
+            username, lambda session, user: accounts.assign_admin_role(session, user, Role(role), region_code)
+        )
+        click.echo(f"{username} is {role} of {region_code}")
+
+
+def _change_account(username: str, change: Callable[[Session, User], None]) -> None:
+    """One account change in one transaction; a refusal is an error message, not a traceback."""
+    from backend.auth.accounts import user_by_username
+
+    try:
+        with unit_of_work() as session:
+            change(session, user_by_username(session, username))
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
 
 
 def _report_mismatches(mismatches: list[str], all_clear: str) -> None:

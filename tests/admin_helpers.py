@@ -15,6 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
+from admin_ui.access import SESSION_KEY
+from backend.auth.models import User
+from backend.auth.sessions import start_admin_session
 from backend.db import db
 
 PASSWORD = "correct horse battery"
@@ -54,6 +57,17 @@ def post_login(client: FlaskClient, username: str, password: str, next_url: str 
     token = session_csrf_token(client, "/admin/login")
     url = "/admin/login" + (f"?next={next_url}" if next_url else "")
     return client.post(url, data={"username": username, "password": password, "csrf_token": token})
+
+
+def hold_session_of(app: Flask, client: FlaskClient, user_id: int) -> None:
+    """Give the browser a live server-side session of any user, one the login form would refuse too (a cadre):
+    what a signed cookie would carry, without the form."""
+    with app.app_context():
+        token = start_admin_session(db.session, db.session.get(User, user_id))
+        db.session.commit()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = str(user_id)
+        sess[SESSION_KEY] = token
 
 
 @contextmanager

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.crypto import EncryptedString
@@ -57,8 +57,6 @@ class User(Base):
     wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     wechat_session_key: Mapped[str | None] = mapped_column(EncryptedString())
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -108,3 +106,31 @@ class SigninTicket(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+
+
+class AdminSession(Base):
+    """An admin's sign-in in one browser. The signed session cookie carries a random token, this row only its
+    keyed hash: ending the row signs that browser out on its next request, wherever the cookie was copied to."""
+
+    __tablename__ = "admin_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+
+class AdminLoginFailure(Base):
+    """A failed admin sign-in, by the keyed hash of the name typed, an account's or not (so the back-off tells
+    nobody which accounts exist), and the address it came from. Forgotten after a day."""
+
+    __tablename__ = "admin_login_failure"
+    __table_args__ = (Index("ix_admin_login_failure_name_time", "username_hash", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username_hash: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)

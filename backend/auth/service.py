@@ -1,5 +1,4 @@
-"""Login, tokens, sign-in tickets, household binding and admin password checks. Services flush; the boundary
-commits."""
+"""Login, tokens, sign-in tickets and household binding. Services flush; the boundary commits."""
 
 from __future__ import annotations
 
@@ -13,8 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from backend.auth.models import ADMIN_ROLES, ApiToken, Role, SigninTicket, User
-from backend.auth.passwords import verify_password
+from backend.auth.models import ApiToken, Role, SigninTicket, User
 from backend.auth.wechat import DEV_CODE_PREFIX, WechatGateway
 from backend.crypto import lookup_hash
 from backend.errors import BindingCodeInvalid, Forbidden, Unauthenticated, WechatCodeInvalid
@@ -180,38 +178,3 @@ def bind_household(session: Session, user: User, binding_code: str) -> Household
     session.flush()
     session.refresh(household)
     return household
-
-
-@dataclass(frozen=True)
-class AdminLogin:
-    user: User | None
-    error: str | None = None
-
-
-def authenticate_admin(
-    session: Session, username: str, password: str, *, max_failed: int, lockout: timedelta
-) -> AdminLogin:
-    """Password check with lockout after repeated failures.
-
-    Returns instead of raising so the caller commits the failure count even when login fails.
-    """
-    wrong = "用户名或密码错误"
-    user = session.scalar(select(User).where(User.username == username))
-    now = now_utc()
-    if user is None or user.role not in ADMIN_ROLES or not user.is_active:
-        verify_password(None, password)
-        return AdminLogin(None, wrong)
-    if user.locked_until and user.locked_until > now:
-        return AdminLogin(None, "登录失败次数过多，账号已暂时锁定，请稍后再试")
-    if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= max_failed:
-            user.locked_until = now + lockout
-            user.failed_logins = 0
-        session.flush()
-        return AdminLogin(None, wrong)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    session.flush()
-    return AdminLogin(user)
