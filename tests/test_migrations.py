@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 
 from backend.db import db
 from tests.conftest import make_test_app
@@ -90,4 +91,32 @@ def test_migration_0012_gives_existing_pairings_their_households_village(tmp_pat
         with db.engine.connect() as conn:
             found = dict(conn.execute(text("SELECT household_id, village_id FROM pairing")).tuples().all())
         assert found == expected
+        db.engine.dispose()
+
+
+def test_migration_0017_encrypts_the_names_accounts_already_carry(tmp_path, empty_database_url) -> None:
+    from sqlalchemy.orm import Session
+
+    from backend.auth.models import User
+
+    app = make_test_app(tmp_path, SQLALCHEMY_DATABASE_URI=empty_database_url)
+    with app.app_context():
+        upgrade(revision="0016")
+        with db.engine.begin() as conn:  # user_account as it was before 0017: the name in plain text
+            conn.execute(
+                text(
+                    "INSERT INTO user_account (username, role, display_name, is_active, created_at)"
+                    " VALUES (:u, 'villager', :n, :a, :t)"
+                ),
+                {"u": "wang", "n": "王建国", "a": True, "t": datetime(2026, 1, 1, tzinfo=UTC)},
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            stored = conn.execute(text("SELECT display_name FROM user_account")).scalar_one()
+        assert "王建国".encode() not in bytes(stored)
+        with Session(db.engine) as s:
+            assert s.scalars(select(User.display_name)).one() == "王建国"
+        downgrade(revision="0016")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT display_name FROM user_account")).scalar_one() == "王建国"
         db.engine.dispose()

@@ -47,7 +47,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
-    display_name: Mapped[str] = mapped_column(String(60), default="")
+    display_name: Mapped[str] = mapped_column(EncryptedString, default="")  # a cadre's real name
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
     village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id"), index=True)
     town_id: Mapped[int | None] = mapped_column(ForeignKey("town.id"), index=True)
