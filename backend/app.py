@@ -19,7 +19,7 @@ from backend.crypto import keyring
 from backend.db import db, install_sqlite_pragmas
 from backend.errors import DomainError, InternalError
 from backend.extensions import csrf, limiter, login_manager
-from backend.jobs.queue import connect_redis, queue, redis_reachable
+from backend.jobs.queue import RedisBreaker, connect_redis, queue, redis_reachable
 from backend.request_input import check_request_input, install_int32_ids
 from backend.transaction import install_request_boundary
 
@@ -42,6 +42,7 @@ class JobRuntime:
         self.inline = not url or (probe and not redis_reachable(url, timeout))
         self.redis = None if self.inline else connect_redis(url, timeout)
         self.queue = None if self.redis is None else queue(self.redis)
+        self.breaker = RedisBreaker(app.config["REDIS_COOL_DOWN"])
         if self.inline:
             log.warning("no Redis reachable at %r: background jobs run in-process after each commit", url or "(unset)")
 

@@ -71,6 +71,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "PROXY_HOPS": int(env.get("XZ_PROXY_HOPS", "0")),
         # Seconds: a dead or hung Redis must cost a request at most ~this, never a minute.
         "REDIS_SOCKET_TIMEOUT": float(env.get("XZ_REDIS_TIMEOUT", "0.3")),
+        # Seconds: after Redis failed, a process pushes no jobs for this long (they wait in the outbox for
+        # the sweep), so a hung Redis costs one socket timeout per cool-down, not one per write.
+        "REDIS_COOL_DOWN": float(env.get("XZ_REDIS_COOL_DOWN", "30")),
         # Seconds a compile run may go without progress before the reconciler re-queues its unfinished towns:
         # longer than RQ's job timeout (180 s), so by then a town's job has finished or been killed. After
         # COMPILE_MAX_ATTEMPTS attempts (manual resumes included) the run is failed with the reason.
@@ -98,6 +101,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_STORAGE_URI": env.get("XZ_RATELIMIT_STORAGE", ""),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # A failing store: the process counts in memory instead (the limits still hold, per process), and
+        # Flask-Limiter pings the store 1, 2, 4 … 32 s apart, then from 1 s again, until it answers; each
+        # ping costs a limited request at most one REDIS_SOCKET_TIMEOUT (RATELIMIT_STORAGE_OPTIONS below).
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "BIND_RATE_LIMIT": env.get("XZ_BIND_RATE_LIMIT", "5 per minute;30 per day"),

@@ -4,6 +4,8 @@ the in-process fallback without Redis; and a dead or hung Redis that must never 
 from __future__ import annotations
 
 import http.client
+import io
+import logging
 import os
 import socket
 import sqlite3
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import time_machine
 from flask import Flask
 from rq import Queue
 from rq.job import Job, JobStatus
@@ -27,12 +30,15 @@ from werkzeug.serving import make_server
 
 from backend.auth.models import ApiToken, Role, User
 from backend.db import db
+from backend.extensions import limiter
 from backend.jobs.models import OutboxJob
 from backend.jobs.outbox import dispatch, enqueue, sweep_outbox
 from backend.jobs.tasks import TASKS
 from backend.timeutil import now_utc
 from backend.transaction import unit_of_work
 from tests.conftest import REDIS_URL
+from tests.factories import World
+from tests.photo_corpus import tiny_jpeg
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PURGE = "auth.purge_tokens"
@@ -68,16 +74,42 @@ def outbox_rows(app: Flask) -> list[OutboxJob]:
     return rows
 
 
-@pytest.fixture
-def silent_redis() -> Iterator[str]:
+class SilentRedis:
     """A port that accepts connections (kernel backlog) but never answers a byte: a hung Redis."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    try:
-        yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
-    finally:
-        sock.close()
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.setblocking(False)
+        self.url = f"redis://127.0.0.1:{self.sock.getsockname()[1]}/0"
+        self.held: list[socket.socket] = []
+
+    def connections(self) -> int:
+        """How many connections clients have opened so far: each waits in the backlog until taken here
+        (and held open, still silent)."""
+        while True:
+            try:
+                self.held.append(self.sock.accept()[0])
+            except BlockingIOError:
+                return len(self.held)
+
+    def close(self) -> None:
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def silent_redis_server() -> Iterator[SilentRedis]:
+    server = SilentRedis()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def silent_redis(silent_redis_server: SilentRedis) -> str:
+    return silent_redis_server.url
 
 
 @pytest.fixture
@@ -466,3 +498,138 @@ def test_job_left_by_dead_redis_is_pushed_by_the_sweep_once_redis_is_back(
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert token_ids(redis_app) == {live}
+
+
+# --- hung Redis: one socket timeout per cool-down, not one per write ------------------------------
+
+
+class RecordingQueue:
+    """Stands in for a Redis that is back: records the job ids pushed."""
+
+    def __init__(self) -> None:
+        self.job_ids: list[str] = []
+
+    def enqueue_many(self, jobs: list[EnqueueData]) -> None:
+        self.job_ids += [job.job_id for job in jobs]
+
+
+def test_hung_redis_costs_one_socket_timeout_for_many_writes_and_the_sweep_pushes_each_job_once(
+    make_app: Callable[..., Flask], silent_redis_server: SilentRedis
+) -> None:
+    """Each write used to wait a socket timeout for its push, holding a server worker: 20 writes, 20 timeouts."""
+    timeout = 0.5
+    hung = make_app(REDIS_URL=silent_redis_server.url, REDIS_SOCKET_TIMEOUT=timeout)
+    enqueue_route(hung)
+
+    started = time.perf_counter()
+    statuses = [timed_request(hung)[1] for _ in range(20)]
+    elapsed = time.perf_counter() - started
+
+    print(f"20 writes with hung redis: {elapsed * 1000:.0f} ms")
+    assert statuses == [200] * 20
+    assert silent_redis_server.connections() == 1, "one try, then no pushes during the cool-down"
+    assert elapsed < 4 * timeout, f"{elapsed:.2f}s"
+    rows = outbox_rows(hung)
+    assert len(rows) == 20
+    assert all(row.dispatched_at is None for row in rows)
+
+    # Redis is back: `flask sweep-outbox`, a process of its own, pushes each job once.
+    sweeper = make_app(REDIS_URL=silent_redis_server.url)
+    back = RecordingQueue()
+    sweeper.extensions["xz_jobs"].queue = back
+    with sweeper.app_context():
+        assert sweep_outbox(db.session, older_than=timedelta(0)) == 20
+        assert sweep_outbox(db.session, older_than=timedelta(0)) == 0
+        db.session.remove()
+
+    assert sorted(back.job_ids) == sorted(row.job_id for row in rows)
+    assert all(row.dispatched_at is not None for row in outbox_rows(hung))
+
+
+def test_pushes_resume_after_the_cool_down_with_one_warning_when_they_stop_and_one_when_they_resume(
+    make_app: Callable[..., Flask], silent_redis_server: SilentRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    hung = make_app(REDIS_URL=silent_redis_server.url, REDIS_SOCKET_TIMEOUT=0.3, REDIS_COOL_DOWN=30)
+    enqueue_route(hung)
+    client = hung.test_client()
+    runtime = hung.extensions["xz_jobs"]
+    back = RecordingQueue()
+
+    def write() -> None:
+        assert client.post("/_test/enqueue").status_code == 200
+
+    with caplog.at_level(logging.INFO, logger="backend.jobs.queue"), time_machine.travel(now_utc(), tick=False) as t:
+        write()  # its push times out: the breaker opens
+        t.shift(timedelta(seconds=29))
+        write()
+        assert silent_redis_server.connections() == 1, "no push within the cool-down"
+        t.shift(timedelta(seconds=2))
+        write()  # half-open: one try, which fails again, and another cool-down
+        write()
+        assert silent_redis_server.connections() == 2
+        runtime.queue = back
+        t.shift(timedelta(seconds=31))
+        write()  # this try goes through: the breaker closes
+        write()
+
+    rows = outbox_rows(hung)
+    assert [row.dispatched_at is not None for row in rows] == [False] * 4 + [True] * 2
+    assert back.job_ids == [row.job_id for row in rows[4:]]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("backend")]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("redis failed (TimeoutError)")
+    assert warnings[1].startswith("redis answers again")
+
+
+@pytest.fixture
+def limiter_rebound(make_app: Callable[..., Flask]) -> Iterator[None]:
+    """Flask-Limiter's one `limiter` counts in the store of the app built last, and remembers across apps
+    that a store died: afterwards, bind it to a memory store again (conftest clears its counters) and
+    forget the dead one, so the next tests count as usual."""
+    yield
+    make_app()
+    limiter._storage_dead = False
+
+
+def upload_status(app: Flask, token: str) -> int:
+    return (
+        app.test_client()
+        .post(
+            "/api/mp/v1/uploads",
+            data={"file": (io.BytesIO(tiny_jpeg()), "a.jpg")},
+            content_type="multipart/form-data",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        .status_code
+    )
+
+
+def test_upload_with_a_hung_rate_limit_store_answers_quickly_and_is_still_limited(
+    make_app: Callable[..., Flask], world: World, silent_redis_server: SilentRedis, limiter_rebound: None
+) -> None:
+    timeout = 0.5
+    hung = make_app(
+        RATELIMIT_STORAGE_URI=silent_redis_server.url, REDIS_SOCKET_TIMEOUT=timeout, UPLOAD_RATE_LIMIT="8 per minute"
+    )
+
+    started = time.perf_counter()
+    statuses = [upload_status(hung, world.tokens["cadre"]) for _ in range(10)]
+    elapsed = time.perf_counter() - started
+
+    print(f"10 uploads with a hung rate-limit store: {elapsed * 1000:.0f} ms")
+    assert statuses == [201] * 8 + [429] * 2, "counted in memory meanwhile: the limit still holds"
+    # The count that failed, and at most one of Flask-Limiter's pings to see whether the store is back.
+    assert silent_redis_server.connections() <= 2
+    assert elapsed < 10 * timeout, f"{elapsed:.2f}s"
+
+
+@pytest.mark.redis
+def test_uploads_are_counted_in_a_healthy_redis(
+    make_app: Callable[..., Flask], world: World, limiter_rebound: None
+) -> None:
+    store = make_app(RATELIMIT_STORAGE_URI=REDIS_URL, UPLOAD_RATE_LIMIT="2 per minute")
+    try:
+        assert [upload_status(store, world.tokens["cadre"]) for _ in range(3)] == [201, 201, 429]
+        assert redis.Redis.from_url(REDIS_URL).keys("LIMITS*"), "the counts are in Redis, not in memory"
+    finally:
+        limiter.reset()

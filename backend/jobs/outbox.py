@@ -3,7 +3,8 @@
 `enqueue` writes the row in the caller's transaction. After the boundary commits,
 `dispatch_after_commit` pushes the new rows to RQ, or, in the embedded mode without Redis,
 runs them in-process; a request hands its rows to `dispatch_after_response` instead, which pushes
-them once the answer has been sent. Rows that could not be pushed are picked up by `sweep_outbox`.
+them once the answer has been sent. Rows that could not be pushed are picked up by `sweep_outbox`;
+after Redis failed, the process's `RedisBreaker` leaves new rows to it too for a cool-down.
 """
 
 from __future__ import annotations
@@ -107,11 +108,14 @@ def dispatch(session: Session, ids: list[int]) -> int:
     """Push (or, without Redis, run) the given undispatched rows; returns how many went through.
 
     A dead Redis or a job RQ refuses never raises here: this runs after the commit, and the caller's
-    answer must not depend on Redis. Its transactions are writes from their first statement: on SQLite a
-    read that later writes fails at once ("database is locked") if a worker marked a row in between, which
-    stopped the scheduler (and with it `make run`) when it pushed a batch while the worker ran them.
+    answer must not depend on Redis; while the breaker is open it does not even try. Its transactions are
+    writes from their first statement: on SQLite a read that later writes fails at once ("database is
+    locked") if a worker marked a row in between, which stopped the scheduler (and with it `make run`)
+    when it pushed a batch while the worker ran them.
     """
     jobs = current_app.extensions["xz_jobs"]
+    if not jobs.inline and not jobs.breaker.allow():
+        return 0  # Redis failed moments ago: the rows wait for the sweep, at no cost to this caller
     with write_intent():
         # Plain rows, not objects: each job commits, and expired objects would be reloaded one SELECT at a time.
         rows = session.execute(
@@ -126,9 +130,9 @@ def dispatch(session: Session, ids: list[int]) -> int:
 
 def _push(session: Session, jobs: Any, rows: Sequence[Row[Any]]) -> int | None:
     """Queue the rows' jobs in one Redis round trip (a compile's towns start together), then mark them
-    dispatched; returns how many went through, None if Redis itself failed (the sweep retries: each further
-    try would cost another socket timeout). A batch RQ refuses is pushed one job at a time, so one bad job
-    does not hold back the others."""
+    dispatched; returns how many went through, None if Redis itself failed (the sweep retries, and the
+    breaker opens: each further try would cost another socket timeout). A batch RQ refuses is pushed one
+    job at a time, so one bad job does not hold back the others."""
     from backend.jobs.runner import run_task
 
     if not rows:
@@ -139,7 +143,7 @@ def _push(session: Session, jobs: Any, rows: Sequence[Row[Any]]) -> int | None:
     try:
         jobs.queue.enqueue_many(batch)
     except redis.RedisError as exc:
-        log.warning("redis unavailable, %d job(s) stay in the outbox: %s", len(rows), type(exc).__name__)
+        jobs.breaker.failed(exc)
         session.rollback()
         return None
     except Exception:
@@ -153,6 +157,7 @@ def _push(session: Session, jobs: Any, rows: Sequence[Row[Any]]) -> int | None:
             return done
         log.exception("could not queue job %s; it stays in the outbox", rows[0].job_id)
         return 0
+    jobs.breaker.succeeded()
     session.execute(update(OutboxJob).where(OutboxJob.id.in_([row.id for row in rows])).values(dispatched_at=now_utc()))
     session.commit()
     return len(rows)
