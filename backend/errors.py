@@ -77,4 +77,5 @@ ProductUnavailable = _error("ProductUnavailable", "product_unavailable", 409, "�
 RedemptionNotPending = _error("RedemptionNotPending", "redemption_not_pending", 409, "该兑换已处理，不能再取消或审核")
 RedemptionNotApproved = _error("RedemptionNotApproved", "redemption_not_approved", 409, "该兑换不在待领取状态")
 PickupCodeInvalid = _error("PickupCodeInvalid", "pickup_code_invalid", 422, "取货码不正确")
+PickupCodeAmbiguous = _error("PickupCodeAmbiguous", "pickup_code_ambiguous", 409, "您管的几个村都有这个取货码")
 RuleVersionInForce = _error("RuleVersionInForce", "rule_version_in_force", 409, "该版本已生效，不能修改，请新建版本")

@@ -3,6 +3,9 @@ approves, rejects and hands over with the pickup code."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import Response, current_app, g
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
@@ -84,8 +87,17 @@ class RedemptionRejectArgs(ApiSchema):
     reason = fields.String(required=True, validate=validate.Length(min=2, max=300))
 
 
+def pickup_code_field() -> fields.String:
+    return fields.String(required=True, validate=validate.Regexp(r"^\s*\d{6}\s*$", error="取货码为 6 位数字"))
+
+
 class HandOverArgs(ApiSchema):
-    pickup_code = fields.String(required=True, validate=validate.Regexp(r"^\s*\d{6}\s*$", error="取货码为 6 位数字"))
+    pickup_code = pickup_code_field()
+
+
+class PickupLookupArgs(ApiSchema):
+    pickup_code = pickup_code_field()
+    village_id = Int(load_default=None, metadata={"description": "管几个村时可指明；不指明则在所管的村里找"})
 
 
 @blp.route("/products", methods=["GET"])
@@ -171,20 +183,40 @@ def _wrong_code_answered(_response: Response) -> bool:
     return bool(g.get("pickup_code_wrong"))
 
 
-@review_blp.route("/redemptions/<int:redemption_id>/hand-over", methods=["POST"])
-@allow(*ADMINS)
-@limiter.limit(
+# Only wrong codes count against the limit: guessing is throttled, a busy keeper is not.
+pickup_code_limit = limiter.limit(
     lambda: current_app.config.get("PICKUP_CODE_RATE_LIMIT", PICKUP_CODE_RATE_LIMIT),
     deduct_when=_wrong_code_answered,
 )
-@review_blp.arguments(HandOverArgs)
-@review_blp.response(200, RedemptionSchema)
-def hand_over(args: dict, redemption_id: int):  # type: ignore[no-untyped-def]
-    """Hand the goods over against the villager's pickup code, spending the held points; the redemption.
 
-    Only wrong codes count against the limit: guessing is throttled, a busy keeper is not."""
+
+@contextmanager
+def _counting_wrong_codes() -> Iterator[None]:
     try:
-        return redemptions.hand_over(db.session, current_scope(), current_user(), redemption_id, args["pickup_code"])
+        yield
     except PickupCodeInvalid:
         g.pickup_code_wrong = True
         raise
+
+
+@review_blp.route("/redemptions/by-pickup-code", methods=["GET"])
+@allow(*ADMINS)
+@pickup_code_limit
+@review_blp.arguments(PickupLookupArgs, location="query")
+@review_blp.response(200, RedemptionSchema)
+def find_by_pickup_code(args: dict):  # type: ignore[no-untyped-def]
+    """The redemption waiting for pickup that a code names, so the keeper sees the goods before handing them over."""
+    with _counting_wrong_codes():
+        found = redemptions.find_by_pickup_code(db.session, current_scope(), args["village_id"], args["pickup_code"])
+    return db.session.get_one(Redemption, found)
+
+
+@review_blp.route("/redemptions/<int:redemption_id>/hand-over", methods=["POST"])
+@allow(*ADMINS)
+@pickup_code_limit
+@review_blp.arguments(HandOverArgs)
+@review_blp.response(200, RedemptionSchema)
+def hand_over(args: dict, redemption_id: int):  # type: ignore[no-untyped-def]
+    """Hand the goods over against the villager's pickup code, spending the held points; the redemption."""
+    with _counting_wrong_codes():
+        return redemptions.hand_over(db.session, current_scope(), current_user(), redemption_id, args["pickup_code"])

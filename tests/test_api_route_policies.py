@@ -207,6 +207,11 @@ CASES: dict[str, Case] = {
         lambda w: {"reason": "库存核对有误"},
         names_a_resource=True,
     ),
+    "mp_shop_review.find_by_pickup_code": Case(
+        "GET",
+        lambda w: f"/review/redemptions/by-pickup-code?pickup_code={PICKUP_CODE}&village_id={w.ids['V1']}",
+        names_a_resource=True,
+    ),
     "mp_shop_review.hand_over": Case(
         "POST",
         lambda w: f"/review/redemptions/{w.ids['redemption:approved']}/hand-over",

@@ -8,15 +8,17 @@ import pytest
 import time_machine
 from sqlalchemy import delete, select, update
 
+from backend.auth.models import User
 from backend.inbox.models import Notification
 from backend.jobs.runner import execute
 from backend.points.ledger import balance_mismatches
 from backend.points.models import LedgerEntry, PointsAccount, RuleBook
+from backend.shop import redemptions
 from backend.shop.models import Product, Redemption, RedemptionWindow, ShopSetting, WindowCadence
 from backend.shop.settings import window_covers
 from backend.shop.stock import stock_mismatches
 from backend.timeutil import now_utc, today_local
-from tests.factories_shop import add_product, stock_shop
+from tests.factories_shop import add_product, staff_scope, stock_shop, villager_scope
 from tests.test_points_claims import claim
 
 
@@ -271,6 +273,49 @@ def test_wrong_pickup_codes_are_rate_limited(api, shop) -> None:
     url = f"/review/redemptions/{made['id']}/hand-over"
     assert [keeper.post(url, json={"pickup_code": wrong}).status_code for _ in range(5)] == [422] * 5
     throttled = keeper.post(url, json={"pickup_code": code})
+    assert (throttled.status_code, throttled.json["code"]) == (429, "rate_limited")
+
+
+def test_a_typed_pickup_code_names_the_goods_to_hand_over_within_the_keepers_villages(api, shop, database) -> None:
+    made = redeem(api, shop, 2).json
+    code = api("reviewer").post(f"/review/redemptions/{made['id']}/approve").json["pickup_code"]
+    url = "/review/redemptions/by-pickup-code"
+    found = api("reviewer").get(url, query_string={"pickup_code": f" {code} "})
+    assert found.status_code == 200, found.json
+    assert (found.json["id"], found.json["product"]["name"], found.json["quantity"]) == (made["id"], "大米（10斤）", 2)
+    assert "pickup_code" not in found.json
+    assert api("town_admin").get(url, query_string={"pickup_code": code}).json["id"] == made["id"]
+    elsewhere = api("reviewer_other").get(url, query_string={"pickup_code": code})
+    assert (elsewhere.status_code, elsewhere.json["code"]) == (422, "pickup_code_invalid")
+    named = api("reviewer_other").get(url, query_string={"pickup_code": code, "village_id": shop.ids["V1"]})
+    assert (named.status_code, named.json["code"]) == (403, "not_in_scope")
+    assert points_of(database, shop.ids["H1"]) == (40, 60)
+
+
+def test_a_code_open_in_two_of_the_keepers_villages_needs_the_village(api, shop, database) -> None:
+    first = redeem(api, shop).json
+    code = api("reviewer").post(f"/review/redemptions/{first['id']}/approve").json["pickup_code"]
+    with database() as s:
+        oil = add_product(s, shop, "食用油", 20, 3, village="V2")
+        villager, reviewer = s.get_one(User, shop.ids["user:villager"]), s.get_one(User, shop.ids["user:reviewer"])
+        second = redemptions.request_redemption(s, villager_scope(shop, "H3", "V2"), villager, oil, 1)
+        redemptions.approve_redemption(s, staff_scope(shop, "V2"), reviewer, second.id)
+        second.pickup_code, second_id = code, second.id
+    url = "/review/redemptions/by-pickup-code"
+    both = api("town_admin").get(url, query_string={"pickup_code": code})
+    assert (both.status_code, both.json["code"]) == (409, "pickup_code_ambiguous")
+    named = api("town_admin").get(url, query_string={"pickup_code": code, "village_id": shop.ids["V2"]})
+    assert named.json["id"] == second_id
+
+
+def test_wrong_codes_typed_to_look_goods_up_are_rate_limited(api, shop) -> None:
+    made = redeem(api, shop).json
+    code = api("reviewer").post(f"/review/redemptions/{made['id']}/approve").json["pickup_code"]
+    wrong = "000000" if code != "000000" else "111111"
+    keeper = api("reviewer")
+    url = "/review/redemptions/by-pickup-code"
+    assert [keeper.get(url, query_string={"pickup_code": wrong}).status_code for _ in range(5)] == [422] * 5
+    throttled = keeper.get(url, query_string={"pickup_code": code})
     assert (throttled.status_code, throttled.json["code"]) == (429, "rate_limited")
 
 

@@ -22,6 +22,7 @@ from backend.errors import (
     InvalidRequest,
     NotFound,
     NotInScope,
+    PickupCodeAmbiguous,
     PickupCodeInvalid,
     ProductUnavailable,
     RedemptionClosed,
@@ -292,20 +293,26 @@ def hand_over(session: Session, scope: Scope, keeper: User, redemption_id: int, 
     return redemption
 
 
-def find_by_pickup_code(session: Session, scope: Scope, village_id: int, pickup_code: str) -> int:
-    """The keeper types only the code: it names one open redemption of the village."""
-    if not scope.covers_village(village_id) or scope.household_id is not None:
+def find_by_pickup_code(session: Session, scope: Scope, village_id: int | None, pickup_code: str) -> int:
+    """The keeper types only the code: it names one open redemption of the village, or of any of the keeper's
+    villages when none is given (a phone does not ask which village; a code open in two of them does)."""
+    if scope.household_id is not None or (village_id is not None and not scope.covers_village(village_id)):
         raise NotInScope()
-    found = session.scalar(
-        select(Redemption.id).where(
-            Redemption.village_id == village_id,
+    villages = {village_id} if village_id is not None else scope.village_ids
+    found = session.scalars(
+        select(Redemption.id)
+        .where(
+            Redemption.village_id.in_(villages),
             Redemption.status == RedemptionStatus.approved,
             Redemption.pickup_code == pickup_code.strip(),
         )
-    )
-    if found is None:
+        .limit(2)
+    ).all()
+    if not found:
         raise PickupCodeInvalid()
-    return found
+    if len(found) > 1:
+        raise PickupCodeAmbiguous()
+    return found[0]
 
 
 def expire_overdue(session: Session, now: datetime | None = None) -> int:
