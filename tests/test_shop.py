@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -87,6 +88,8 @@ def test_approve_then_hand_over_spends_the_held_points_and_stock(api, shop, data
     assert (mine["status"], mine["pickup_code"]) == ("approved", code)
     qr = api("villager").get(f"/shop/redemptions/{made.json['id']}/qr.svg")
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml" and b"<svg" in qr.data
+    # A full QR code (21 modules or more, drawn 6 px each with a 2-module border), never a Micro QR (≤ 17).
+    assert int(re.search(rb'width="(\d+)"', qr.data).group(1)) // 6 - 4 >= 21
     assert notifications(database, household) == ["redemption_approved"]
     assert points_of(database, household) == (40, 60)
 

@@ -370,7 +370,8 @@ def redemptions_query(
 
 
 def pickup_qr_svg(session: Session, scope: Scope, redemption_id: int) -> str:
-    """The pickup code as a QR for the villager's phone screen; the keeper scans or types it."""
+    """The pickup code as a QR for the villager's phone screen; the keeper scans or types it. Always a full QR
+    code: segno.make picks a Micro QR for text this short, which WeChat's and the phone app's scanners cannot read."""
     redemption = session.get(Redemption, redemption_id)
     if redemption is None:
         raise NotFound("兑换记录不存在")
@@ -379,7 +380,7 @@ def pickup_qr_svg(session: Session, scope: Scope, redemption_id: int) -> str:
     if redemption.status != RedemptionStatus.approved:
         raise RedemptionNotApproved()
     buffer = io.BytesIO()
-    segno.make(f"XZPICKUP:{redemption.id}:{redemption.pickup_code}", error="m").save(
+    segno.make_qr(f"XZPICKUP:{redemption.id}:{redemption.pickup_code}", error="m").save(
         buffer, kind="svg", scale=6, border=2, title=f"取货码 {redemption.pickup_code}"
     )
     return buffer.getvalue().decode()
