@@ -38,6 +38,7 @@ class UserSchema(ApiSchema):
     name = fields.String()
     household_id = Int(allow_none=True)
     village_id = Int(allow_none=True)
+    cadre_id = Int(allow_none=True, metadata={"description": "驻村干部本人（日纪实、走访按它筛选）"})
 
 
 class LoginResult(ApiSchema):
@@ -91,6 +92,7 @@ def user_view(user: User) -> dict:
         "name": user.display_name,
         "household_id": user.household_id,
         "village_id": village_id,
+        "cadre_id": user.cadre_id,
     }
 
 

@@ -116,6 +116,8 @@ def test_after_binding_the_villager_sees_the_new_household(api, world) -> None:
     assert phone.get(f"/households/{world.ids['H6']}").status_code == 200
 
 
-def test_cadre_login_names_the_village_they_are_posted_to(api, world) -> None:
+def test_cadre_login_names_the_village_they_are_posted_to_and_the_cadre(api, world) -> None:
     user = api(None).post("/auth/login", json={"code": "dev:t_cadre"}).json["user"]
     assert (user["role"], user["village_id"]) == ("cadre", world.ids["V1"])
+    assert user["cadre_id"] is not None
+    assert api("cadre").get("/me").json["cadre_id"] == user["cadre_id"]
