@@ -1,5 +1,6 @@
 // The only way the app talks to the server: /api/mp/v1, JSON, the bearer token of the signed-in user.
 // A 401 on a signed-in request means the token is gone: forget it and go back to 登录.
+import { personaOf } from './roles'
 import router from './router'
 import { forget, session } from './session'
 
@@ -27,6 +28,31 @@ const NEXT_STEPS = {
   invalid_request: '请检查填写的内容',
   no_rule_book: '请问村干部何时公布积分细则',
   internal_error: '请稍后再试，一直不行请告诉村干部',
+  payload_too_large: '请换一张照片，或重新拍一张',
+  unsupported_image: '请换一张照片，或重新拍一张',
+  photo_not_found: '请删掉这张照片，重新拍一张',
+  photo_already_used: '请删掉这张照片，重新拍一张',
+  photo_unusable: '请删掉这张照片，重新拍一张',
+  too_many_photos: '请删掉几张照片再保存',
+  photo_required: '请拍一张照片再保存',
+  location_denied: '请在手机设置里允许微信使用位置信息，再试一次',
+  location_unavailable: '请走到屋外、信号好些的地方再试一次',
+  camera_unavailable: '请直接输入村民手机上的 6 位取货码',
+  not_posted: '请问镇里的管理员，确认您的驻村任务',
+  record_locked: '过了当天的纪实请到电脑上的管理后台补正',
+  leave_overlap: '请改一下日期，或看看已经申请的请假',
+  problem_state_conflict: '请返回刷新，看看最新状态',
+  claim_already_decided: '请返回刷新，看看最新状态',
+  already_reviewed: '请等其他评议成员审核',
+  pickup_code_invalid: '请核对村民手机上的取货码，或扫一扫二维码',
+  pickup_code_ambiguous: '请扫一扫村民手机上的二维码',
+}
+
+// Cadres and the review panel ask the town, not the village cadres.
+const STAFF_NEXT_STEPS = {
+  forbidden: '有疑问请问镇里的管理员',
+  not_in_scope: '有疑问请问镇里的管理员',
+  internal_error: '请稍后再试，一直不行请告诉镇里的管理员',
 }
 
 export class ApiError extends Error {
@@ -34,9 +60,11 @@ export class ApiError extends Error {
     super(body?.message || (status >= 500 ? '服务器暂时出了问题' : '没有办成'))
     this.status = status
     this.code = body?.code || (status >= 500 ? 'internal_error' : 'error')
-    // Field messages from a validation error, flattened: the phone shows them under the message.
-    this.details = Object.values(body?.errors || {}).flat()
-    this.nextStep = NEXT_STEPS[this.code] || '请稍后再试'
+    // Field messages from a validation error, by field, and flattened: the phone shows them under the message.
+    this.fields = body?.errors || {}
+    this.details = Object.values(this.fields).flat()
+    const staff = personaOf(session.user) !== 'villager'
+    this.nextStep = (staff && STAFF_NEXT_STEPS[this.code]) || NEXT_STEPS[this.code] || '请稍后再试'
   }
 }
 
@@ -54,11 +82,13 @@ async function call(method, path, { query, body, idempotencyKey } = {}) {
   }
   const headers = { Accept: 'application/json' }
   if (session.token) headers.Authorization = `Bearer ${session.token}`
-  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  // A form (a photo upload) names its own multipart Content-Type; anything else goes as JSON.
+  const form = body instanceof FormData
+  if (body !== undefined && !form) headers['Content-Type'] = 'application/json'
   if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey
   let response
   try {
-    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    response = await fetch(url, { method, headers, body: body === undefined || form ? body : JSON.stringify(body) })
   } catch {
     throw new ApiError(0, { code: 'offline', message: '网络不通' })
   }
@@ -74,6 +104,13 @@ async function call(method, path, { query, body, idempotencyKey } = {}) {
 
 export const get = (path, query) => call('GET', path, { query })
 export const post = (path, body, options = {}) => call('POST', path, { body, ...options })
+
+// One photo (a JPEG Blob) to POST /uploads, as wx.uploadFile would send it; its {id, status, …}.
+export function upload(photo) {
+  const form = new FormData()
+  form.append('file', photo, 'photo.jpg')
+  return post('/uploads', form)
+}
 
 // A fresh Idempotency-Key. crypto.randomUUID needs HTTPS; getRandomValues works on a plain-HTTP test server too.
 export function newKey() {

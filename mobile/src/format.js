@@ -69,3 +69,71 @@ export const REDEMPTION_STATES = {
 }
 
 export const PERIODS = { month: '每月', quarter: '每季度', year: '每年' }
+
+const beijingDate = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' })
+
+// Today's business date in Beijing, "2026-12-07", whatever the phone's own time zone.
+export function today() {
+  return beijingDate.format(new Date())
+}
+
+// "2026-12" of a business date.
+export function monthOf(date) {
+  return date.slice(0, 7)
+}
+
+// The month before or after "2026-12": "2026-11" / "2027-01".
+export function shiftMonth(month, by) {
+  const [year, number] = month.split('-').map(Number)
+  const index = year * 12 + number - 1 + by
+  return `${Math.floor(index / 12)}-${String((index % 12) + 1).padStart(2, '0')}`
+}
+
+// "2026年12月"
+export function longMonth(month) {
+  const [year, number] = month.split('-').map(Number)
+  return `${year}年${number}月`
+}
+
+// This moment as ISO 8601 with the phone's own offset, "2026-12-07T09:05:00+08:00": when a cadre tapped 保存.
+export function nowWithOffset(at = new Date()) {
+  const pad = (n) => String(Math.abs(n)).padStart(2, '0')
+  const offset = -at.getTimezoneOffset()
+  const sign = offset < 0 ? '-' : '+'
+  return (
+    `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}` +
+    `T${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}` +
+    `${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`
+  )
+}
+
+// A rule item's points as the board shows them: +10 加分, −10 扣分, or 一票否决.
+export function rulePoints(item) {
+  if (item.kind === 'veto') return '一票否决'
+  return item.kind === 'negative' ? `扣 ${item.points} 分` : `加 ${item.points} 分`
+}
+
+export const RECORD_CATEGORIES = {
+  visit: '走访',
+  meeting: '会议',
+  industry: '产业发展',
+  policy: '政策宣传',
+  mediation: '矛盾调解',
+  service: '代办服务',
+  other: '其他',
+}
+
+export const PROBLEM_STATES = { open: '待办理', in_progress: '办理中', closed: '已销号' }
+
+export const LEAVE_STATES = { pending: '待审批', approved: '已批准', rejected: '未批准' }
+
+// A day of the attendance calendar, in a word (colour is never the only signal).
+export const DAY_STATES = { on_post: '在岗', outside: '村外', leave: '请假', absent: '缺勤', future: '' }
+
+const WEEKDAYS = ['星期日', '星期一', '星期二', '星期三', '星期四', '星期五', '星期六']
+
+// "星期二" of a business date "2026-12-08".
+export function weekday(date) {
+  const [year, month, dayOfMonth] = date.split('-').map(Number)
+  return WEEKDAYS[new Date(Date.UTC(year, month - 1, dayOfMonth)).getUTCDay()]
+}

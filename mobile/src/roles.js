@@ -1,5 +1,5 @@
 // Tabs per role, as docs phone-ux.md lays them out: 村民 首页·积分超市·消息·我的; 驻村干部 今日·日纪实·走访·我的;
-// 评议小组 待审·核销·我的. The cadre and review screens come later: until then their first tab says so.
+// 评议小组 待审·核销·我的.
 
 export const ROLE_LABELS = {
   villager: '村民',
@@ -27,8 +27,17 @@ const TABS = {
     { to: '/messages', label: '消息', icon: 'message', unread: true },
     ME,
   ],
-  cadre: [{ to: '/soon', label: '今日', icon: 'home' }, ME],
-  review: [{ to: '/soon', label: '待审', icon: 'home' }, ME],
+  cadre: [
+    { to: '/today', label: '今日', icon: 'today' },
+    { to: '/records', label: '日纪实', icon: 'record' },
+    { to: '/visits', label: '走访', icon: 'visit' },
+    ME,
+  ],
+  review: [
+    { to: '/review', label: '待审', icon: 'review' },
+    { to: '/counter', label: '核销', icon: 'counter' },
+    ME,
+  ],
 }
 
 export function personaOf(user) {

@@ -10,6 +10,8 @@ function screen(path, title, personas, component) {
   return { path, component, meta: { title, personas } }
 }
 const VILLAGER = ['villager']
+const CADRE = ['cadre']
+const REVIEW = ['review']
 
 const routes = [
   { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { public: true } },
@@ -22,12 +24,20 @@ const routes = [
       screen('shop', '积分超市', VILLAGER, () => import('./views/villager/ShopView.vue')),
       screen('messages', '消息', VILLAGER, () => import('./views/villager/MessagesView.vue')),
       screen('me', '我的', null, () => import('./views/MeView.vue')),
-      screen('soon', '乡治', ['cadre', 'review'], () => import('./views/SoonView.vue')),
+      screen('today', '今日', CADRE, () => import('./views/cadre/TodayView.vue')),
+      screen('records', '日纪实', CADRE, () => import('./views/cadre/RecordsView.vue')),
+      screen('visits', '走访', CADRE, () => import('./views/cadre/VisitsView.vue')),
+      screen('review', '待审', REVIEW, () => import('./views/review/ClaimsView.vue')),
+      screen('counter', '核销', REVIEW, () => import('./views/review/CounterView.vue')),
     ],
   },
   screen('/ledger', '积分明细', VILLAGER, () => import('./views/villager/LedgerView.vue')),
   screen('/rules', '积分细则', VILLAGER, () => import('./views/villager/RulesView.vue')),
   screen('/pickup/:id', '取货码', VILLAGER, () => import('./views/villager/PickupView.vue')),
+  screen('/records/new', '写日纪实', CADRE, () => import('./views/cadre/RecordForm.vue')),
+  screen('/visits/new/:household(\\d+)', '记走访', CADRE, () => import('./views/cadre/VisitForm.vue')),
+  screen('/leaves', '请假', CADRE, () => import('./views/cadre/LeavesView.vue')),
+  screen('/attendance', '考勤日历', CADRE, () => import('./views/cadre/AttendanceView.vue')),
   { path: '/:unknown(.*)*', redirect: '/' },
 ]
 

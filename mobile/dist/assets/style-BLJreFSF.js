@@ -1,1 +1,0 @@
-import"./index-BAA0MHO5.js";import"./loading-Cz8G9Uwn.js";

@@ -1,0 +1,1 @@
+import"./index-DPM8fMnO.js";import"./loading-BR3Fi90a.js";

@@ -1,1 +1,0 @@
-import{_ as e}from"./vue-DP7NZ6lg.js";import{ct as t}from"./index-BAA0MHO5.js";function n(n){let r=e();r&&t(r.proxy,n)}export{n as t};
