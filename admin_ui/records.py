@@ -1,10 +1,13 @@
 """驻村工作 pages: 到岗考勤 (with each cadre's month), 民情日记, 走访覆盖 and 走访记录, 问题台账, 请假审批,
-and the county's 工作设置 (required days, visiting rule).
+and the county's 工作设置 (required days, visiting rule, check-in photos).
 
-Every list offers ?format=xlsx with the filters on screen.
+Every list offers ?format=xlsx with the filters on screen. Work a phone captured offline shows when it was
+captured and, when it arrived later, when it was uploaded; the exports have both as columns.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -29,7 +32,7 @@ from backend.records.common import (
     settings_for_village,
     visit_rule_of,
 )
-from backend.records.models import LEAVE_STATUS_LABELS, PROBLEM_STATUS_LABELS, LeaveStatus, ProblemStatus
+from backend.records.models import LEAVE_STATUS_LABELS, PROBLEM_STATUS_LABELS, Capture, LeaveStatus, ProblemStatus
 
 nav_item("admin.attendance", "到岗考勤", "cadre", 40, also_active=("admin.cadre_work",))
 nav_item("admin.daily_records", "民情日记", "cadre", 41)
@@ -37,6 +40,14 @@ nav_item("admin.coverage", "走访覆盖", "cadre", 42, also_active=("admin.visi
 nav_item("admin.problems", "问题台账", "cadre", 43)
 nav_item("admin.leaves", "请假审批", "cadre", 44)
 nav_item("admin.cadre_settings", "工作设置", "cadre", 45)
+
+
+CAPTURE_HEADERS = ("采集时间", "上传时间")
+
+
+def capture_cells(capture: Capture | None) -> tuple[datetime | None, datetime | None]:
+    """The two time columns of an export: when the work was done on the phone, when it reached the server."""
+    return (capture.at, capture.received_at) if capture is not None else (None, None)
 
 
 def month_arg() -> Month:
@@ -80,9 +91,27 @@ def attendance() -> str | Response:
 
 @bp.get("/cadres/<int:cadre_id>/work")
 @admin_required
-def cadre_work(cadre_id: int) -> str:
+def cadre_work(cadre_id: int) -> str | Response:
     month = month_arg()
     view = queries.cadre_month(db.session, current_scope(), cadre_id, month)
+    if wants_xlsx():
+        return xlsx_response(
+            f"打卡记录-{view.name}-{month}",
+            "打卡记录",
+            ["干部（脱敏）", "日期", *CAPTURE_HEADERS, "行政村", "是否在村", "距村中心（米）", "照片数"],
+            (
+                [
+                    view.name,
+                    c.day,
+                    *capture_cells(c.capture),
+                    c.village,
+                    "围栏内" if c.in_fence else "围栏外",
+                    c.distance_m,
+                    len(c.photos),
+                ]
+                for c in view.checkins
+            ),
+        )
     return render_template("records_cadre.html", view=view, month=month, day_labels=DAY_LABELS)
 
 
@@ -95,9 +124,23 @@ def daily_records() -> str | Response:
         return xlsx_response(
             f"民情日记-{month}",
             "民情日记",
-            ["日期", "干部（脱敏）", "行政村", "类别", "内容", "地点", "涉及户号", "补正次数", "照片数"],
+            [
+                *("日期", "干部（脱敏）", "行政村", "类别", "内容", "地点", "涉及户号", "补正次数", "照片数"),
+                *CAPTURE_HEADERS,
+            ],
             (
-                [r.day, r.cadre, r.village, r.category, r.content, r.place, r.households, r.amendments, r.photo_count]
+                [
+                    r.day,
+                    r.cadre,
+                    r.village,
+                    r.category,
+                    r.content,
+                    r.place,
+                    r.households,
+                    r.amendments,
+                    r.photo_count,
+                    *capture_cells(r.capture),
+                ]
                 for r in rows[:EXPORT_MAX_ROWS]
             ),
         )
@@ -157,9 +200,19 @@ def visits() -> str | Response:
         return xlsx_response(
             f"走访记录-{month}",
             "走访记录",
-            ["日期", "干部（脱敏）", "行政村", "户号", "方式", "目的", "走访情况", "提出问题数"],
+            ["日期", "干部（脱敏）", "行政村", "户号", "方式", "目的", "走访情况", "提出问题数", *CAPTURE_HEADERS],
             (
-                [r.day, r.cadre, r.village, r.household, r.kind, r.purpose, r.findings, r.problems]
+                [
+                    r.day,
+                    r.cadre,
+                    r.village,
+                    r.household,
+                    r.kind,
+                    r.purpose,
+                    r.findings,
+                    r.problems,
+                    *capture_cells(r.capture),
+                ]
                 for r in rows[:EXPORT_MAX_ROWS]
             ),
         )
@@ -193,6 +246,8 @@ def problems() -> str | Response:
                 "是否超期",
                 "销号日期",
                 "销号说明",
+                *(f"提出{header}" for header in CAPTURE_HEADERS),
+                *(f"销号{header}" for header in CAPTURE_HEADERS),
             ],
             (
                 [
@@ -208,6 +263,8 @@ def problems() -> str | Response:
                     "超期" if r.overdue else "",
                     r.closed_on,
                     r.closing_evidence,
+                    *capture_cells(r.raised),
+                    *capture_cells(r.closed),
                 ]
                 for r in rows
             ),
@@ -293,7 +350,9 @@ def save_cadre_settings() -> str | Response:
         numbers = {
             name: form_int(name, required=True) for name in ("required_days", "accuracy_cap_m", "problem_deadline_days")
         }
-        save_settings(db.session, current_user.county_id, WorkSettings(**numbers, **visits))
+        photo_required = request.form.get("checkin_photo_required") == "1"
+        settings = WorkSettings(**numbers, **visits, checkin_photo_required=photo_required)
+        save_settings(db.session, current_user.county_id, settings)
     except InvalidRequest as error:
         # The form again with what was typed and why it was refused; the boundary rolls back on the 400.
         return _settings_page(None, error), 400

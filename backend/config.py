@@ -82,6 +82,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DEV_LOGIN_ENABLED": _bool(env.get("XZ_DEV_LOGIN"), default=not production),
         "DATA_KEY": data_key,
         "TOKEN_TTL_DAYS": int(env.get("XZ_TOKEN_TTL_DAYS", "30")),
+        # Days a cadre's phone may hold captured work (check-ins, records, visits, problem steps) before sending it.
+        "CAPTURE_MAX_AGE_DAYS": int(env.get("XZ_CAPTURE_MAX_AGE_DAYS", "7")),
         # Seconds a one-time sign-in ticket (mini-program shell → H5 app) stays redeemable.
         "SIGNIN_TICKET_TTL": int(env.get("XZ_SIGNIN_TICKET_TTL", "60")),
         "WECHAT_APPID": env.get("WECHAT_APPID", ""),

@@ -1,6 +1,10 @@
 """Cadre work on the phone: 到岗 check-ins, 请假, 日纪实, 入户走访 with coverage, 问题台账.
 
 GPS goes in, never comes back out: responses say only whether a position was recorded.
+
+Work a cadre captures offline (check-ins, daily records, visits, starting and closing a problem) is sent later
+with its `captured_at` and an `Idempotency-Key`, both fixed when it was captured: the capture time decides the
+business day, the server keeps its own receipt time too, and a resent item gets the first answer.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from backend.db import db
 from backend.months import Month
 from backend.photos.service import may_view, photos_of
 from backend.records import checkins, daily_records, problems, visits
+from backend.records.checkins import CHECKIN_MAX_PHOTOS
 from backend.records.daily_records import effective
 from backend.records.models import (
     CATEGORY_LABELS,
@@ -80,13 +85,27 @@ Latitude = validate.Range(min=-90, max=90)
 Longitude = validate.Range(min=-180, max=180)
 
 
-def photo_ids_field() -> fields.List:
+def photo_ids_field(max_count: int = MAX_PHOTOS) -> fields.List:
     return fields.List(
         fields.String(validate=validate.Length(min=1, max=64)),
         load_default=list,
-        validate=validate.Length(max=MAX_PHOTOS),
+        validate=validate.Length(max=max_count),
         metadata={"description": "先经 POST /uploads 上传得到的照片 id"},
     )
+
+
+def captured_at_field() -> fields.AwareDateTime:
+    return fields.AwareDateTime(
+        load_default=None,
+        metadata={
+            "description": "离线采集时间（ISO 8601，带时区），在手机上保存时记下；不填为服务器收到的时间。"
+            "按它计入哪一天；不能晚于当前时间，也不能早于 CAPTURE_MAX_AGE_DAYS（默认 7）天前"
+        },
+    )
+
+
+def captured_at_out() -> fields.DateTime:
+    return fields.DateTime(allow_none=True, metadata={"description": "手机上的采集时间；为空表示收到即采集"})
 
 
 # --- 到岗 ---
@@ -97,13 +116,18 @@ class CheckinArgs(ApiSchema):
     lng = fields.Float(required=True, validate=Longitude)
     accuracy = fields.Float(required=True, validate=validate.Range(min=0, max=100_000))
     village_id = Int(load_default=None)
+    captured_at = captured_at_field()
+    photo_ids = photo_ids_field(CHECKIN_MAX_PHOTOS)
 
 
 class CheckinSchema(ApiSchema):
     id = Int()
-    at = fields.DateTime()
+    at = fields.DateTime(metadata={"description": "服务器收到的时间"})
+    captured_at = captured_at_out()
+    date = fields.Date(attribute="local_date", metadata={"description": "计入考勤的日期（按采集时间，北京时间）"})
     in_fence = fields.Boolean()
     village_id = Int()
+    photos = fields.Function(_photos)
 
 
 class AttendanceSchema(ApiSchema):
@@ -121,8 +145,10 @@ class AttendanceSchema(ApiSchema):
 @blp.arguments(CheckinArgs)
 @blp.response(201, CheckinSchema)
 def check_in(args: dict):  # type: ignore[no-untyped-def]
-    """Check in (到岗) at the cadre's position; the check-in, saying whether it was inside the village fence."""
-    return checkins.check_in(db.session, current_scope(), current_user(), **args)
+    """Check in (到岗) at the cadre's position, with photos; the check-in, saying if it was inside the fence."""
+    checkin = checkins.check_in(db.session, current_scope(), current_user(), **args)
+    _with_evidence("checkin", [checkin])
+    return checkin
 
 
 @blp.route("/attendance", methods=["GET"])
@@ -211,8 +237,11 @@ class ProblemSchema(ApiSchema):
     status = fields.String()
     overdue = fields.Function(lambda p: p.is_overdue(today_local()))
     raised_at = fields.DateTime()
+    raised_captured_at = captured_at_out()
     started_at = fields.DateTime(allow_none=True)
+    started_captured_at = captured_at_out()
     closed_at = fields.DateTime(allow_none=True)
+    closed_captured_at = captured_at_out()
     closing_evidence = fields.String(allow_none=True)
     photos = fields.Function(_photos)
 
@@ -231,6 +260,7 @@ class DailyRecordArgs(ApiSchema):
     household_ids = fields.List(Int(), load_default=list, validate=validate.Length(max=50))
     village_id = Int(load_default=None)
     problems = problems_field()
+    captured_at = captured_at_field()
 
 
 class EditArgs(ApiSchema):
@@ -271,6 +301,7 @@ class DailyRecordSchema(ApiSchema):
     has_location = fields.Function(lambda r: r.location is not None)
     photos = fields.Function(_photos)
     created_at = fields.DateTime()
+    captured_at = captured_at_out()
     updated_at = fields.DateTime(allow_none=True)
     editable = fields.Function(lambda r: r.created_on == today_local() and not r.amendments)
     amendments = fields.List(fields.Nested(AmendmentSchema))
@@ -341,6 +372,7 @@ class VisitArgs(ApiSchema):
     lng = fields.Float(load_default=None, validate=Longitude)
     photo_ids = photo_ids_field()
     problems = problems_field()
+    captured_at = captured_at_field()
 
 
 class VisitSchema(ApiSchema):
@@ -350,6 +382,7 @@ class VisitSchema(ApiSchema):
     cadre_id = Int()
     kind = fields.String()
     at = fields.DateTime()
+    captured_at = captured_at_out()
     date = fields.Date(attribute="local_date")
     purpose = fields.String()
     findings = fields.String()
@@ -441,7 +474,11 @@ class ProblemListArgs(ListArgs):
     mine = fields.Boolean(load_default=False, metadata={"description": "只看我负责的"})
 
 
-class CloseArgs(ApiSchema):
+class StartArgs(ApiSchema):
+    captured_at = captured_at_field()
+
+
+class CloseArgs(StartArgs):
     evidence = fields.String(required=True, validate=validate.Length(min=2, max=2000))
     photo_ids = photo_ids_field()
 
@@ -473,10 +510,11 @@ def list_problems(args: dict) -> dict:
 @blp.route("/problems/<int:problem_id>/start", methods=["POST"])
 @allow(Role.cadre)
 @idempotent
+@blp.arguments(StartArgs, required=False)
 @blp.response(200, ProblemSchema)
-def start_problem(problem_id: int):  # type: ignore[no-untyped-def]
-    """Start work on an open problem; the problem, now in progress."""
-    return _problem_out(problems.start_problem(db.session, current_scope(), current_user(), problem_id))
+def start_problem(args: dict, problem_id: int):  # type: ignore[no-untyped-def]
+    """Start work on an open problem (no body, or its capture time); the problem, now in progress."""
+    return _problem_out(problems.start_problem(db.session, current_scope(), current_user(), problem_id, **args))
 
 
 @blp.route("/problems/<int:problem_id>/close", methods=["POST"])

@@ -67,7 +67,8 @@ def test_check_in_inside_outside_and_at_the_edge_with_accuracy(api, world) -> No
     assert inside.status_code == 201, inside.json
     assert inside.json["in_fence"] is True
     assert inside.json["village_id"] == world.ids["V1"]
-    assert set(inside.json) == {"id", "at", "in_fence", "village_id"}  # no position echoed back
+    # No position echoed back.
+    assert set(inside.json) == {"id", "at", "captured_at", "date", "in_fence", "village_id", "photos"}
     assert check_in(api, 3000).json["in_fence"] is False
     assert check_in(api, 1560, accuracy=80).json["in_fence"] is True
     assert check_in(api, 1700, accuracy=5000).json["in_fence"] is False

@@ -19,9 +19,10 @@ from backend.db import Base, UTCDateTime, partial_index, str_enum
 from backend.timeutil import now_utc
 
 # Who may claim photos. Others add theirs here (no migration needed: the column is a plain string).
-OWNER_TYPES = frozenset({"daily_record", "visit", "problem", "claim", "product", "problem_closing"})
-# Photos every villager of the village may see (the shelf of the 积分超市). Cadres' work evidence (daily records,
-# visits, problems) is for cadres and admins; a villager sees it only where it names their own household.
+OWNER_TYPES = frozenset({"daily_record", "visit", "problem", "claim", "product", "problem_closing", "checkin"})
+# Photos every villager of the village may see (the shelf of the 积分超市). Cadres' work evidence (check-ins, daily
+# records, visits, problems) is for cadres and admins; a villager sees it only where it names their own household
+# (a check-in names none).
 VILLAGE_PUBLIC_OWNER_TYPES = frozenset({"product"})
 
 

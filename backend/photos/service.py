@@ -550,6 +550,7 @@ def set_label_enabled(session: Session, county_id: int, enabled: bool) -> PhotoS
 # --- admin review of flagged photos ---------------------------------------------------------------
 
 OWNER_LABELS = {
+    "checkin": "到岗打卡",
     "daily_record": "日纪实",
     "visit": "入户走访",
     "problem": "问题台账",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Date, Select, and_, bindparam, case, distinct, func, or_, select
@@ -16,8 +17,10 @@ from backend.db import any_of, read_rows
 from backend.errors import Forbidden, InvalidRequest, LeaveAlreadyDecided, LeaveOverlap, NotFound, NotInScope, NotPosted
 from backend.months import Month
 from backend.org.models import Cadre, Post, Posting, Village
+from backend.photos.service import attach_photos
 from backend.records.common import (
     acting_cadre,
+    capture,
     distance_m,
     encode_location,
     in_fence,
@@ -25,17 +28,34 @@ from backend.records.common import (
     settings_for_county,
 )
 from backend.records.models import Checkin, LeaveRequest, LeaveStatus
-from backend.timeutil import now_utc, to_local, today_local
+from backend.timeutil import now_utc, today_local
 
 MAX_LEAVE_DAYS = 60
 LEAVE_BACKDATE_DAYS = 31
+# A check-in's photos: the cadre on post, at most a few (it is a clock-in, not a report).
+CHECKIN_MAX_PHOTOS = 3
 
 
 def check_in(
-    session: Session, scope: Scope, user: User, *, lat: float, lng: float, accuracy: float, village_id: int | None
+    session: Session,
+    scope: Scope,
+    user: User,
+    *,
+    lat: float,
+    lng: float,
+    accuracy: float,
+    village_id: int | None,
+    captured_at: datetime | None = None,
+    photo_ids: Sequence[str] = (),
 ) -> Checkin:
-    """Record where the cadre is now (server time), for the named village or the nearest one they are posted to."""
+    """Record where the cadre was, for the named village or the nearest one they are posted to.
+
+    An offline check-in counts as it was captured: for the business day of its capture time (08:55 on Monday,
+    sent on Tuesday, is Monday's attendance), and in or out of the fence by the position captured with it.
+    Photos (0–3) are required when the county says so.
+    """
     cadre = acting_cadre(user)
+    moment = capture(captured_at)
     if village_id is not None:
         villages = [load_village(session, scope, village_id)]
     else:
@@ -49,12 +69,12 @@ def check_in(
 
     village = min(villages, key=gap)
     distance = distance_m(lat, lng, village.center_lat, village.center_lng)
-    at = now_utc()
     checkin = Checkin(
         cadre_id=cadre.id,
         village_id=village.id,
-        at=at,
-        local_date=to_local(at).date(),
+        at=moment.received_at,
+        captured_at=moment.captured_at,
+        local_date=moment.day,
         location=encode_location(lat, lng),
         accuracy_m=accuracy,
         distance_m=round(distance),
@@ -62,7 +82,24 @@ def check_in(
     )
     session.add(checkin)
     session.flush()
+    attach_photos(
+        session,
+        actor=scope,
+        photo_ids=photo_ids,
+        owner_type="checkin",
+        owner_id=checkin.id,
+        min_count=1 if settings.checkin_photo_required else 0,
+        max_count=CHECKIN_MAX_PHOTOS,
+        village_id=village.id,
+    )
     return checkin
+
+
+def checkins_query(scope: Scope, month: Month, cadre_id: int) -> Select[tuple[Checkin]]:
+    """A cadre's check-ins of a business month, at the scope's villages."""
+    return filter_villages(select(Checkin), scope, Checkin.village_id).where(
+        Checkin.cadre_id == cadre_id, Checkin.local_date >= month.first, Checkin.local_date < month.next_first
+    )
 
 
 # --- 请假 ---

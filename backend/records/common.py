@@ -1,11 +1,12 @@
-"""Pieces every part of cadre work shares: county settings, the acting cadre, GPS."""
+"""Pieces every part of cadre work shares: county settings, the acting cadre, capture times, GPS."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -14,8 +15,8 @@ from backend.auth.scope import Scope, active_posting_filter, load_village
 from backend.db import read_rows
 from backend.errors import Forbidden, InvalidRequest
 from backend.org.models import Cadre, Posting, Town, Village
-from backend.records.models import CadreWorkSettings
-from backend.timeutil import today_local
+from backend.records.models import CadreWorkSettings, Capture
+from backend.timeutil import now_utc, to_local, today_local
 
 EARTH_RADIUS_M = 6_371_000
 
@@ -28,6 +29,7 @@ class WorkSettings:
     contacts_per_month: int = 0
     accuracy_cap_m: int = 100
     problem_deadline_days: int = 15
+    checkin_photo_required: bool = False
 
 
 DEFAULT_SETTINGS = WorkSettings()
@@ -138,6 +140,41 @@ def record_village(
     if not posted:
         raise Forbidden("当前没有驻村任务")
     raise InvalidRequest(errors={"village_id": ["您在多个村驻村，请指定村"]})
+
+
+# A phone's clock may run a little fast: a capture time up to this far past the server's is taken as now.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def capture(captured_at: datetime | None) -> Capture:
+    """The moment of a piece of cadre work, from the capture time the phone sent with it (absent: now).
+
+    Refused with a 422 naming `captured_at`: a time in the future beyond CLOCK_SKEW (the phone's clock is
+    wrong: every business day would be too), and one older than CAPTURE_MAX_AGE_DAYS (an outbox bridges days
+    without signal; it is not a way to fill last month's attendance in afterwards). Replays of an item already
+    received never get here: the Idempotency-Key answers them first, however old they are.
+    """
+    received = now_utc()
+    if captured_at is None:
+        return Capture(received)
+    captured = captured_at.astimezone(UTC)
+    if captured > received + CLOCK_SKEW:
+        raise InvalidRequest(
+            "采集时间晚于当前时间",
+            errors={"captured_at": ["采集时间晚于服务器时间，请把手机的日期和时间设为自动后重新提交"]},
+        )
+    max_age = current_app.config["CAPTURE_MAX_AGE_DAYS"]
+    if received - captured > timedelta(days=max_age):
+        raise InvalidRequest(
+            f"采集已超过 {max_age} 天，不能再上传",
+            errors={
+                "captured_at": [
+                    f"离线记录须在采集后 {max_age} 天内上传；这条采集于 {to_local(captured):%Y-%m-%d %H:%M}，"
+                    "已不能补传，请联系乡镇管理员"
+                ]
+            },
+        )
+    return Capture(received, captured)
 
 
 def encode_location(lat: float | None, lng: float | None) -> str | None:

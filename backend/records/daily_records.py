@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
@@ -16,12 +16,12 @@ from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope, Reco
 from backend.months import Month
 from backend.org.models import Household
 from backend.photos.service import attach_photos
-from backend.records.common import acting_cadre, encode_location, record_village
+from backend.records.common import acting_cadre, capture, encode_location, record_village
 from backend.records.models import DailyRecord, DailyRecordAmendment, RecordCategory
 from backend.records.problems import RaisedProblem, raise_problems
 from backend.timeutil import now_utc, today_local
 
-# A record may be written up to a week late (no signal up the mountain), never for the future.
+# A record may be written up to a week after the day it tells of, never before that day.
 BACKFILL_DAYS = 7
 
 
@@ -58,16 +58,19 @@ def create_record(
     household_ids: Sequence[int] = (),
     village_id: int | None = None,
     problems: Sequence[RaisedProblem] = (),
+    captured_at: datetime | None = None,
 ) -> DailyRecord:
+    """A record as it was written: its date is checked against the day it was captured (written offline on
+    Monday about Monday, sent on Tuesday, is on time), and that day is the one it may be edited on."""
     cadre = acting_cadre(user)
-    today = today_local()
-    if record_date > today or record_date < today - timedelta(days=BACKFILL_DAYS):
-        raise InvalidRequest(errors={"date": [f"日期须在最近 {BACKFILL_DAYS} 天内，且不能晚于今天"]})
+    moment = capture(captured_at)
+    written = moment.day
+    if record_date > written or record_date < written - timedelta(days=BACKFILL_DAYS):
+        raise InvalidRequest(errors={"date": [f"日期须是填写当天或之前 {BACKFILL_DAYS} 天内"]})
     households = _households(session, scope, list(household_ids))
     village = record_village(session, scope, cadre, village_id, {h.village_id for h in households})
     if any(h.village_id != village for h in households):
         raise InvalidRequest(errors={"household_ids": ["涉及的农户须在同一个村"]})
-    now = now_utc()
     record = DailyRecord(
         cadre_id=cadre.id,
         author_id=user.id,
@@ -77,8 +80,9 @@ def create_record(
         content=content,
         place=place,
         location=encode_location(lat, lng),
-        created_at=now,
-        created_on=today,
+        created_at=moment.received_at,
+        captured_at=moment.captured_at,
+        created_on=written,
         households=households,
     )
     session.add(record)
@@ -101,6 +105,7 @@ def create_record(
         source_type="daily_record",
         source_id=record.id,
         default_owner_id=cadre.id,
+        moment=moment,
     )
     return record
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     CheckConstraint,
@@ -23,6 +24,51 @@ from backend.crypto import EncryptedString
 from backend.db import Base, UTCDateTime, str_enum
 from backend.org.models import Household
 from backend.timeutil import now_utc, to_local
+
+# Admin pages show both times when a piece of work reached the server later than this after it was captured.
+SHOWN_LATE_AFTER = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Capture:
+    """When a piece of cadre work was done and when the server received it.
+
+    The phone app saves work offline with its capture time and sends it when it can (an Idempotency-Key makes
+    that exactly once). The capture time is what counts for the business day: a check-in captured at 08:55 on
+    Monday and sent on Tuesday counts for Monday's attendance, a visit for the month it was made in, a problem
+    closed on its deadline offline is closed on time. `captured_at` is None when the phone sent none (the work
+    was sent as it was done); a capture time a little past the receipt (a phone clock running fast) counts as
+    the receipt.
+    """
+
+    received_at: datetime
+    captured_at: datetime | None = None
+
+    @property
+    def at(self) -> datetime:
+        if self.captured_at is None:
+            return self.received_at
+        return min(self.captured_at, self.received_at)
+
+    @property
+    def day(self) -> date:
+        """The business day (Asia/Shanghai) the work counts for."""
+        return to_local(self.at).date()
+
+    @property
+    def late(self) -> bool:
+        return self.received_at - self.at > SHOWN_LATE_AFTER
+
+    @property
+    def label(self) -> str:
+        """Beijing time of the work, "08:55"; with the upload when it came later: "采集 08:55（上传 次日 07:10）"."""
+        at = to_local(self.at)
+        if not self.late:
+            return f"{at:%H:%M}"
+        received = to_local(self.received_at)
+        days = (received.date() - at.date()).days
+        on = "" if days == 0 else "次日 " if days == 1 else f"{received:%m-%d} "
+        return f"采集 {at:%H:%M}（上传 {on}{received:%H:%M}）"
 
 
 class CadreWorkSettings(Base):
@@ -49,10 +95,15 @@ class CadreWorkSettings(Base):
     # GPS accuracy credited to a check-in is capped, so a 5 km fix cannot count as in the village.
     accuracy_cap_m: Mapped[int] = mapped_column(Integer, default=100)
     problem_deadline_days: Mapped[int] = mapped_column(Integer, default=15)
+    # Whether a check-in must carry a photo of the cadre on post (盯梢: proof beyond a GPS fix).
+    checkin_photo_required: Mapped[bool] = mapped_column(default=False)
 
 
 class Checkin(Base):
-    """到岗打卡: the server's time, the village it counted for, in or out of its fence."""
+    """到岗打卡: when it was captured and received, the village it counted for, in or out of its fence.
+
+    Its photos (owner type "checkin") are cadre work evidence: villagers never see them.
+    """
 
     __tablename__ = "checkin"
     __table_args__ = (Index("ix_checkin_cadre_day", "cadre_id", "local_date"),)
@@ -60,12 +111,17 @@ class Checkin(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     cadre_id: Mapped[int] = mapped_column(ForeignKey("cadre.id"))
     village_id: Mapped[int] = mapped_column(ForeignKey("village.id"), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
-    local_date: Mapped[date] = mapped_column(Date)  # business day (Asia/Shanghai) of `at`
-    location: Mapped[str] = mapped_column(EncryptedString())  # "lat,lng" as sent
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)  # the server's receipt
+    captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the phone's, when sent from its outbox
+    local_date: Mapped[date] = mapped_column(Date)  # business day (Asia/Shanghai) of the capture (`capture.day`)
+    location: Mapped[str] = mapped_column(EncryptedString())  # "lat,lng" as captured
     accuracy_m: Mapped[float] = mapped_column(Float)
     distance_m: Mapped[int] = mapped_column(Integer)  # to the fence centre, for the admin's audit
     in_fence: Mapped[bool] = mapped_column()
+
+    @property
+    def capture(self) -> Capture:
+        return Capture(self.at, self.captured_at)
 
 
 class LeaveStatus(enum.StrEnum):
@@ -150,14 +206,19 @@ class DailyRecord(Base):
     content: Mapped[str] = mapped_column(Text)
     place: Mapped[str] = mapped_column(String(120))
     location: Mapped[str | None] = mapped_column(EncryptedString())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
-    created_on: Mapped[date] = mapped_column(Date)  # business day of created_at: the day edits are allowed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)  # the server's receipt
+    captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the phone's, when sent from its outbox
+    created_on: Mapped[date] = mapped_column(Date)  # business day of the capture: the day edits are allowed
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     households: Mapped[list[Household]] = relationship(secondary=daily_record_household, order_by=Household.id)
     amendments: Mapped[list[DailyRecordAmendment]] = relationship(
         back_populates="record", order_by="DailyRecordAmendment.id"
     )
+
+    @property
+    def capture(self) -> Capture:
+        return Capture(self.created_at, self.captured_at)
 
 
 class DailyRecordAmendment(Base):
@@ -199,13 +260,18 @@ class Visit(Base):
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
     village_id: Mapped[int] = mapped_column(ForeignKey("village.id"))
     kind: Mapped[VisitKind] = mapped_column(str_enum(VisitKind, "visit_kind"), default=VisitKind.visit)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
-    local_date: Mapped[date] = mapped_column(Date)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)  # the server's receipt
+    captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the phone's, when sent from its outbox
+    local_date: Mapped[date] = mapped_column(Date)  # business day of the capture: the month it counts in
     purpose: Mapped[str] = mapped_column(String(200))
     findings: Mapped[str] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(EncryptedString())
 
     household: Mapped[Household] = relationship()
+
+    @property
+    def capture(self) -> Capture:
+        return Capture(self.at, self.captured_at)
 
 
 class ProblemStatus(enum.StrEnum):
@@ -222,7 +288,13 @@ PROBLEM_STATUS_LABELS = {
 
 
 class Problem(Base):
-    """问题台账: raised in a visit or a daily record, owned by a cadre, closed (销号) with evidence."""
+    """问题台账: raised in a visit or a daily record, owned by a cadre, closed (销号) with evidence.
+
+    Each step keeps the server's time (`raised_at`, `started_at`, `closed_at`) and, when the phone captured it
+    offline, its capture time (`raised_captured_at` is that of the visit or record that raised it). The capture
+    counts: the default deadline runs from the day it was raised, and a closure is on time by the day it was
+    captured.
+    """
 
     __tablename__ = "problem"
     __table_args__ = (
@@ -244,15 +316,27 @@ class Problem(Base):
     status: Mapped[ProblemStatus] = mapped_column(str_enum(ProblemStatus, "problem_status"), default=ProblemStatus.open)
     raised_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    raised_captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     closing_evidence: Mapped[str | None] = mapped_column(Text)
 
     household: Mapped[Household | None] = relationship()
 
+    @property
+    def raised(self) -> Capture:
+        return Capture(self.raised_at, self.raised_captured_at)
+
+    @property
+    def closed(self) -> Capture | None:
+        return Capture(self.closed_at, self.closed_captured_at) if self.closed_at is not None else None
+
     def is_overdue(self, today: date) -> bool:
         """Open past its deadline, or closed after it (the ledger keeps late closures visible)."""
-        if self.closed_at is None:
+        closed = self.closed
+        if closed is None:
             return today > self.deadline
-        return to_local(self.closed_at).date() > self.deadline
+        return closed.day > self.deadline

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Date, Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -14,9 +14,9 @@ from backend.db import any_of, read_rows
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope, ProblemStateConflict
 from backend.org.models import Posting
 from backend.photos.service import attach_photos
-from backend.records.common import settings_for_village
-from backend.records.models import Problem, ProblemStatus
-from backend.timeutil import now_utc, to_local, today_local
+from backend.records.common import capture, settings_for_village
+from backend.records.models import Capture, Problem, ProblemStatus
+from backend.timeutil import today_local
 
 
 @dataclass(frozen=True)
@@ -38,19 +38,21 @@ def raise_problems(
     source_type: str,
     source_id: int,
     default_owner_id: int,
+    moment: Capture,
 ) -> list[Problem]:
-    """Ledger items for each problem; the owner must be posted in the village, the default owner is the author."""
+    """Ledger items for each problem, raised when their visit or record was captured (`moment`): the owner must
+    be posted in the village that day, the default owner is the author, deadlines run from that day."""
     if not raised:
         return []
     deadline_days = settings_for_village(session, village_id).problem_deadline_days
-    today = today_local()
+    day = moment.day
     problems = []
     for index, item in enumerate(raised):
         owner = item.owner_cadre_id or default_owner_id
-        if owner != default_owner_id and not _posted_in(session, owner, village_id, today):
+        if owner != default_owner_id and not _posted_in(session, owner, village_id, day):
             raise InvalidRequest(errors={f"problems.{index}.owner_cadre_id": ["责任人须是在本村驻村的干部"]})
-        if item.deadline is not None and item.deadline < today:
-            raise InvalidRequest(errors={f"problems.{index}.deadline": ["办结时限不能早于今天"]})
+        if item.deadline is not None and item.deadline < day:
+            raise InvalidRequest(errors={f"problems.{index}.deadline": ["办结时限不能早于提出问题的当天"]})
         problems.append(
             Problem(
                 village_id=village_id,
@@ -59,8 +61,10 @@ def raise_problems(
                 source_id=source_id,
                 description=item.description,
                 owner_cadre_id=owner,
-                deadline=item.deadline or today + timedelta(days=deadline_days),
+                deadline=item.deadline or day + timedelta(days=deadline_days),
                 raised_by_id=user.id,
+                raised_at=moment.received_at,
+                raised_captured_at=moment.captured_at,
             )
         )
     session.add_all(problems)
@@ -115,27 +119,39 @@ def _lock(session: Session, scope: Scope, user: User, problem_id: int) -> Proble
     return problem
 
 
-def start_problem(session: Session, scope: Scope, user: User, problem_id: int) -> Problem:
+def start_problem(
+    session: Session, scope: Scope, user: User, problem_id: int, *, captured_at: datetime | None = None
+) -> Problem:
     problem = _lock(session, scope, user, problem_id)
     if problem.status != ProblemStatus.open:
         raise ProblemStateConflict("只有待办理的问题可以开始办理")
+    moment = capture(captured_at)
     problem.status = ProblemStatus.in_progress
-    problem.started_at = now_utc()
+    problem.started_at, problem.started_captured_at = moment.received_at, moment.captured_at
     session.flush()
     return problem
 
 
 def close_problem(
-    session: Session, scope: Scope, user: User, problem_id: int, *, evidence: str, photo_ids: list[str]
+    session: Session,
+    scope: Scope,
+    user: User,
+    problem_id: int,
+    *,
+    evidence: str,
+    photo_ids: list[str],
+    captured_at: datetime | None = None,
 ) -> Problem:
-    """销号: a cadre of the village closes it with what was done, and a photo when there is one."""
+    """销号: a cadre of the village closes it with what was done, and a photo when there is one. Closed offline,
+    it is on time by the day it was captured."""
     problem = _lock(session, scope, user, problem_id)
     if problem.status == ProblemStatus.closed:
         raise ProblemStateConflict("该问题已销号")
-    now = now_utc()
-    problem.started_at = problem.started_at or now
+    moment = capture(captured_at)
+    if problem.started_at is None:
+        problem.started_at, problem.started_captured_at = moment.received_at, moment.captured_at
     problem.status = ProblemStatus.closed
-    problem.closed_at = now
+    problem.closed_at, problem.closed_captured_at = moment.received_at, moment.captured_at
     problem.closed_by_id = user.id
     problem.closing_evidence = evidence
     session.flush()
@@ -155,7 +171,8 @@ def close_problem(
 class Closure:
     """Problems of a village due in a period (deadline inside it) and those closed (销号) by their deadline.
 
-    On time means closed on or before the deadline's business day in Asia/Shanghai.
+    On time means closed on or before the deadline's business day in Asia/Shanghai, by the day the closure was
+    captured (`Problem.closed`): closed offline on the deadline and sent the next morning is on time.
     """
 
     due: list[int]
@@ -173,7 +190,7 @@ class Closure:
 
 
 _DUE = (
-    select(Problem.village_id, Problem.id, Problem.deadline, Problem.closed_at)
+    select(Problem.village_id, Problem.id, Problem.deadline, Problem.closed_at, Problem.closed_captured_at)
     .where(
         any_of(Problem.village_id, "villages"),
         Problem.deadline >= bindparam("first", type_=Date),
@@ -188,8 +205,8 @@ def closure(session: Session, village_ids: list[int], first: date, last: date) -
     rows = read_rows(session, _DUE, {"villages": village_ids, "first": first, "last": last})
     due: dict[int, list[int]] = {v: [] for v in village_ids}
     on_time: dict[int, list[int]] = {v: [] for v in village_ids}
-    for village_id, problem_id, deadline, closed_at in rows:
+    for village_id, problem_id, deadline, closed_at, closed_captured_at in rows:
         due[village_id].append(problem_id)
-        if closed_at is not None and to_local(closed_at).date() <= deadline:
+        if closed_at is not None and Capture(closed_at, closed_captured_at).day <= deadline:
             on_time[village_id].append(problem_id)
     return {v: Closure(due[v], on_time[v]) for v in village_ids}

@@ -1,6 +1,7 @@
 """Read models of cadre work for the admin UI and its Excel exports: attendance, a cadre's month,
 visit coverage, the problem ledger, leave requests, daily records. Names come out masked and GPS
-never comes out at all, so a template cannot leak what it never gets."""
+never comes out at all, so a template cannot leak what it never gets. Work a phone captured offline
+carries its `Capture` (capture and receipt time) for the pages to show both."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from backend.records.models import (
     LEAVE_STATUS_LABELS,
     PROBLEM_STATUS_LABELS,
     VISIT_KIND_LABELS,
+    Capture,
+    Checkin,
     DailyRecord,
     LeaveRequest,
     LeaveStatus,
@@ -34,7 +37,7 @@ from backend.records.models import (
     Visit,
 )
 from backend.records.visits import CoverageRow
-from backend.timeutil import to_local, today_local
+from backend.timeutil import today_local
 
 
 def _village_names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -94,7 +97,7 @@ def _posted_villages(session: Session, scope: Scope, cadre_ids: list[int]) -> di
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    at: datetime
+    capture: Capture
     day: date
     kind: str  # 民情日记 / 入户走访 / 电话联系
     title: str
@@ -106,6 +109,17 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
+class CheckinRow:
+    id: int
+    day: date
+    capture: Capture
+    village: str
+    in_fence: bool
+    distance_m: int  # to the village centre, for the audit; never the position itself
+    photos: list[Photo]
+
+
+@dataclass(frozen=True)
 class CadreMonth:
     cadre_id: int
     name: str
@@ -114,6 +128,7 @@ class CadreMonth:
     attendance: Attendance
     weeks: list[list[tuple[date, str] | None]]
     timeline: list[TimelineEntry] = field(default_factory=list)
+    checkins: list[CheckinRow] = field(default_factory=list)
 
 
 def _weeks(calendar: list[tuple[date, str]]) -> list[list[tuple[date, str] | None]]:
@@ -124,7 +139,8 @@ def _weeks(calendar: list[tuple[date, str]]) -> list[list[tuple[date, str] | Non
 
 
 def cadre_month(session: Session, scope: Scope, cadre_id: int, month: Month) -> CadreMonth:
-    """A cadre posted in the scope: their month's attendance and, from the scope's villages only, a timeline."""
+    """A cadre posted in the scope: their month's attendance and, from the scope's villages only, their check-ins
+    (with photos) and a timeline of records and visits."""
     cadre = session.get(Cadre, cadre_id)
     if cadre is None:
         raise NotFound("干部不存在")
@@ -133,12 +149,17 @@ def cadre_month(session: Session, scope: Scope, cadre_id: int, month: Month) -> 
     [attendance] = checkins.attendance_for(session, [cadre], month, calendar=True)
     records = list(session.scalars(daily_records.records_query(scope, month, cadre_id=cadre.id)))
     visit_rows = list(session.scalars(visits.visits_query(scope, month, cadre_id=cadre.id)))
+    checked_in = list(session.scalars(checkins.checkins_query(scope, month, cadre.id).order_by(Checkin.id)))
     record_photos = photos_of(session, "daily_record", [r.id for r in records])
     visit_photos = photos_of(session, "visit", [v.id for v in visit_rows])
-    names = _village_names(session, {r.village_id for r in records} | {v.village_id for v in visit_rows})
+    checkin_photos = photos_of(session, "checkin", [c.id for c in checked_in])
+    names = _village_names(
+        session,
+        {r.village_id for r in records} | {v.village_id for v in visit_rows} | {c.village_id for c in checked_in},
+    )
     timeline = [
         TimelineEntry(
-            at=r.created_at,
+            capture=r.capture,
             day=r.record_date,
             kind="民情日记",
             title=CATEGORY_LABELS[daily_records.effective(r).category],
@@ -151,7 +172,7 @@ def cadre_month(session: Session, scope: Scope, cadre_id: int, month: Month) -> 
         for r in records
     ] + [
         TimelineEntry(
-            at=v.at,
+            capture=v.capture,
             day=v.local_date,
             kind=VISIT_KIND_LABELS[v.kind],
             title=v.purpose,
@@ -162,7 +183,13 @@ def cadre_month(session: Session, scope: Scope, cadre_id: int, month: Month) -> 
         )
         for v in visit_rows
     ]
-    timeline.sort(key=lambda e: (e.day, e.at), reverse=True)
+    timeline.sort(key=lambda e: (e.day, e.capture.at), reverse=True)
+    rows = [
+        CheckinRow(
+            c.id, c.local_date, c.capture, names[c.village_id], c.in_fence, c.distance_m, checkin_photos.get(c.id, [])
+        )
+        for c in sorted(checked_in, key=lambda c: c.capture.at)
+    ]
     return CadreMonth(
         cadre.id,
         mask_name(cadre.name),
@@ -171,6 +198,7 @@ def cadre_month(session: Session, scope: Scope, cadre_id: int, month: Month) -> 
         attendance,
         _weeks(attendance.calendar),
         timeline,
+        rows,
     )
 
 
@@ -204,14 +232,22 @@ class ProblemRow:
     description: str
     source: str
     owner: str
-    raised_on: date
+    raised: Capture
     deadline: date
     status: str
     status_label: str
     overdue: bool
-    closed_on: date | None
+    closed: Capture | None
     closing_evidence: str | None
     photos: list[Photo]
+
+    @property
+    def raised_on(self) -> date:
+        return self.raised.day
+
+    @property
+    def closed_on(self) -> date | None:
+        return self.closed.day if self.closed else None
 
 
 def problem_page(
@@ -243,12 +279,12 @@ def problem_page(
             description=p.description,
             source="入户走访" if p.source_type == "visit" else "民情日记",
             owner=owners.get(p.owner_cadre_id, ""),
-            raised_on=to_local(p.raised_at).date(),
+            raised=p.raised,
             deadline=p.deadline,
             status=p.status.value,
             status_label=PROBLEM_STATUS_LABELS[p.status],
             overdue=p.is_overdue(today),
-            closed_on=to_local(p.closed_at).date() if p.closed_at else None,
+            closed=p.closed,
             closing_evidence=p.closing_evidence,
             photos=photos.get(p.id, []),
         )
@@ -314,6 +350,7 @@ class RecordRow:
     households: str
     amendments: int
     photo_count: int
+    capture: Capture
 
 
 def record_rows(session: Session, scope: Scope, month: Month, *, village_id: int | None = None) -> list[RecordRow]:
@@ -344,6 +381,7 @@ def record_rows(session: Session, scope: Scope, month: Month, *, village_id: int
                 "、".join(h.number for h in r.households),
                 len(r.amendments),
                 len(photos.get(r.id, [])),
+                r.capture,
             )
         )
     return rows
@@ -360,6 +398,7 @@ class VisitRow:
     purpose: str
     findings: str
     problems: int
+    capture: Capture
 
 
 def visit_rows(session: Session, scope: Scope, month: Month, *, village_id: int | None = None) -> list[VisitRow]:
@@ -387,6 +426,7 @@ def visit_rows(session: Session, scope: Scope, month: Month, *, village_id: int 
             v.purpose,
             v.findings,
             raised.get(v.id, 0),
+            v.capture,
         )
         for v in rows
     ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -36,12 +36,12 @@ from backend.photos.service import attach_photos
 from backend.records.common import (
     WorkSettings,
     acting_cadre,
+    capture,
     encode_location,
     settings_for_county,
 )
 from backend.records.models import Problem, Visit, VisitKind
 from backend.records.problems import RaisedProblem, raise_problems
-from backend.timeutil import now_utc, to_local
 
 
 def record_visit(
@@ -57,19 +57,22 @@ def record_visit(
     lng: float | None = None,
     photo_ids: Sequence[str] = (),
     problems: Sequence[RaisedProblem] = (),
+    captured_at: datetime | None = None,
 ) -> tuple[Visit, list[Problem]]:
-    """A visit at the server's time (its business day decides the month it counts in) and its problems."""
+    """A visit and its problems, as captured: the business day of its capture time decides the month it counts
+    in for coverage (a visit made offline on 31 January and sent on 1 February is January's)."""
     cadre = acting_cadre(user)
     household = load_household(session, scope, household_id)
-    at = now_utc()
+    moment = capture(captured_at)
     visit = Visit(
         cadre_id=cadre.id,
         author_id=user.id,
         household_id=household.id,
         village_id=household.village_id,
         kind=kind,
-        at=at,
-        local_date=to_local(at).date(),
+        at=moment.received_at,
+        captured_at=moment.captured_at,
+        local_date=moment.day,
         purpose=purpose,
         findings=findings,
         location=encode_location(lat, lng),
@@ -94,6 +97,7 @@ def record_visit(
         source_type="visit",
         source_id=visit.id,
         default_owner_id=cadre.id,
+        moment=moment,
     )
     return visit, raised
 
