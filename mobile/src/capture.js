@@ -3,24 +3,12 @@
 // once; the offline outbox will keep entries on the phone and send them from here. A resent entry keeps its
 // key (the server answers as it did the first time), its capture time and the photos already uploaded.
 import { ref } from 'vue'
-import { ApiError, newKey, post, upload } from './api'
+import { newKey, post, upload } from './api'
 import { nowWithOffset } from './format'
-
-// Fields a server from before the offline work does not know yet (capture times, check-in photos). Such a
-// server names them in a 422 without keeping the request under its key, so the entry goes again without them.
-const NEWER_FIELDS = new Set(['captured_at', 'photo_ids'])
-const UNKNOWN_FIELD = '不支持该字段'
 
 // `timed`: work done in the village carries its capture time; a request (leave) does not.
 export function capture(path, fields = {}, { photos = [], timed = true } = {}) {
   return { path, fields, photos, photoIds: [], key: newKey(), capturedAt: timed ? nowWithOffset() : null }
-}
-
-function unknownNewerFields(error) {
-  if (!(error instanceof ApiError) || error.status !== 422) return []
-  const named = Object.entries(error.fields)
-  const unknown = named.every(([name, messages]) => NEWER_FIELDS.has(name) && messages.includes(UNKNOWN_FIELD))
-  return named.length && unknown ? named.map(([name]) => name) : []
 }
 
 // Upload the photos not uploaded yet, then the record; the server's answer.
@@ -31,14 +19,7 @@ export async function send(entry) {
   const body = { ...entry.fields }
   if (entry.capturedAt) body.captured_at = entry.capturedAt
   if (entry.photos.length) body.photo_ids = entry.photoIds
-  try {
-    return await post(entry.path, body, { idempotencyKey: entry.key })
-  } catch (error) {
-    const unknown = unknownNewerFields(error)
-    if (!unknown.length) throw error
-    for (const name of unknown) delete body[name]
-    return post(entry.path, body, { idempotencyKey: entry.key })
-  }
+  return post(entry.path, body, { idempotencyKey: entry.key })
 }
 
 function sameEntry(entry, path, fields, photos) {

@@ -1,1 +1,0 @@
-import"./index-DPM8fMnO.js";import"./loading-BR3Fi90a.js";

@@ -1,0 +1,1 @@
+import"./index--Zsk_gHj.js";import"./loading-BR1gBeJT.js";
