@@ -1,0 +1,1 @@
+import"./index-BiU3xKlA.js";import"./loading-B8VuSmdq.js";

@@ -1,1 +1,0 @@
-import"./index--Zsk_gHj.js";import"./loading-BR1gBeJT.js";
