@@ -126,12 +126,17 @@ def queue_name() -> Iterator[str]:
     name = f"xz-test-{uuid.uuid4().hex[:12]}"
     yield name
     if REDIS_URL:
-        conn = redis.Redis.from_url(REDIS_URL)
-        keys = list(conn.scan_iter(match=f"*{name}*", count=1000))
-        if keys:
-            conn.delete(*keys)
-        conn.srem("rq:queues", f"rq:queue:{name}")
-        conn.close()
+        forget_queue(name)
+
+
+def forget_queue(name: str) -> None:
+    """Delete a test queue's keys from the real Redis."""
+    conn = redis.Redis.from_url(REDIS_URL)
+    keys = list(conn.scan_iter(match=f"*{name}*", count=1000))
+    if keys:
+        conn.delete(*keys)
+    conn.srem("rq:queues", f"rq:queue:{name}")
+    conn.close()
 
 
 @pytest.fixture
@@ -144,9 +149,9 @@ def redis_app(make_app: Callable[..., Flask], queue_name: str) -> Flask:
     return built
 
 
-def run_worker_process(app: Flask, queue_name: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """`flask worker --burst` in a separate process, on the test app's database and Redis."""
-    env = {
+def worker_env(app: Flask, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `flask worker` process on the test app's database and Redis."""
+    return {
         **os.environ,
         "FLASK_APP": "backend.app:create_app",
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
@@ -154,10 +159,14 @@ def run_worker_process(app: Flask, queue_name: str, tmp_path: Path) -> subproces
         "XZ_INSTANCE_PATH": str(tmp_path / "worker-instance"),
         "XZ_RATELIMIT_STORAGE": "memory://",
     }
+
+
+def run_worker_process(app: Flask, queue_name: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`flask worker --burst` in a separate process, on the test app's database and Redis."""
     return subprocess.run(
         [sys.executable, "-m", "flask", "worker", "--burst", "--queue", queue_name],
         cwd=PROJECT_ROOT,
-        env=env,
+        env=worker_env(app, tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
