@@ -7,6 +7,7 @@ from typing import IO
 
 from flask import Flask, Request, Response, jsonify, request
 from flask_smorest import Api
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from backend.errors import (
@@ -93,7 +94,18 @@ class ApiRequest(Request):
             incoming.close()
 
 
+class ErrorSchema(Schema):
+    """The envelope render_api_error writes, documented as every operation's error response, so that a
+    generated client types errors right (flask-smorest's default has an integer code and a status)."""
+
+    code = fields.String(required=True, metadata={"description": "稳定的错误码，如 invalid_request、not_found"})
+    message = fields.String(required=True, metadata={"description": "给用户看的中文说明"})
+    errors = fields.Dict(metadata={"description": "仅参数校验错误：字段 → 说明列表"})
+
+
 class XiangzhiApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return render_api_error(error)
 

@@ -68,3 +68,22 @@ def test_vendored_bundle_carries_its_licence(client):
     assert response.status_code == 200
     assert b"Apache License" in response.data
     response.close()
+
+
+def test_every_operation_documents_the_error_envelope(client):
+    """A generated client types errors as the phone gets them: `{code: str, message: str, errors?: {...}}`."""
+    spec = client.get(f"{BASE}/openapi.json").get_json()
+    error = spec["components"]["schemas"]["Error"]
+    assert error["properties"]["code"]["type"] == "string"
+    assert error["properties"]["message"]["type"] == "string"
+    assert error["properties"]["errors"]["type"] == "object"
+    assert set(error["properties"]) == {"code", "message", "errors"}
+    assert sorted(error["required"]) == ["code", "message"]
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                default = operation["responses"]["default"]["$ref"]
+                assert default == "#/components/responses/DEFAULT_ERROR", (method, path)
+    assert spec["components"]["responses"]["DEFAULT_ERROR"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
