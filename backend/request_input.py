@@ -1,7 +1,8 @@
 """Input no table can hold is refused at the door, with the one error envelope, before any view sees it:
 ids in a path beyond a 32-bit integer column (no route matches: 404), text with a NUL character (PostgreSQL
 refuses it) or a lone UTF-16 surrogate (not UTF-8), in the path, the query string, a form or a JSON body
-(422), and JSON nested deeper than any document of ours (422, where Python's parser would overflow)."""
+(422), a multipart part without a name (422), and JSON nested deeper than any document of ours (422, where
+Python's parser would overflow)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,9 @@ def check_request_input() -> None:
     texts = [str(v) for v in (request.view_args or {}).values()]
     texts += [v for _key, values in request.args.lists() for v in values] + list(request.args)
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if None in request.form:
+            # A multipart part with no name: werkzeug keys it None, which no view reads and no JSON holds.
+            raise InvalidRequest("表单中有未命名的字段")
         texts += [v for _key, values in request.form.lists() for v in values] + list(request.form)
     if not all(storable(text) for text in texts):
         raise _refuse()

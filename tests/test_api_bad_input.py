@@ -107,6 +107,14 @@ def test_a_nul_or_broken_text_in_the_query_string_is_invalid_request(api, world,
     assert_envelope(api("county_admin").get(f"/households?{query}"), 422, "invalid_request")
 
 
+@pytest.mark.parametrize("disposition", ['form-data; filename="a.jpg"', "form-data"])
+def test_an_upload_with_a_part_that_has_no_name_is_invalid_request(api, world, disposition: str) -> None:
+    """werkzeug keys a nameless multipart part None, which neither the input guard nor an error body can hold."""
+    body = f"--b\r\nContent-Disposition: {disposition}\r\n\r\nx\r\n--b--\r\n"
+    response = api("villager").post("/uploads", data=body, content_type="multipart/form-data; boundary=b")
+    assert_envelope(response, 422, "invalid_request")
+
+
 def test_five_thousand_nested_brackets_are_invalid_request(client) -> None:
     body = "[" * 5000 + "]" * 5000
     assert_envelope(
