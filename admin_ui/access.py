@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, request
 from flask_login import current_user
@@ -183,14 +184,19 @@ def text_arg(name: str, max_length: int = 40) -> str | None:
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
-def int_arg(name: str) -> int | None:
-    """A positive id from the query string; anything else (text, out of range) is no filter."""
-    raw = request.args.get(name) or ""
+def ascii_int(raw: str) -> int | None:
+    """The whole number written in ASCII digits (and a sign); None for anything else. int() alone also reads
+    other scripts' digits ("٣", "１２") as numbers, which no form of ours offers."""
     try:
-        value = int(raw) if raw.isascii() else 0
+        return int(raw) if raw.isascii() else None
     except ValueError:
         return None
-    return value if 0 < value <= INT32_MAX else None
+
+
+def int_arg(name: str) -> int | None:
+    """A positive id from the query string; anything else (text, out of range) is no filter."""
+    value = ascii_int(request.args.get(name) or "")
+    return value if value is not None and 0 < value <= INT32_MAX else None
 
 
 def choice_arg(name: str, choices: Any) -> str | None:
@@ -202,6 +208,16 @@ def form_ids(name: str, *, most: int = 100) -> list[int]:
     """The ticked ids of a list form (checkboxes of one name), in order; anything not an id is dropped."""
     ids = {int(v) for v in request.form.getlist(name) if v.isascii() and v.isdigit() and 0 < int(v) <= INT32_MAX}
     return sorted(ids)[:most]
+
+
+def form_return_path(name: str, under: str) -> str | None:
+    """The page a form asks to go back to (its list, filters and page kept), if it is one of ours under `under`:
+    never another site (an open redirect), nor anything a Location header cannot carry (a newline is a 500)."""
+    target = request.form.get(name) or ""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//") or not parts.path.startswith(under):
+        return None
+    return target if target.isascii() and target.isprintable() else None
 
 
 def form_date(name: str) -> date | None:
@@ -225,10 +241,7 @@ def form_int(name: str, *, required: bool = False) -> int | None:
         if required:
             raise InvalidRequest(f"“{name}”必须填写", errors={name: ["请填写"]})
         return None
-    try:
-        value = int(raw) if raw.isascii() else None
-    except ValueError:
-        value = None
+    value = ascii_int(raw)
     if value is None:
         raise InvalidRequest(f"“{name}”须为整数", errors={name: ["请填写整数"]})
     if not INT32_MIN <= value <= INT32_MAX:

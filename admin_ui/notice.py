@@ -60,10 +60,9 @@ def notices() -> str | Response:
 @bp.post("/notices")
 @admin_required
 def close_month() -> Response:
-    try:
-        village_id = int(request.form.get("village_id", ""))
-    except ValueError as exc:
-        raise InvalidRequest("请选择行政村") from exc
+    village_id = form_int("village_id")
+    if village_id is None:
+        raise InvalidRequest("请选择行政村")
     notice = service.close_month(
         db.session, current_scope(), current_user, village_id, (request.form.get("month") or "").strip()
     )

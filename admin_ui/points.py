@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from admin_ui.access import admin_required, bp, choice_arg, current_scope, form_ids, int_arg, nav_item, page_arg
+from admin_ui.access import (
+    INT32_MAX,
+    INT32_MIN,
+    admin_required,
+    ascii_int,
+    bp,
+    choice_arg,
+    current_scope,
+    form_ids,
+    form_return_path,
+    int_arg,
+    nav_item,
+    page_arg,
+)
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
 from backend.errors import DomainError, InvalidRequest
@@ -101,11 +113,7 @@ def points_history() -> str | Response:
 
 def _back_to_queue() -> Response:
     """Back to the queue page the form came from (same filters and page), never anywhere else."""
-    target = request.form.get("back") or ""
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/admin/points/review") or target.startswith("//"):
-        target = url_for("admin.points_review")
-    return redirect(target)
+    return redirect(form_return_path("back", "/admin/points/review") or url_for("admin.points_review"))
 
 
 def _review(claim_ids: list[int], *, approve: bool, reason: str | None) -> Response:
@@ -247,11 +255,12 @@ def _form_int(name: str, errors: dict[str, list[str]], label: str, *, required: 
     raw = (request.form.get(name) or "").strip()
     if not raw and not required:
         return None
-    try:
-        return int(raw)
-    except ValueError:
+    value = ascii_int(raw)
+    if value is None:
         errors[name] = [f"{label}应为整数"]
-        return None
+    elif not INT32_MIN <= value <= INT32_MAX:
+        errors[name], value = [f"{label}超出范围"], None
+    return value
 
 
 def _parse_changes(fallback_date: date) -> tuple[rules.VersionChanges, dict[str, list[str]]]:

@@ -10,7 +10,7 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from admin_ui.access import admin_required, bp, current_scope, form_int, int_arg, nav_item, page_arg
+from admin_ui.access import admin_required, bp, current_scope, form_int, form_return_path, int_arg, nav_item, page_arg
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
 from backend.errors import DomainError, InvalidRequest, PickupCodeInvalid
@@ -87,7 +87,8 @@ def shop_redemptions() -> str | Response:
 
 
 def _back_to_queue() -> str:
-    return request.form.get("next") or url_for("admin.shop_redemptions")
+    """The queue page the form came from (same filters and page), never anywhere else."""
+    return form_return_path("next", "/admin/shop/redemptions") or url_for("admin.shop_redemptions")
 
 
 @bp.post("/shop/redemptions/<int:redemption_id>/approve")

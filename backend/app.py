@@ -116,4 +116,6 @@ def _install_error_handlers(app: Flask, render_error) -> None:  # type: ignore[n
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        # A failed flush leaves the session unusable until rolled back, and the error page reads the signed-in user.
+        db.session.rollback()
         return render_error(InternalError())

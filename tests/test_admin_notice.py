@@ -112,3 +112,9 @@ def test_an_objection_cannot_be_upheld_with_an_absurd_correction(api, admin, dat
         ).status_code
         == 302
     )
+
+
+@pytest.mark.parametrize("village_id", ["2147483648", "9" * 30, "٣", "", "abc"])
+def test_closing_a_month_for_a_village_id_no_column_holds_gets_a_message_not_a_500(admin, world, village_id) -> None:
+    response = post_form(admin("reviewer"), "/admin/notices", {"village_id": village_id, "month": PREV_MONTH})
+    assert response.status_code == 422, html(response)[:300]

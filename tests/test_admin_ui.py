@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from backend.auth.models import Role, User
 from backend.crypto import mask_id_number, mask_name, mask_phone
 from backend.org.models import Cadre, County, Grid, Household, Post, Posting, Resident, Village
-from tests.admin_helpers import CSRF_INPUT, PASSWORD, count_queries, hold_session_of, html, post_login
+from tests.admin_helpers import CSRF_INPUT, PASSWORD, count_queries, hold_session_of, html, post_form, post_login
 from tests.factories import World, make_cadre, make_household
 from tests.factories_shop import add_shop
 from tests.xlsx import read_xlsx
@@ -174,6 +175,18 @@ def test_every_admin_page_requires_an_admin(app, world, admin, database):
         assert reviewer.get(path).status_code == 200, path
         checked += 1
     assert checked >= 5
+
+
+def test_a_write_the_database_refuses_gets_the_error_page_not_a_crash(admin, world, monkeypatch) -> None:
+    """A flush that fails leaves the session unusable and the signed-in user unloaded; the 500 page needs both."""
+
+    def refused_write(session, county_id: int, enabled: bool) -> None:  # type: ignore[no-untyped-def]
+        session.add(User(role=Role.villager))  # no username: NOT NULL
+        session.flush()
+
+    monkeypatch.setattr("admin_ui.photos.service.set_label_enabled", refused_write)
+    response = post_form(admin("county_admin"), "/admin/photos/settings", {"label_enabled": "1"})
+    assert response.status_code == 500 and "服务器内部错误" in html(response)
 
 
 # --- scope ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from io import BytesIO
 from zipfile import ZipFile
 
+import pytest
 import time_machine
 from openpyxl import load_workbook
 from sqlalchemy import func, select
@@ -132,6 +133,13 @@ def test_the_back_link_never_leaves_the_review_pages(admin, world) -> None:
     response = post_form(
         admin("reviewer"), f"/admin/points/claims/{world.ids['claim']}/approve", {"back": "https://evil.example/x"}
     )
+    assert response.headers["Location"].endswith("/admin/points/review")
+
+
+@pytest.mark.parametrize("back", ["/admin/points/review\nX-Injected: 1", "/admin/points/review?q=王"])
+def test_a_back_link_no_header_can_carry_returns_to_the_queue_not_a_500(admin, world, back) -> None:
+    response = post_form(admin("reviewer"), f"/admin/points/claims/{world.ids['claim']}/approve", {"back": back})
+    assert response.status_code == 302
     assert response.headers["Location"].endswith("/admin/points/review")
 
 
@@ -571,3 +579,24 @@ def test_a_batch_approval_with_a_mangled_claim_id_approves_only_the_real_ones(ad
     assert response.status_code == 302
     with database() as s:
         assert s.get_one(Claim, world.ids["claim"]).status == ClaimStatus.approved
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"item-0-code": "P" + "1" * 30}, "第 1 个事项：事项编号无效"),
+        ({"item-0-code": "P²"}, "第 1 个事项：事项编号无效"),
+        ({"item-0-points": "٣"}, "分值应为整数"),
+        ({"item-8-cap_count": "2147483648", "item-8-cap_period": "month"}, "上限次数超出范围"),
+    ],
+)
+def test_an_editor_row_with_a_foreign_code_or_number_is_refused_with_a_message_not_a_500(
+    admin, database, world, changes, message
+) -> None:
+    client = admin("county_admin")
+    book_id = int(start_version(client, "county", world.ids["C1"], TOMORROW).headers["Location"].rsplit("/", 1)[1])
+    form = {**editor_form(html(client.get(f"/admin/points/rulebooks/{book_id}"))), **changes}
+    refused = post_form(client, f"/admin/points/rulebooks/{book_id}", form)
+    assert refused.status_code == 422 and message in html(refused)
+    with database() as s:
+        assert [item.code for item in s.get_one(RuleBook, book_id).items][:2] == ["P01", "P02"]

@@ -50,6 +50,23 @@ def test_the_keeper_hands_over_by_typing_the_pickup_code(admin, shop, database) 
     assert status_of(database, shop.ids["redemption:approved"]) == "handed_over"
 
 
+@pytest.mark.parametrize(
+    ("sent", "back_to"),
+    [
+        ("/admin/shop/redemptions?status=approved&page=2", "/admin/shop/redemptions?status=approved&page=2"),
+        ("https://evil.example/admin/shop/redemptions", "/admin/shop/redemptions"),
+        ("//evil.example/admin/shop/redemptions", "/admin/shop/redemptions"),
+        ("/admin/shop/redemptions\r\nSet-Cookie: x=1", "/admin/shop/redemptions"),
+        ("\n", "/admin/shop/redemptions"),
+    ],
+)
+def test_after_a_decision_the_keeper_returns_to_the_queue_never_elsewhere(admin, shop, sent, back_to) -> None:
+    pending = shop.ids["redemption:pending"]
+    response = post_form(admin("reviewer"), f"/admin/shop/redemptions/{pending}/approve", {"next": sent})
+    assert response.status_code == 302
+    assert response.headers["Location"].removeprefix("http://localhost") == back_to
+
+
 def test_rejecting_needs_a_reason_and_releases_the_hold(admin, shop, database) -> None:
     browser = admin("reviewer")
     pending = shop.ids["redemption:pending"]

@@ -462,6 +462,17 @@ def test_an_admin_enters_a_pile_of_paper_sheets_all_or_nothing(app, admin, world
     assert channels == {Channel.paper}
 
 
+@pytest.mark.parametrize(
+    "sheet", ["²,走访过一次,满意,5", "满意,走访过一次,满意,²", "满意,走访过一次,满意," + "9" * 5000]
+)
+def test_a_paper_sheet_with_a_superscript_or_endless_number_gets_a_message_not_a_500(app, admin, world, sheet) -> None:
+    client = admin("reviewer")
+    response = post_form(client, f"/admin/surveys/{world.ids['survey']}/paper", {"sheets": sheet})
+    assert response.status_code == 302
+    assert "第1份" in html(client.get(response.headers["Location"]))
+    assert counts(app, world.ids["survey"]) == (0, 0, 0)
+
+
 # --- admin: scheduling, live progress, results, exports, alerts --------------------------------------------
 
 

@@ -316,7 +316,8 @@ def _as_preset(item: RuleItem | ItemInput) -> PresetItem:
     return data
 
 
-def _validate(changes: VersionChanges) -> dict[str, list[str]]:
+def _validate(changes: VersionChanges, codes: set[str]) -> dict[str, list[str]]:
+    """What is wrong with an edited version; `codes` are the draft's item codes, the only ones a row may keep."""
     errors: dict[str, list[str]] = {}
     if not changes.title.strip() or len(changes.title) > 80:
         errors["title"] = ["标题为 1–80 个字"]
@@ -328,6 +329,8 @@ def _validate(changes: VersionChanges) -> dict[str, list[str]]:
         errors["items"] = ["至少保留一个事项"]
     for n, item in enumerate(changes.items, start=1):
         problems = []
+        if item.code is not None and item.code not in codes:
+            problems.append("事项编号无效")
         if not item.title.strip() or len(item.title) > 120:
             problems.append("事项名称为 1–120 个字")
         if not 0 <= item.points <= 10_000:
@@ -346,9 +349,9 @@ def _next_codes(session: Session, items: list[ItemInput]) -> list[ItemInput]:
     used: dict[str, int] = {}
     for prefix in {CODE_PREFIX[item.kind] for item in items if item.code is None}:
         numbers = [
-            int(code[len(prefix) :])
+            int(number)
             for code in session.scalars(select(RuleItem.code).where(RuleItem.code.startswith(prefix)).distinct())
-            if code[len(prefix) :].isdigit()
+            if (number := code[len(prefix) :]).isascii() and number.isdigit()  # "P²" passes isdigit, not int()
         ]
         used[prefix] = max(numbers, default=0)
     coded = []
@@ -375,7 +378,7 @@ def update_version(session: Session, scope: Scope, user: User, book_id: int, cha
     """Rewrite a draft version (settings and the whole item list); a version in force is read-only."""
     book, _owner = editable_book(session, scope, user, book_id)
     _check_future(changes.effective_from)
-    errors = _validate(changes)
+    errors = _validate(changes, {item.code for item in book.items})
     if errors:
         raise InvalidRequest("请检查标红的内容", errors=errors)
     items = _next_codes(session, changes.items)

@@ -18,9 +18,16 @@ _MULTI_SPLIT = re.compile(r"[、;；]")
 _COMMA_SPLIT = re.compile(r"[,，]")
 
 
+def _number(raw: str) -> int | None:
+    """A number typed on a sheet: ASCII digits, few enough for an answer ("²" passes str.isdigit, int() refuses
+    it; int() refuses 5000 digits too). Anything else stays text, which validation then refuses."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
+
+
 def _choice(question: SurveyQuestion, raw: str) -> str:
-    if raw.isdigit() and 1 <= int(raw) <= len(question.options):
-        return question.options[int(raw) - 1]
+    number = _number(raw)
+    if number is not None and 1 <= number <= len(question.options):
+        return question.options[number - 1]
     return raw
 
 
@@ -29,7 +36,8 @@ def _field(question: SurveyQuestion, raw: str) -> Any:
     if not raw:
         return None
     if question.kind == QuestionKind.rating:
-        return int(raw) if raw.isdigit() else raw
+        number = _number(raw)
+        return raw if number is None else number
     if question.kind == QuestionKind.single_choice:
         return _choice(question, raw)
     if question.kind == QuestionKind.multiple_choice:
