@@ -1,5 +1,6 @@
 """Import every domain's tables so metadata is complete for migrations and queries."""
 
+from backend.audit.models import AuditEntry  # noqa: F401
 from backend.auth.models import AdminLoginFailure, AdminSession, ApiToken, SigninTicket, User  # noqa: F401
 from backend.idempotency import IdempotencyRecord  # noqa: F401
 from backend.inbox.models import Notification  # noqa: F401

@@ -19,6 +19,8 @@ LAYERS: list[tuple[str, ...]] = [
     # The region tree's tables sit below auth (a scope is computed over them), its services above (they filter by one).
     ("backend.org.models", "backend.org.identity"),
     ("backend.auth",),
+    # The audit log: org's writes, imports and bindings record their changes in it.
+    ("backend.audit",),
     ("backend.org",),
     ("backend.inbox",),
     ("backend.photos",),
