@@ -18,9 +18,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("backend.jobs", "backend.transaction", "backend.idempotency", "backend.request_input"),
     # The region tree's tables sit below auth (a scope is computed over them), its services above (they filter by one).
     ("backend.org.models", "backend.org.identity"),
-    ("backend.auth",),
-    # The audit log: org's writes, imports and bindings record their changes in it.
+    # The audit log: account changes, org's writes, imports and bindings record their changes in it.
     ("backend.audit",),
+    ("backend.auth",),
     ("backend.org",),
     ("backend.inbox",),
     ("backend.photos",),

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, false, select
 from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditEntry
-from backend.auth.models import Role, User
 from backend.pagination import PER_PAGE, Page, page_bounds
 
 ACTION_LABELS = {
@@ -42,19 +41,29 @@ TARGET_LABELS = {
 }
 
 
-def _visible_to(user: User) -> ColumnElement[bool]:
+class Reader(Protocol):
+    """An admin account: exactly one region anchor is set (auth.accounts clears the others)."""
+
+    county_id: int | None
+    town_id: int | None
+    village_id: int | None
+
+
+def _visible_to(reader: Reader) -> ColumnElement[bool]:
     """A county admin reads the county's rows, a town admin the town's, a review panel its village's."""
-    if user.role == Role.county_admin:
-        return AuditEntry.county_id == user.county_id
-    if user.role == Role.town_admin:
-        return AuditEntry.town_id == user.town_id
-    if user.role == Role.reviewer:
-        return AuditEntry.village_id == user.village_id
+    if reader.county_id is not None:
+        return AuditEntry.county_id == reader.county_id
+    if reader.town_id is not None:
+        return AuditEntry.town_id == reader.town_id
+    if reader.village_id is not None:
+        return AuditEntry.village_id == reader.village_id
     return false()
 
 
-def audit_query(user: User, *, action: str | None = None, target_type: str | None = None) -> Select[tuple[AuditEntry]]:
-    stmt = select(AuditEntry).where(_visible_to(user))
+def audit_query(
+    reader: Reader, *, action: str | None = None, target_type: str | None = None
+) -> Select[tuple[AuditEntry]]:
+    stmt = select(AuditEntry).where(_visible_to(reader))
     if action:
         stmt = stmt.where(AuditEntry.action.like(f"%.{action}"))
     if target_type:
@@ -93,14 +102,14 @@ def _row(entry: AuditEntry) -> AuditRow:
 
 def audit_page(
     session: Session,
-    user: User,
+    reader: Reader,
     *,
     action: str | None = None,
     target_type: str | None = None,
     page: int = 1,
     per_page: int = PER_PAGE,
 ) -> Page[AuditRow]:
-    base = audit_query(user, action=action, target_type=target_type)
+    base = audit_query(reader, action=action, target_type=target_type)
     total, page = page_bounds(session, base, page, per_page)
     entries = session.scalars(
         base.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(per_page).offset((page - 1) * per_page)

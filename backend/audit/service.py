@@ -4,17 +4,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditEntry
-from backend.auth.models import User
 from backend.org.models import Town, Village
 
 # What a personal-data field shows in an audit row: that it changed, never the value.
 CHANGED_PERSONAL = "（已修改）"
+
+
+class Actor(Protocol):
+    """Who acts: a user account (auth sits above the audit log, so accounts can record their own changes)."""
+
+    id: int
+    username: str
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ def _plain(value: Any) -> Any:
 
 def record(
     session: Session,
-    actor: User | None,
+    actor: Actor | None,
     action: str,
     target_type: str,
     target_id: int | None,
