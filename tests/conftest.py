@@ -61,18 +61,17 @@ def _database_url(tmp: Path) -> str:
     if not url:
         return f"sqlite:///{tmp / 'test.sqlite3'}"
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    return _worker_database(url, worker) if worker else url
-
-
-def _worker_database(url: str, worker: str) -> str:
     base, name = url.rsplit("/", 1)
-    mine = f"{name}_{worker}"
+    mine = f"{name}_{worker}" if worker else name
     server = create_engine(
         make_url(url).set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT"
     )
     with server.connect() as conn:
         if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": mine}) is None:
             conn.execute(text(f'CREATE DATABASE "{mine}"'))
+        # A commit that waits for its WAL flush costs ~2 ms here, 0.2 ms without: the suite's real commits
+        # (threads, workers, seeding) need not survive a crash of the server. Every connection, workers' too.
+        conn.execute(text(f'ALTER DATABASE "{mine}" SET synchronous_commit = off'))
     server.dispose()
     return f"{base}/{mine}"
 

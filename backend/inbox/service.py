@@ -15,7 +15,7 @@ from backend.auth.models import User
 from backend.errors import WechatUnavailable
 from backend.inbox.models import Notification, PushStatus
 from backend.inbox.wechat import DevSubscribeSender, SendOutcome, SubscribeMessage, SubscribeSender, sender_from_config
-from backend.jobs.outbox import enqueue
+from backend.jobs.outbox import enqueue_many
 from backend.timeutil import now_utc, to_local
 
 DELIVER_TASK = "inbox.deliver"
@@ -35,23 +35,53 @@ def notify(
     dedupe_key: str | None = None,
 ) -> Notification:
     """Add one message; a second call with the same dedupe key (default kind:ref) returns the first."""
-    key = dedupe_key or f"{kind}:{ref_type}:{ref_id}:{household_id}"
-    existing = session.scalar(select(Notification).where(Notification.dedupe_key == key))
-    if existing is not None:
-        return existing
-    notification = Notification(
-        household_id=household_id,
-        kind=kind,
-        title=title[:60],
-        body=body[:300],
-        ref_type=ref_type,
-        ref_id=ref_id,
-        dedupe_key=key,
-    )
-    session.add(notification)
-    session.flush()
-    enqueue(session, DELIVER_TASK, job_id=f"inbox-deliver-{notification.id}", notification_id=notification.id)
-    return notification
+    key = dedupe_key or _dedupe_key(kind, ref_type, ref_id, household_id)
+    return notify_many(
+        session, [household_id], kind=kind, title=title, body=body, ref_type=ref_type, ref_id=ref_id, dedupe_keys=[key]
+    )[0]
+
+
+def _dedupe_key(kind: str, ref_type: str | None, ref_id: int | None, household_id: int) -> str:
+    return f"{kind}:{ref_type}:{ref_id}:{household_id}"
+
+
+def notify_many(
+    session: Session,
+    household_ids: list[int],
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+    dedupe_keys: list[str] | None = None,
+) -> list[Notification]:
+    """One message to each household, in three statements whatever their number (a survey tells its whole sample
+    at once); households already told (same dedupe key) keep their first message, which is returned for them."""
+    keys = dedupe_keys or [_dedupe_key(kind, ref_type, ref_id, h) for h in household_ids]
+    existing = {n.dedupe_key: n for n in session.scalars(select(Notification).where(Notification.dedupe_key.in_(keys)))}
+    new = {
+        key: Notification(
+            household_id=household_id,
+            kind=kind,
+            title=title[:60],
+            body=body[:300],
+            ref_type=ref_type,
+            ref_id=ref_id,
+            dedupe_key=key,
+        )
+        for household_id, key in zip(household_ids, keys, strict=True)
+        if key not in existing
+    }
+    if new:
+        session.add_all(new.values())
+        session.flush()
+        enqueue_many(
+            session,
+            DELIVER_TASK,
+            [(f"inbox-deliver-{n.id}", {"notification_id": n.id}) for n in new.values()],
+        )
+    return [existing.get(key) or new[key] for key in keys]
 
 
 def inbox_query(household_id: int) -> Select[tuple[Notification]]:

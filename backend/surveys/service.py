@@ -32,7 +32,7 @@ from backend.errors import (
     SurveyNotInvited,
     SurveyNotOpen,
 )
-from backend.inbox.service import notify
+from backend.inbox.service import notify_many
 from backend.org.models import Household, Posting
 from backend.surveys.models import (
     Channel,
@@ -200,17 +200,15 @@ def create_survey(
     session.add(survey)
     session.flush()
     session.add_all([SurveyInvitation(survey_id=survey.id, household_id=h) for h in sample])
-    for household_id in sample:
-        notify(
-            session,
-            household_id=household_id,
-            kind="survey_invited",
-            title="请参加群众满意度测评",
-            body=f"{survey.title}，{to_local(opens_at):%m月%d日}至{to_local(closes_at):%m月%d日}开放，匿名填写。",
-            ref_type="survey",
-            ref_id=survey.id,
-        )
-    session.flush()
+    notify_many(
+        session,
+        sample,
+        kind="survey_invited",
+        title="请参加群众满意度测评",
+        body=f"{survey.title}，{to_local(opens_at):%m月%d日}至{to_local(closes_at):%m月%d日}开放，匿名填写。",
+        ref_type="survey",
+        ref_id=survey.id,
+    )
     return survey
 
 
