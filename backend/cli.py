@@ -123,6 +123,26 @@ def register_cli(app: Flask) -> None:
         )
         click.echo(f"demo logins (admin password {DEMO_PASSWORD}): {summary.accounts_file}")
 
+    @app.cli.command("create-county")
+    @click.option("--name", required=True, help="县名，如 紫阳县")
+    @click.option("--code", required=True, help="6位县级行政区划代码，如 610924")
+    @click.option("--admin", "admin_username", required=True, help="第一个县管理员的用户名")
+    @click.password_option("--password", help="该管理员的密码（至少10位；不填则提示输入两次，不回显）")
+    def create_county(name: str, code: str, admin_username: str, password: str) -> None:
+        """Start a county on an empty database: the county, its first county admin, and the preset rule book,
+        assessment schemes and survey templates. Then sign in at /admin and add or import the rest."""
+        from backend.onboarding import start_county
+
+        try:
+            with unit_of_work() as session:
+                county = start_county(
+                    session, name=name, code=code, admin_username=admin_username, admin_password=password
+                )
+                county_id = county.id
+        except DomainError as error:
+            raise click.ClickException(_message_of(error)) from error
+        click.echo(f"created {name} ({code}, id {county_id}) and county admin {admin_username}; sign in at /admin")
+
     @app.cli.group("users")
     def users() -> None:
         """Account changes; each signs the user out everywhere (admin sessions, phone tokens)."""
@@ -169,7 +189,13 @@ def _change_account(username: str, change: Callable[[Session, User], None]) -> N
         with unit_of_work() as session:
             change(session, user_by_username(session, username))
     except DomainError as error:
-        raise click.ClickException(error.message) from error
+        raise click.ClickException(_message_of(error)) from error
+
+
+def _message_of(error: DomainError) -> str:
+    """The refusal as a person reads it: the message, then each field's own message."""
+    details = [f"{field}: {text}" for field, texts in (error.errors or {}).items() for text in texts]
+    return "；".join([error.message, *details])
 
 
 def _report_mismatches(mismatches: list[str], all_clear: str) -> None:

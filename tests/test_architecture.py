@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("backend.points",),
     ("backend.shop", "backend.records", "backend.surveys"),
     ("backend.ratings",),
-    ("backend.demo",),
+    # Above every domain: they compose them (the demo county; a new county's starting configuration).
+    ("backend.demo", "backend.onboarding"),
     ("backend.models", "backend.cli"),
     ("miniprogram_api", "admin_ui", "phone_app"),
     # The composition root: the app factory binds the front ends.
