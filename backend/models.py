@@ -1,7 +1,14 @@
 """Import every domain's tables so metadata is complete for migrations and queries."""
 
 from backend.audit.models import AuditEntry  # noqa: F401
-from backend.auth.models import AdminLoginFailure, AdminSession, ApiToken, SigninTicket, User  # noqa: F401
+from backend.auth.models import (  # noqa: F401
+    AdminLoginFailure,
+    AdminSession,
+    ApiToken,
+    CadreInvitation,
+    SigninTicket,
+    User,
+)
 from backend.idempotency import IdempotencyRecord  # noqa: F401
 from backend.inbox.models import Notification  # noqa: F401
 from backend.jobs.models import OutboxJob  # noqa: F401

@@ -8,7 +8,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from backend.auth import service
+from backend.auth import invitations, service
 from backend.auth.models import ROLE_LABELS, Role, User
 from backend.auth.scope import scope_for
 from backend.auth.wechat import DevWechatGateway, HttpWechatGateway, WechatGateway
@@ -30,6 +30,12 @@ class LoginArgs(ApiSchema):
 
 class BindArgs(ApiSchema):
     binding_code = fields.String(required=True, validate=validate.Length(min=4, max=32))
+
+
+class RedeemInvitationArgs(ApiSchema):
+    invitation_code = fields.String(
+        required=True, validate=validate.Length(min=4, max=32), metadata={"description": "管理员给驻村干部的邀请码"}
+    )
 
 
 class UserSchema(ApiSchema):
@@ -168,6 +174,17 @@ def bind(args: dict) -> dict:
     """Bind the villager to the household on a card's binding code; the user, now with that household."""
     service.bind_household(db.session, current_user(), args["binding_code"])
     return user_view(current_user())
+
+
+@blp.route("/auth/invitations/redeem", methods=["POST"])
+@allow(Role.villager)
+@limiter.limit(lambda: current_app.config["BIND_RATE_LIMIT"])
+@blp.arguments(RedeemInvitationArgs)
+@blp.response(200, LoginResult)
+def redeem_invitation(args: dict) -> dict:
+    """Make this WeChat the invited cadre's login with a one-time invitation code; a new token for the cadre."""
+    ttl = timedelta(days=current_app.config["TOKEN_TTL_DAYS"])
+    return signed_in(invitations.redeem_invitation(db.session, current_user(), args["invitation_code"], ttl=ttl))
 
 
 @blp.route("/auth/logout", methods=["POST"])

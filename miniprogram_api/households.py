@@ -11,7 +11,7 @@ from backend.org import queries
 from backend.org.models import Household
 from backend.org.queries import HOUSEHOLD_FLAGS
 from miniprogram_api import BASE
-from miniprogram_api.policy import ALL_ROLES, allow, current_scope
+from miniprogram_api.policy import ALL_ROLES, allow, current_scope, current_user
 from miniprogram_api.schemas import ApiSchema, Int, ListArgs, MaskedIdNumber, MaskedName, MaskedPhone, Page, page
 
 blp = Blueprint("mp_households", __name__, url_prefix=BASE, description="户与成员")
@@ -37,6 +37,25 @@ class HouseholdSchema(ApiSchema):
     residents = fields.List(fields.Nested(ResidentSchema))
 
 
+class ContactSchema(ApiSchema):
+    name = fields.String(metadata={"description": "脱敏姓名"})
+    relation = fields.String()
+    is_head = fields.Boolean()
+    phone = fields.String(metadata={"description": "完整手机号：帮扶责任人联系包联户用"})
+
+
+class PairedHouseholdSchema(ApiSchema):
+    household_id = Int()
+    number = fields.String()
+    village_id = Int()
+    village_name = fields.String()
+    contacts = fields.List(fields.Nested(ContactSchema))
+
+
+class PairedHouseholdsSchema(ApiSchema):
+    items = fields.List(fields.Nested(PairedHouseholdSchema))
+
+
 class HouseholdListArgs(ListArgs):
     village_id = Int(load_default=None)
     flag = fields.String(load_default=None, validate=validate.OneOf(list(HOUSEHOLD_FLAGS)))
@@ -59,3 +78,11 @@ def list_households(args: dict) -> dict:
 def get_household(household_id: int):  # type: ignore[no-untyped-def]
     """One household with its members, masked: a villager's own, or one in the caller's villages."""
     return queries.household_detail(db.session, current_scope(), household_id)
+
+
+@blp.route("/households/paired", methods=["GET"])
+@allow(Role.cadre)
+@blp.response(200, PairedHouseholdsSchema)
+def paired_households() -> dict:
+    """The caller's own paired households (包联户) today, with their members' full phone numbers to call."""
+    return {"items": queries.paired_households(db.session, current_scope(), current_user().cadre_id)}

@@ -12,16 +12,17 @@ from itertools import count
 
 from sqlalchemy.orm import Session
 
-from backend.auth.models import Role, User
+from backend.auth.models import CadreInvitation, Role, User
 from backend.auth.scope import scope_for
-from backend.auth.service import issue_binding_code, issue_signin_ticket, issue_token
+from backend.auth.service import issue_binding_code, issue_signin_ticket, issue_token, new_binding_code
+from backend.crypto import lookup_hash
 from backend.org.identity import make_id_number
 from backend.org.models import Cadre, County, Grid, Household, Pairing, Post, Posting, Resident, Town, Village
 from backend.photos.models import Photo, PhotoStatus
 from backend.points.models import Claim, ClaimSource
 from backend.points.notice import close_month
 from backend.points.rules import active_rule_book, install_preset
-from backend.timeutil import today_local
+from backend.timeutil import now_utc, today_local
 from tests.factories_records import add_cadre_work
 from tests.factories_surveys import open_world_survey
 
@@ -38,6 +39,8 @@ class World:
     photo_id: str = ""
     # An unused one-time sign-in ticket of the villager, valid for a day.
     signin_ticket: str = ""
+    # An unused invitation for cadre_far's login (which has no WeChat yet), valid for a day.
+    invitation_code: str = ""
 
 
 def make_household(session: Session, village: Village, grid: Grid, number: str, *, poor: bool = False) -> Household:
@@ -147,6 +150,15 @@ def build_world(session: Session) -> World:
         world.tokens[name] = issue_token(session, user, timedelta(days=1)).token
     world.binding_codes["H6"] = issue_binding_code(session, households["H6"])
     world.signin_ticket = issue_signin_ticket(session, users["villager"], timedelta(days=1)).ticket
+    world.invitation_code = new_binding_code()
+    session.add(
+        CadreInvitation(
+            cadre_id=cadre_far.id,
+            code_hash=lookup_hash(world.invitation_code),
+            created_by_id=users["county_admin"].id,
+            expires_at=now_utc() + timedelta(days=1),
+        )
+    )
     for county in (c1, c2):
         install_preset(session, county, "gaoyang", effective_from=date(2020, 1, 1))
     book = active_rule_book(session, villages["V1"].id, today_local())

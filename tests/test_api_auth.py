@@ -80,18 +80,19 @@ def test_dev_login_is_refused_when_disabled(app, api, world) -> None:
     assert response.status_code == 401
 
 
-def test_binding_code_binds_once_and_then_is_spent(app, api, world) -> None:
-    code = world.binding_codes["H6"]
-    first = api("villager_unbound").post("/auth/bind", json={"binding_code": code})
-    assert first.status_code == 200, first.json
-    assert first.json["household_id"] == world.ids["H6"]
-    again = api("villager_far").post("/auth/bind", json={"binding_code": code})
-    assert again.status_code == 422
-    assert again.json["code"] == "binding_code_invalid"
+def test_one_card_code_binds_as_many_phones_as_the_household_has_members_and_no_more(app, api, world) -> None:
+    code = world.binding_codes["H6"]  # H6 has two members
+    for phone in ("villager_unbound", "villager_far"):
+        bound = api(phone).post("/auth/bind", json={"binding_code": code})
+        assert bound.status_code == 200, bound.json
+        assert bound.json["household_id"] == world.ids["H6"]
+    third = api("villager_neighbour").post("/auth/bind", json={"binding_code": code})
+    assert third.status_code == 409
+    assert third.json["code"] == "binding_full"
     with app.app_context():
-        far = db.session.get(User, world.ids["user:villager_far"])
-        assert far.household_id == world.ids["H4"]
-        assert db.session.get(Household, world.ids["H6"]).binding_code_hash is None
+        neighbour = db.session.get(User, world.ids["user:villager_neighbour"])
+        assert neighbour.household_id == world.ids["H2"]
+        assert db.session.get(Household, world.ids["H6"]).binding_code_hash is not None
 
 
 def test_binding_code_is_forgiving_about_spaces_and_dashes(api, world) -> None:

@@ -49,6 +49,8 @@ class User(Base):
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
     display_name: Mapped[str] = mapped_column(EncryptedString, default="")  # a cadre's real name
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
+    # When this phone bound its household: tells the admin which of a family's phones is which.
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     village_id: Mapped[int | None] = mapped_column(ForeignKey("village.id"), index=True)
     town_id: Mapped[int | None] = mapped_column(ForeignKey("town.id"), index=True)
     county_id: Mapped[int | None] = mapped_column(ForeignKey("county.id"), index=True)
@@ -121,6 +123,23 @@ class AdminSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+
+
+class CadreInvitation(Base):
+    """A one-time code with which a cadre's WeChat becomes that cadre's login. Only its keyed hash is stored; it
+    expires, `used_at` marks it spent, and a newer invitation for the same cadre revokes the older unused ones."""
+
+    __tablename__ = "cadre_invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cadre_id: Mapped[int] = mapped_column(ForeignKey("cadre.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AdminLoginFailure(Base):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.errors import NotFound, NotInScope
-from backend.org.models import Household, Posting, Town, Village
+from backend.org.models import Cadre, Household, Posting, Town, Village
 from backend.timeutil import today_local
 
 
@@ -91,3 +91,14 @@ def load_village(session: Session, scope: Scope, village_id: int) -> Village:
     if not scope.covers_village(village.id):
         raise NotInScope()
     return village
+
+
+def load_cadre(session: Session, scope: Scope, cadre_id: int) -> Cadre:
+    """A cadre posted (now or before) in one of the scope's villages, as the 驻村干部 list shows them."""
+    cadre = session.get(Cadre, cadre_id)
+    if cadre is None:
+        raise NotFound("干部不存在")
+    posted = filter_villages(select(Posting.id).where(Posting.cadre_id == cadre.id), scope, Posting.village_id)
+    if session.scalar(posted.limit(1)) is None:
+        raise NotInScope()
+    return cadre

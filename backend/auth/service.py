@@ -8,15 +8,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from backend.audit.service import place_of_village, record
 from backend.auth.models import ApiToken, Role, SigninTicket, User
 from backend.auth.wechat import DEV_CODE_PREFIX, WechatGateway
 from backend.crypto import lookup_hash
-from backend.errors import BindingCodeInvalid, Forbidden, Unauthenticated, WechatCodeInvalid
-from backend.org.models import Household
+from backend.errors import BindingCodeInvalid, BindingFull, Forbidden, Unauthenticated, WechatCodeInvalid
+from backend.org.models import Household, Resident
 from backend.timeutil import now_utc
 
 # One answer for a sign-in ticket that is unknown, used or expired: a guesser learns nothing from it.
@@ -59,10 +60,10 @@ def login_with_wechat_code(
         wx = gateway.code_to_session(code)
         user = session.scalar(select(User).where(User.wechat_openid == wx.openid)) or _first_login(session, wx.openid)
         user.wechat_session_key = wx.session_key
-    return _sign_in(session, user, ttl)
+    return sign_in(session, user, ttl)
 
 
-def _sign_in(session: Session, user: User, ttl: timedelta) -> IssuedToken:
+def sign_in(session: Session, user: User, ttl: timedelta) -> IssuedToken:
     if not user.is_active:
         raise Forbidden("账号已停用")
     user.last_login_at = now_utc()
@@ -101,7 +102,7 @@ def redeem_signin_ticket(session: Session, raw: str, *, ttl: timedelta) -> Issue
     )
     if spent.rowcount != 1:
         raise Unauthenticated(TICKET_SPENT)
-    return _sign_in(session, ticket.user, ttl)
+    return sign_in(session, ticket.user, ttl)
 
 
 def _first_login(session: Session, openid: str) -> User:
@@ -150,7 +151,8 @@ def new_binding_code(rng: random.Random | None = None) -> str:
 
 
 def issue_binding_code(session: Session, household: Household, *, rng: random.Random | None = None) -> str:
-    """A new card code replaces any unused one; only its keyed hash is stored. `rng`: the demo seed only."""
+    """A new card code replaces the household's old one (phones already bound stay bound); only its keyed hash is
+    stored, so a code is shown once, when it is issued. `rng`: the demo seed only."""
     code = new_binding_code(rng)
     household.binding_code_hash = lookup_hash(code)
     household.binding_code_issued_at = now_utc()
@@ -158,23 +160,45 @@ def issue_binding_code(session: Session, household: Household, *, rng: random.Ra
     return code
 
 
+def household_label(household: Household) -> str:
+    """How audit rows and admin messages name a household: 青石村 003 号户."""
+    return f"{household.village.name} {household.number} 号户"
+
+
+def normalize_code(raw: str) -> str:
+    """Codes are read off paper and typed: spaces and dashes are the reader's, not the code's."""
+    return raw.replace(" ", "").replace("-", "")
+
+
 def bind_household(session: Session, user: User, binding_code: str) -> Household:
+    """Bind the villager's phone to the household whose card carries this code. One code serves the whole family:
+    it binds as many phones as the household has members, each its own account and token, and stays valid until
+    an admin reissues or revokes it (an unbound phone frees its place). The household row is locked while the
+    phones are counted, so two phones racing for the last place cannot both win."""
     if user.role != Role.villager:
         raise Forbidden("只有村民账号可以绑定户")
-    code_hash = lookup_hash(binding_code.replace(" ", "").replace("-", ""))
-    household = session.scalar(select(Household).where(Household.binding_code_hash == code_hash))
+    code_hash = lookup_hash(normalize_code(binding_code))
+    household = session.scalar(select(Household).where(Household.binding_code_hash == code_hash).with_for_update())
     if household is None:
         raise BindingCodeInvalid()
-    # Guarded update: of two phones racing with one code, exactly one wins.
-    consumed = session.execute(
-        update(Household)
-        .where(Household.id == household.id, Household.binding_code_hash == code_hash)
-        .values(binding_code_hash=None)
-        .execution_options(synchronize_session=False)
+    if user.household_id == household.id:
+        return household
+    bound = session.scalar(
+        select(func.count(User.id)).where(User.household_id == household.id, User.is_active.is_(True))
     )
-    if consumed.rowcount != 1:
-        raise BindingCodeInvalid()
+    members = session.scalar(select(func.count(Resident.id)).where(Resident.household_id == household.id))
+    if bound >= members:
+        raise BindingFull(f"本户 {members} 位家庭成员的名额已用完，请联系村里解绑不用的手机")
     user.household_id = household.id
+    user.bound_at = now_utc()
     session.flush()
-    session.refresh(household)
+    record(
+        session,
+        user,
+        "household.bind",
+        "household",
+        household.id,
+        f"{household_label(household)} 绑定一部手机（第 {bound + 1}/{members} 部）",
+        place_of_village(session, household.village_id),
+    )
     return household

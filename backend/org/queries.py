@@ -387,3 +387,54 @@ def dashboard_counts(session: Session, scope: Scope) -> dict[str, int]:
         )
         or 0,
     }
+
+
+# --- A helper's paired households (包联户), with phones to call ---
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str  # masked
+    relation: str
+    is_head: bool
+    phone: str  # in full: the helper calls it
+
+
+@dataclass(frozen=True)
+class PairedHousehold:
+    household_id: int
+    number: str
+    village_id: int
+    village_name: str
+    contacts: list[Contact]
+
+
+def paired_households(session: Session, scope: Scope, cadre_id: int) -> list[PairedHousehold]:
+    """The households the cadre is paired with today, with their members' full phone numbers (helpers must be
+    able to phone their families). Only the cadre's own current pairings: no other household's number is here."""
+    today = today_local()
+    stmt = filter_households(
+        select(Household)
+        .join(Pairing, Pairing.household_id == Household.id)
+        .where(
+            Pairing.cadre_id == cadre_id,
+            Pairing.start_on <= today,
+            or_(Pairing.end_on.is_(None), Pairing.end_on >= today),
+        ),
+        scope,
+        Household.id,
+        Household.village_id,
+    )
+    households = session.scalars(
+        stmt.options(selectinload(Household.residents), selectinload(Household.village)).order_by(Household.number)
+    )
+    return [
+        PairedHousehold(
+            household.id,
+            household.number,
+            household.village_id,
+            household.village.name,
+            [Contact(mask_name(r.name), r.relation, r.is_head, r.phone) for r in household.residents if r.phone],
+        )
+        for household in households
+    ]
