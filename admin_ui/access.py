@@ -13,13 +13,13 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, flash, g, redirect, request
 from flask_login import current_user
 
 from backend.auth.models import ADMIN_ROLES, ROLE_LABELS
 from backend.auth.scope import Scope, scope_for
 from backend.db import db
-from backend.errors import Forbidden, InvalidRequest
+from backend.errors import DomainError, Forbidden, InvalidRequest
 from backend.extensions import login_manager
 from backend.org.queries import scope_name
 from backend.timeutil import to_local
@@ -163,6 +163,19 @@ def _refuse_unguarded_views() -> None:
 
 def current_scope() -> Scope:
     return g.admin.scope
+
+
+def act(action: Callable[[], Any], success: str, back: str) -> Response:
+    """Run one service call for a form post: flash the outcome, undo everything on a refusal."""
+    try:
+        action()
+    except DomainError as error:
+        db.session.rollback()
+        detail = "；".join(f"{messages[0]}" for messages in (error.errors or {}).values())
+        flash(f"{error.message}{'：' + detail if detail else ''}", "error")
+    else:
+        flash(success, "ok")
+    return redirect(back)
 
 
 # --- Query-string parsing shared by the list pages ---

@@ -3,17 +3,26 @@ their stock (restock with a donor note, write-off, ledger), windows and pickup d
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from admin_ui.access import admin_required, bp, current_scope, form_int, form_return_path, int_arg, nav_item, page_arg
+from admin_ui.access import (
+    act,
+    admin_required,
+    bp,
+    current_scope,
+    form_int,
+    form_return_path,
+    int_arg,
+    nav_item,
+    page_arg,
+)
 from admin_ui.export import EXPORT_MAX_ROWS, wants_xlsx, xlsx_response
 from backend.db import db
-from backend.errors import DomainError, InvalidRequest, PickupCodeInvalid
+from backend.errors import InvalidRequest, PickupCodeInvalid
 from backend.extensions import limiter
 from backend.org.queries import village_choices
 from backend.points.models import CapPeriod
@@ -29,19 +38,6 @@ PICKUP_CODE_RATE_LIMIT = "5 per 10 minutes"
 
 def _form_text(name: str, max_length: int = 200) -> str:
     return (request.form.get(name) or "").strip()[:max_length]
-
-
-def _act(action: Callable[[], Any], success: str, back: str) -> Response:
-    """Run one service call for a form post: flash the outcome, undo everything on a refusal."""
-    try:
-        action()
-    except DomainError as error:
-        db.session.rollback()
-        detail = "；".join(f"{messages[0]}" for messages in (error.errors or {}).values())
-        flash(f"{error.message}{'：' + detail if detail else ''}", "error")
-    else:
-        flash(success, "ok")
-    return redirect(back)
 
 
 # --- 兑换审核 ---
@@ -94,7 +90,7 @@ def _back_to_queue() -> str:
 @bp.post("/shop/redemptions/<int:redemption_id>/approve")
 @admin_required
 def shop_redemption_approve(redemption_id: int) -> Response:
-    return _act(
+    return act(
         lambda: redemptions.approve_redemption(db.session, current_scope(), current_user, redemption_id),
         "已通过，取货码已发送给农户",
         _back_to_queue(),
@@ -110,7 +106,7 @@ def shop_redemption_reject(redemption_id: int) -> Response:
             raise InvalidRequest("请填写驳回理由")
         redemptions.reject_redemption(db.session, current_scope(), current_user, redemption_id, reason)
 
-    return _act(reject, "已驳回，积分和库存已退回", _back_to_queue())
+    return act(reject, "已驳回，积分和库存已退回", _back_to_queue())
 
 
 def _wrong_code_answered(_response: Response) -> bool:
@@ -139,7 +135,7 @@ def shop_hand_over() -> Response:
             g.pickup_code_wrong = True
             raise
 
-    return _act(hand_over, "已核销取货码，商品已领取", _back_to_queue())
+    return act(hand_over, "已核销取货码，商品已领取", _back_to_queue())
 
 
 # --- 商品与库存 ---
@@ -212,7 +208,7 @@ def shop_product_create() -> Response:
         )
         created.append(product.id)
 
-    response = _act(create, "商品已添加，请入库", url_for("admin.shop_products"))
+    response = act(create, "商品已添加，请入库", url_for("admin.shop_products"))
     return redirect(url_for("admin.shop_product", product_id=created[0])) if created else response
 
 
@@ -241,7 +237,7 @@ def shop_product(product_id: int) -> str | Response:
 @bp.post("/shop/products/<int:product_id>")
 @admin_required
 def shop_product_update(product_id: int) -> Response:
-    return _act(
+    return act(
         lambda: stock.update_product(
             db.session,
             current_scope(),
@@ -271,7 +267,7 @@ def shop_product_stock(product_id: int) -> Response:
             _form_text("note"),
         )
 
-    return _act(move, "已入库" if restock else "已报损", url_for("admin.shop_product", product_id=product_id))
+    return act(move, "已入库" if restock else "已报损", url_for("admin.shop_product", product_id=product_id))
 
 
 @bp.post("/shop/products/<int:product_id>/photos")
@@ -285,7 +281,7 @@ def shop_product_photo(product_id: int) -> Response:
             raise InvalidRequest("请选择照片")
         stock.add_product_photo(db.session, current_scope(), current_user, product_id, file.read())
 
-    return _act(upload, "照片已上传，处理完成后显示", url_for("admin.shop_product", product_id=product_id))
+    return act(upload, "照片已上传，处理完成后显示", url_for("admin.shop_product", product_id=product_id))
 
 
 def _form_choice(name: str, choices: tuple[str, ...]) -> str:
@@ -316,13 +312,13 @@ def shop_window_add(village_id: int) -> Response:
             form_int("last_day", required=True),
         )
 
-    return _act(add, "兑换时间已添加", _settings_page(village_id))
+    return act(add, "兑换时间已添加", _settings_page(village_id))
 
 
 @bp.post("/shop/villages/<int:village_id>/windows/<int:window_id>/delete")
 @admin_required
 def shop_window_delete(village_id: int, window_id: int) -> Response:
-    return _act(
+    return act(
         lambda: settings.remove_window(db.session, current_scope(), window_id),
         "兑换时间已删除",
         _settings_page(village_id),
@@ -332,7 +328,7 @@ def shop_window_delete(village_id: int, window_id: int) -> Response:
 @bp.post("/shop/villages/<int:village_id>/pickup-days")
 @admin_required
 def shop_pickup_days(village_id: int) -> Response:
-    return _act(
+    return act(
         lambda: settings.set_pickup_days(
             db.session, current_scope(), village_id, form_int("pickup_days", required=True)
         ),

@@ -24,6 +24,8 @@ ACTION_LABELS = {
     "revoke": "作废",
     "unbind": "解绑",
     "bind": "绑定",
+    "print": "打印明白卡",
+    "invite": "生成邀请码",
 }
 
 TARGET_LABELS = {

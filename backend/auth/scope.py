@@ -93,12 +93,15 @@ def load_village(session: Session, scope: Scope, village_id: int) -> Village:
     return village
 
 
+def posted_cadre_ids(scope: Scope) -> Select[tuple[int]]:
+    """The cadres an admin manages: those posted (now or before) in one of the scope's villages."""
+    return filter_villages(select(Posting.cadre_id), scope, Posting.village_id)
+
+
 def load_cadre(session: Session, scope: Scope, cadre_id: int) -> Cadre:
-    """A cadre posted (now or before) in one of the scope's villages, as the 驻村干部 list shows them."""
     cadre = session.get(Cadre, cadre_id)
     if cadre is None:
         raise NotFound("干部不存在")
-    posted = filter_villages(select(Posting.id).where(Posting.cadre_id == cadre.id), scope, Posting.village_id)
-    if session.scalar(posted.limit(1)) is None:
+    if session.scalar(posted_cadre_ids(scope).where(Posting.cadre_id == cadre.id).limit(1)) is None:
         raise NotInScope()
     return cadre

@@ -22,6 +22,7 @@ from backend.auth.scope import (
     filter_villages,
     load_household,
     load_village,
+    posted_cadre_ids,
 )
 from backend.crypto import lookup_hash, mask_id_number, mask_name, mask_phone
 from backend.org.models import (
@@ -89,8 +90,7 @@ def villages_query(scope: Scope, search: str | None = None) -> Select[tuple[Vill
 
 
 def _cadres_in_scope(scope: Scope, search: str | None) -> Select[tuple[Cadre]]:
-    posted = filter_villages(select(Posting.cadre_id), scope, Posting.village_id)
-    stmt = select(Cadre).where(Cadre.id.in_(posted))
+    stmt = select(Cadre).where(Cadre.id.in_(posted_cadre_ids(scope)))
     if search and search.strip():
         term = lookup_hash(search.strip())
         stmt = stmt.where(or_(Cadre.name_hash == term, Cadre.phone_hash == term))
