@@ -21,3 +21,11 @@ export function coverageText(row) {
   const visits = `走访 ${row.period_visits}/${row.visits_required} 次`
   return row.contacts_required ? `${visits}，联系 ${row.contacts}/${row.contacts_required} 次` : visits
 }
+
+// The members' phones of this helper's own paired households, by household id, heads first: tap to call.
+export async function loadContacts() {
+  const { items } = await get('/households/paired')
+  return Object.fromEntries(
+    items.map((h) => [h.household_id, [...h.contacts].sort((a, b) => Number(b.is_head) - Number(a.is_head))]),
+  )
+}

@@ -1,1 +1,0 @@
-import"./index-BiU3xKlA.js";import"./loading-B8VuSmdq.js";

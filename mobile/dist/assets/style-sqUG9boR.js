@@ -1,0 +1,1 @@
+import"./index-_Jx06gMd.js";import"./loading-QavSIjvF.js";
