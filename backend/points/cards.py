@@ -17,9 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from reportlab.graphics import renderPDF
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
+import segno
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
@@ -185,11 +183,18 @@ def grouped_code(code: str) -> str:
 
 
 def _qr(canvas: Canvas, code: str, x: float, y: float) -> None:
-    widget = QrCodeWidget(code, barLevel="M")
-    left, bottom, right, top = widget.getBounds()
-    drawing = Drawing(QR_SIZE, QR_SIZE, transform=[QR_SIZE / (right - left), 0, 0, QR_SIZE / (top - bottom), 0, 0])
-    drawing.add(widget)
-    renderPDF.draw(drawing, canvas, x, y)
+    """The code as a full QR (segno: a Micro QR, which it would pick for text this short, is not read by WeChat's
+    scanner), drawn as one filled path of its dark modules with a quiet zone of two. reportlab's own QR widget
+    encodes in pure Python twice per draw: 300 QRs took 10.6 s against 2.2 s this way (same run, busy 2-core
+    machine)."""
+    matrix = segno.make_qr(code, error="m").matrix
+    module = QR_SIZE / (len(matrix) + 4)
+    path = canvas.beginPath()
+    for row, cells in enumerate(matrix):
+        for column, dark in enumerate(cells):
+            if dark:
+                path.rect(x + (column + 2) * module, y + QR_SIZE - (row + 3) * module, module, module)
+    canvas.drawPath(path, stroke=0, fill=1)
 
 
 class _Writer:
