@@ -29,6 +29,7 @@ ACTION_LABELS = {
 }
 
 TARGET_LABELS = {
+    "county": "县",
     "town": "乡镇",
     "village": "行政村",
     "grid": "网格",

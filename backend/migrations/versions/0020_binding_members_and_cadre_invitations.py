@@ -2,7 +2,7 @@
 household) and cadre_invitation (one-time codes, kept as keyed hashes, with which a cadre's WeChat becomes that
 cadre's login)
 
-Revision ID: 0022
+Revision ID: 0020
 Revises: 0019
 Create Date: 2026-12-07 20:10:00
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0022'
+revision = '0020'
 down_revision = '0019'
 branch_labels = None
 depends_on = None
