@@ -34,7 +34,24 @@ def render_admin_error(error: DomainError | HTTPException) -> Response:
 
 def init_admin(app: Flask) -> None:
     # Each module adds its routes (and top-bar entries) to the one blueprint.
-    from admin_ui import audit, binding, honors, notice, org, photos, points, ratings, records, shop, surveys, views  # noqa: F401
+    from admin_ui import (  # noqa: F401
+        accounts,
+        audit,
+        binding,
+        honors,
+        notice,
+        org,
+        org_cadres,
+        org_households,
+        org_regions,
+        photos,
+        points,
+        ratings,
+        records,
+        shop,
+        surveys,
+        views,
+    )
     from admin_ui.access import bp
 
     login_manager.login_view = "admin.login"

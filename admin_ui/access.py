@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, flash, g, redirect, request
 from flask_login import current_user
 
-from backend.auth.models import ADMIN_ROLES, ROLE_LABELS
+from backend.auth.models import ADMIN_ROLES, ROLE_LABELS, Role
 from backend.auth.scope import Scope, scope_for
 from backend.db import db
 from backend.errors import DomainError, Forbidden, InvalidRequest
@@ -60,6 +60,11 @@ class AdminContext:
     scope: Scope
     role_label: str
     scope_name: str
+
+    @property
+    def can_manage(self) -> bool:
+        """Town and county admins change the region tree and accounts (the forms show); a review panel reads."""
+        return self.scope.role in (Role.town_admin, Role.county_admin)
 
 
 # The top bar shows these areas; the bar under it shows the pages of the area you are in.
@@ -165,19 +170,6 @@ def current_scope() -> Scope:
     return g.admin.scope
 
 
-def act(action: Callable[[], Any], success: str, back: str) -> Response:
-    """Run one service call for a form post: flash the outcome, undo everything on a refusal."""
-    try:
-        action()
-    except DomainError as error:
-        db.session.rollback()
-        detail = "；".join(f"{messages[0]}" for messages in (error.errors or {}).values())
-        flash(f"{error.message}{'：' + detail if detail else ''}", "error")
-    else:
-        flash(success, "ok")
-    return redirect(back)
-
-
 # --- Query-string parsing shared by the list pages ---
 
 
@@ -260,3 +252,36 @@ def form_int(name: str, *, required: bool = False) -> int | None:
     if not INT32_MIN <= value <= INT32_MAX:
         raise InvalidRequest(f"“{name}”超出范围", errors={name: ["数值超出范围"]})
     return value
+
+
+def form_float(name: str) -> float | None:
+    """A finite decimal number (ASCII) from a posted form field, such as a latitude; blank is None."""
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw) if raw.isascii() and len(raw) <= 30 else None
+    except ValueError:
+        value = None
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        raise InvalidRequest(f"“{name}”须为数字", errors={name: ["请填写数字，如 33.15"]})
+    return value
+
+
+def form_text(name: str, max_length: int = 200) -> str:
+    """A posted text field, trimmed and cut to `max_length`: the services judge what it says."""
+    return (request.form.get(name) or "").strip()[:max_length]
+
+
+def act(action: Callable[[], Any], success: str, back: str, then: Callable[[Any], str] | None = None) -> Response:
+    """Run one service call for a form post: flash the outcome, undo everything on a refusal. Goes back to
+    `back`, or after a success to `then` of what the call returned (the page of a new row)."""
+    try:
+        result = action()
+    except DomainError as error:
+        db.session.rollback()
+        detail = "；".join(f"{messages[0]}" for messages in (error.errors or {}).values())
+        flash(f"{error.message}{'：' + detail if detail else ''}", "error")
+        return redirect(back)
+    flash(success, "ok")
+    return redirect(then(result) if then else back)

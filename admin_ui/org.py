@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import render_template, request
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from admin_ui.access import admin_required, bp, choice_arg, current_scope, int_arg, nav_item, page_arg, text_arg
@@ -11,17 +12,24 @@ from backend.db import db
 from backend.org import queries
 from backend.org.queries import HOUSEHOLD_FLAGS
 
-nav_item("admin.villages", "行政村", "org", 10)
-nav_item("admin.households", "农户", "org", 20, also_active=("admin.household",))
-nav_item("admin.cadres", "驻村干部", "org", 30)
+nav_item("admin.villages", "行政村", "org", 10, also_active=("admin.village",))
+nav_item(
+    "admin.households",
+    "农户",
+    "org",
+    20,
+    also_active=("admin.household", "admin.household_new", "admin.household_manage"),
+)
+nav_item("admin.cadres", "驻村干部", "org", 30, also_active=("admin.cadre", "admin.cadre_new"))
 
 
 @bp.get("/villages")
 @admin_required
 def villages() -> str:
-    q = text_arg("q")
-    page = queries.village_page(db.session, current_scope(), search=q, page=page_arg())
-    return render_template("villages.html", page=page, q=q)
+    q, retired = text_arg("q"), request.args.get("retired") == "1"
+    page = queries.village_page(db.session, current_scope(), search=q, retired=retired, page=page_arg())
+    towns = [t for t in queries.town_rows(db.session, current_user) if t.retired_on is None]
+    return render_template("villages.html", page=page, q=q, retired=retired, towns=towns)
 
 
 @bp.get("/households")

@@ -16,6 +16,7 @@ from admin_ui.access import (
     current_scope,
     form_int,
     form_return_path,
+    form_text,
     int_arg,
     nav_item,
     page_arg,
@@ -34,10 +35,6 @@ nav_item("admin.shop_redemptions", "兑换审核", "shop", 60)
 nav_item("admin.shop_products", "积分超市", "shop", 61, also_active=("admin.shop_product",))
 
 PICKUP_CODE_RATE_LIMIT = "5 per 10 minutes"
-
-
-def _form_text(name: str, max_length: int = 200) -> str:
-    return (request.form.get(name) or "").strip()[:max_length]
 
 
 # --- 兑换审核 ---
@@ -101,7 +98,7 @@ def shop_redemption_approve(redemption_id: int) -> Response:
 @admin_required
 def shop_redemption_reject(redemption_id: int) -> Response:
     def reject() -> None:
-        reason = _form_text("reason", 300)
+        reason = form_text("reason", 300)
         if len(reason) < 2:
             raise InvalidRequest("请填写驳回理由")
         redemptions.reject_redemption(db.session, current_scope(), current_user, redemption_id, reason)
@@ -124,7 +121,7 @@ def shop_hand_over() -> Response:
 
     def hand_over() -> None:
         scope = current_scope()
-        code = _form_text("pickup_code", 10)
+        code = form_text("pickup_code", 10)
         village_id = form_int("village_id") or (next(iter(scope.village_ids)) if len(scope.village_ids) == 1 else None)
         if village_id is None:
             raise InvalidRequest("请选择行政村")
@@ -181,7 +178,7 @@ def shop_products() -> str | Response:
 
 
 def _product_fields() -> dict[str, Any]:
-    name = _form_text("name", 60)
+    name = form_text("name", 60)
     if not name:
         raise InvalidRequest("请填写商品名称")
     period = request.form.get("limit_period") or CapPeriod.month.value
@@ -190,8 +187,8 @@ def _product_fields() -> dict[str, Any]:
     return {
         "name": name,
         "points": form_int("points", required=True),
-        "unit": _form_text("unit", 10) or "件",
-        "description": _form_text("description"),
+        "unit": form_text("unit", 10) or "件",
+        "description": form_text("description"),
         "per_household_limit": form_int("per_household_limit"),
         "limit_period": CapPeriod(period),
     }
@@ -264,7 +261,7 @@ def shop_product_stock(product_id: int) -> Response:
             current_user.id,
             product_id,
             form_int("quantity", required=True),
-            _form_text("note"),
+            form_text("note"),
         )
 
     return act(move, "已入库" if restock else "已报损", url_for("admin.shop_product", product_id=product_id))

@@ -38,7 +38,7 @@ from backend.auth.models import User
 from backend.db import db
 from backend.demo.org import DEMO_PASSWORD
 from backend.extensions import limiter
-from backend.org.models import Cadre, County, Household, Resident, Town, Village
+from backend.org.models import Cadre, County, Grid, Household, Posting, Resident, Town, Village
 from backend.points import rules
 from backend.points.models import Claim, MonthlyNotice, Objection, RuleBook
 from backend.ratings.models import RatingScheme, Rectification
@@ -68,8 +68,11 @@ PATH_ROWS: dict[str, Any] = {
     "survey_id": Survey.id,
     "household_id": Household.id,
     "cadre_id": Cadre.id,
-    "user_id": User.id,
+    "town_id": Town.id,
+    "grid_id": Grid.id,
     "resident_id": Resident.id,
+    "posting_id": Posting.id,
+    "user_id": User.id,
 }
 ROWS_PER_PARAMETER = 4
 

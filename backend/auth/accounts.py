@@ -42,16 +42,22 @@ def set_password(session: Session, user: User, password: str) -> None:
     end_all_sessions(session, user, "password set")
 
 
-def assign_admin_role(session: Session, user: User, role: Role, region_code: str) -> None:
-    """Make the user an admin of the region with this code (a county's, a town's or a village's, as the role
-    needs); the other region anchors are cleared. No change, no sign-out."""
+def admin_anchors(session: Session, role: Role, region_code: str) -> dict[str, int | None]:
+    """The region anchor columns of an admin of the region with this code (a county's, a town's or a village's,
+    as the role needs): that region's id in its column, None in the others."""
     if role not in ADMIN_ROLES:
         raise InvalidRequest(f"{ROLE_LABELS[role]}不是管理员角色")
     model, anchor, region = _REGION_OF_ROLE[role]
     region_id = session.scalar(select(model.id).where(model.code == region_code))
     if region_id is None:
         raise NotFound(f"没有代码为 {region_code} 的{region}")
-    anchors = {column: None for _, column, _ in _REGION_OF_ROLE.values()} | {anchor: region_id}
+    return {column: None for _, column, _ in _REGION_OF_ROLE.values()} | {anchor: region_id}
+
+
+def assign_admin_role(session: Session, user: User, role: Role, region_code: str) -> None:
+    """Make the user an admin of the region with this code; the other region anchors are cleared. No change,
+    no sign-out."""
+    anchors = admin_anchors(session, role, region_code)
     if user.role == role and all(getattr(user, column) == value for column, value in anchors.items()):
         return
     user.role = role

@@ -1,5 +1,6 @@
-"""Binding as admins read it: a household's card code and bound phones, each village's cards and phones, each
-cadre's WeChat login. Scoped through backend.auth.scope; names come back masked."""
+"""Accounts as admins read them: binding (a household's card code and bound phones, each village's cards and
+phones, each cadre's WeChat login) and the 账号管理 page (the accounts the reader manages, with their region
+named). Scoped through backend.auth.scope; names come back masked."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
-from backend.auth.models import CadreInvitation, Role, User
+from backend.auth.account_admin import managed_accounts
+from backend.auth.models import ROLE_LABELS, CadreInvitation, Role, User
 from backend.auth.scope import Scope, filter_villages, load_household, posted_cadre_ids
 from backend.crypto import mask_name
-from backend.org.models import Cadre, Household, Town, Village
+from backend.org.models import Cadre, County, Household, Town, Village
 from backend.pagination import PER_PAGE, Page, page_bounds
 from backend.timeutil import now_utc
 
@@ -151,3 +153,80 @@ def cadre_login_page(session: Session, scope: Scope, *, page: int = 1, per_page:
         per_page,
         total,
     )
+
+
+# --- 账号管理 ---
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    username: str
+    role: str
+    role_label: str
+    region: str  # the county, town or village it administers; a cadre's masked name
+    region_code: str
+    is_active: bool
+    last_login_at: datetime | None
+    is_admin: bool
+
+
+def _region(session: Session, user: User) -> tuple[str, str]:
+    if user.role == Role.cadre and user.cadre_id is not None:
+        return mask_name(session.get_one(Cadre, user.cadre_id).name), ""
+    for model, anchor in ((Village, user.village_id), (Town, user.town_id), (County, user.county_id)):
+        if anchor is not None:
+            row = session.get_one(model, anchor)
+            return row.name, row.code
+    return "", ""
+
+
+def account_page(session: Session, reader: User, *, page: int = 1, per_page: int = PER_PAGE) -> Page[AccountRow]:
+    base = select(User).where(managed_accounts(reader))
+    total, page = page_bounds(session, base, page, per_page)
+    users = session.scalars(
+        base.order_by(User.is_active.desc(), User.role, User.username).limit(per_page).offset((page - 1) * per_page)
+    )
+    rows = []
+    for user in users:
+        region, code = _region(session, user)
+        rows.append(
+            AccountRow(
+                user.id,
+                user.username,
+                user.role.value,
+                ROLE_LABELS[user.role],
+                region,
+                code,
+                user.is_active,
+                user.last_login_at,
+                user.role != Role.cadre,
+            )
+        )
+    return Page(rows, page, per_page, total)
+
+
+def region_choices(session: Session, reader: User) -> list[tuple[str, str]]:
+    """(code, label) of the regions the reader may give a role over: its county, towns and villages in use."""
+    if reader.role == Role.county_admin:
+        county = session.get_one(County, reader.county_id)
+        towns = select(Town.id).where(Town.county_id == county.id)
+        choices = [(county.code, f"{county.name}（县）")]
+        choices += [
+            (t.code, f"{t.name}（镇）")
+            for t in session.scalars(
+                select(Town).where(Town.id.in_(towns), Town.retired_on.is_(None)).order_by(Town.code)
+            )
+        ]
+    elif reader.role == Role.town_admin:
+        towns = select(Town.id).where(Town.id == reader.town_id)
+        choices = []
+    else:
+        return []
+    villages = session.execute(
+        select(Village.code, Village.name, Town.name)
+        .join(Town)
+        .where(Village.town_id.in_(towns), Village.retired_on.is_(None))
+        .order_by(Village.code)
+    )
+    return choices + [(code, f"{town} · {name}（村）") for code, name, town in villages]

@@ -42,6 +42,7 @@ class Town(Base):
     county_id: Mapped[int] = mapped_column(ForeignKey("county.id"), index=True)
     name: Mapped[str] = mapped_column(String(40))
     code: Mapped[str] = mapped_column(String(9), unique=True)
+    retired_on: Mapped[date | None] = mapped_column(Date)
 
     county: Mapped[County] = relationship(back_populates="towns")
     villages: Mapped[list[Village]] = relationship(back_populates="town", order_by="Village.code")
@@ -62,6 +63,7 @@ class Village(Base):
     center_lat: Mapped[float] = mapped_column(Float)
     center_lng: Mapped[float] = mapped_column(Float)
     fence_radius_m: Mapped[int] = mapped_column(Integer, default=1500)
+    retired_on: Mapped[date | None] = mapped_column(Date)
 
     town: Mapped[Town] = relationship(back_populates="villages")
     grids: Mapped[list[Grid]] = relationship(back_populates="village", order_by="Grid.id")
@@ -74,6 +76,7 @@ class Grid(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("village.id"), index=True)
     name: Mapped[str] = mapped_column(String(40))
+    retired_on: Mapped[date | None] = mapped_column(Date)
 
     village: Mapped[Village] = relationship(back_populates="grids")
 
@@ -102,11 +105,16 @@ class Household(Base):
     binding_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     binding_code_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    # Retired households (户销户) stay in history and are hidden from lists and choices.
+    retired_on: Mapped[date | None] = mapped_column(Date)
 
     village: Mapped[Village] = relationship()
     grid: Mapped[Grid] = relationship()
+    # The current members: one who left keeps their row (history, party membership) with left_on set.
     residents: Mapped[list[Resident]] = relationship(
-        back_populates="household", order_by="(Resident.is_head.desc(), Resident.id)"
+        primaryjoin="and_(Household.id == Resident.household_id, Resident.left_on.is_(None))",
+        order_by="(Resident.is_head.desc(), Resident.id)",
+        viewonly=True,
     )
 
 
@@ -126,19 +134,27 @@ class PersonalData:
         return value
 
 
+# A member's relation to the head (与户主关系), and genders, as the household register writes them.
+RELATIONS = ("户主", "配偶", "子女", "父母", "孙子女", "兄弟姐妹", "其他")
+GENDERS = ("男", "女")
+
+
 class Resident(PersonalData, Base):
     """A member of a household (户成员)."""
 
     __tablename__ = "resident"
+    # At most one head per household; the services keep it exactly one while the household has members.
+    __table_args__ = (partial_index("uq_resident_head", "household_id", where="is_head", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
-    relation: Mapped[str] = mapped_column(String(10))  # 户主 / 配偶 / 子女 / 父母 / 孙子女 / 其他
+    relation: Mapped[str] = mapped_column(String(10))  # one of RELATIONS
     is_head: Mapped[bool] = mapped_column(Boolean, default=False)
-    gender: Mapped[str] = mapped_column(String(1))  # 男 / 女
+    gender: Mapped[str] = mapped_column(String(1))  # one of GENDERS
     birth_year: Mapped[int | None] = mapped_column(Integer)
+    left_on: Mapped[date | None] = mapped_column(Date)  # 迁出: no longer a member from this day
 
-    household: Mapped[Household] = relationship(back_populates="residents")
+    household: Mapped[Household] = relationship()
 
 
 class Post(enum.StrEnum):
@@ -167,20 +183,26 @@ class Cadre(PersonalData, Base):
     county_id: Mapped[int] = mapped_column(ForeignKey("county.id"), index=True)
     work_unit: Mapped[str] = mapped_column(String(60))  # 派出单位
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    retired_on: Mapped[date | None] = mapped_column(Date)
 
     postings: Mapped[list[Posting]] = relationship(back_populates="cadre", order_by="Posting.start_on")
 
 
 class Posting(Base):
-    """A cadre posted to a village in a post for a date range (end_on null = still posted)."""
+    """A cadre posted to a village in a post for a date range (end_on null = still posted). A 网格员's posting
+    names the grid they look after."""
 
     __tablename__ = "posting"
-    __table_args__ = (CheckConstraint("end_on IS NULL OR end_on >= start_on", name="dates_ordered"),)
+    __table_args__ = (
+        CheckConstraint("end_on IS NULL OR end_on >= start_on", name="dates_ordered"),
+        CheckConstraint("grid_id IS NULL OR post = 'grid_worker'", name="grid_only_for_grid_workers"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cadre_id: Mapped[int] = mapped_column(ForeignKey("cadre.id"), index=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("village.id"), index=True)
     post: Mapped[Post] = mapped_column(str_enum(Post, "post"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), index=True)
     start_on: Mapped[date] = mapped_column(Date)
     end_on: Mapped[date | None] = mapped_column(Date)
 
@@ -200,8 +222,9 @@ class Pairing(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     cadre_id: Mapped[int] = mapped_column(ForeignKey("cadre.id"), index=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
-    # The household's village, copied on insert (households do not move): a town's coverage reads its
-    # pairings by village instead of joining every household of the town.
+    # The household's village, copied on insert and moved with the household while the pairing is current
+    # (backend.org.households.move_household): a town's coverage reads its pairings by village instead of
+    # joining every household of the town.
     village_id: Mapped[int] = mapped_column(ForeignKey("village.id"), index=True)
     start_on: Mapped[date] = mapped_column(Date)
     end_on: Mapped[date | None] = mapped_column(Date)

@@ -25,6 +25,7 @@ from backend.auth.scope import (
     posted_cadre_ids,
 )
 from backend.crypto import lookup_hash, mask_id_number, mask_name, mask_phone
+from backend.org.cadres import load_cadre
 from backend.org.models import (
     POST_LABELS,
     Cadre,
@@ -60,17 +61,26 @@ def flag_labels(household: Household) -> list[tuple[str, str]]:
 
 
 def households_query(
-    scope: Scope, *, village_id: int | None = None, flag: str | None = None, search: str | None = None
+    scope: Scope,
+    *,
+    village_id: int | None = None,
+    flag: str | None = None,
+    search: str | None = None,
+    retired: bool = False,
 ) -> Select[tuple[Household]]:
-    """Households the scope covers, optionally filtered; `search` matches 户号 or a member's exact name."""
+    """Households the scope covers, optionally filtered; `search` matches 户号 or a current member's exact name.
+    Retired households only when asked for (`retired`), and then only they."""
     stmt = filter_households(select(Household), scope, Household.id, Household.village_id)
+    stmt = stmt.where(Household.retired_on.isnot(None) if retired else Household.retired_on.is_(None))
     if village_id is not None:
         stmt = stmt.where(Household.village_id == village_id)
     if flag in HOUSEHOLD_FLAGS:
         stmt = stmt.where(HOUSEHOLD_FLAGS[flag][0].is_(True))
     if search and search.strip():
         term = search.strip()
-        by_name = select(Resident.household_id).where(Resident.name_hash == lookup_hash(term))
+        by_name = select(Resident.household_id).where(
+            Resident.name_hash == lookup_hash(term), Resident.left_on.is_(None)
+        )
         stmt = stmt.where(or_(Household.number.contains(term, autoescape=True), Household.id.in_(by_name)))
     return stmt.options(selectinload(Household.residents))
 
@@ -79,8 +89,10 @@ def household_detail(session: Session, scope: Scope, household_id: int) -> House
     return load_household(session, scope, household_id)
 
 
-def villages_query(scope: Scope, search: str | None = None) -> Select[tuple[Village]]:
+def villages_query(scope: Scope, search: str | None = None, retired: bool = False) -> Select[tuple[Village]]:
+    """Villages in scope: the ones in use, or (`retired`) only the retired ones."""
     stmt = filter_villages(select(Village), scope, Village.id)
+    stmt = stmt.where(Village.retired_on.isnot(None) if retired else Village.retired_on.is_(None))
     if search and search.strip():
         term = search.strip()
         stmt = stmt.where(
@@ -89,8 +101,9 @@ def villages_query(scope: Scope, search: str | None = None) -> Select[tuple[Vill
     return stmt
 
 
-def _cadres_in_scope(scope: Scope, search: str | None) -> Select[tuple[Cadre]]:
+def _cadres_in_scope(scope: Scope, search: str | None, retired: bool = False) -> Select[tuple[Cadre]]:
     stmt = select(Cadre).where(Cadre.id.in_(posted_cadre_ids(scope)))
+    stmt = stmt.where(Cadre.retired_on.isnot(None) if retired else Cadre.retired_on.is_(None))
     if search and search.strip():
         term = lookup_hash(search.strip())
         stmt = stmt.where(or_(Cadre.name_hash == term, Cadre.phone_hash == term))
@@ -115,9 +128,9 @@ def scope_name(session: Session, user: User) -> str:
 def village_choices(session: Session, scope: Scope) -> list[tuple[int, str]]:
     """In-scope villages for a filter drop-down, labelled 镇·村 when the scope spans several towns."""
     rows = session.execute(
-        filter_villages(select(Village.id, Village.name, Town.name).join(Town), scope, Village.id).order_by(
-            Village.code
-        )
+        filter_villages(select(Village.id, Village.name, Town.name).join(Town), scope, Village.id)
+        .where(Village.retired_on.is_(None))
+        .order_by(Village.code)
     ).all()
     towns = {town for _id, _name, town in rows}
     if len(towns) > 1:
@@ -140,13 +153,25 @@ class VillageRow:
 
 
 def village_page(
-    session: Session, scope: Scope, *, search: str | None = None, page: int = 1, per_page: int = PER_PAGE
+    session: Session,
+    scope: Scope,
+    *,
+    search: str | None = None,
+    retired: bool = False,
+    page: int = 1,
+    per_page: int = PER_PAGE,
 ) -> Page[VillageRow]:
     """Villages in scope with their grid, household and on-post cadre counts, in one query per page."""
-    base = villages_query(scope, search)
+    base = villages_query(scope, search, retired)
     total, page = page_bounds(session, base, page, per_page)
-    grids = select(func.count(Grid.id)).where(Grid.village_id == Village.id).scalar_subquery()
-    households = select(func.count(Household.id)).where(Household.village_id == Village.id).scalar_subquery()
+    grids = (
+        select(func.count(Grid.id)).where(Grid.village_id == Village.id, Grid.retired_on.is_(None)).scalar_subquery()
+    )
+    households = (
+        select(func.count(Household.id))
+        .where(Household.village_id == Village.id, Household.retired_on.is_(None))
+        .scalar_subquery()
+    )
     cadres = (
         select(func.count(func.distinct(Posting.cadre_id)))
         .where(Posting.village_id == Village.id, active_posting_filter(today_local()))
@@ -187,13 +212,14 @@ def household_page(
     village_id: int | None = None,
     flag: str | None = None,
     search: str | None = None,
+    retired: bool = False,
     page: int = 1,
     per_page: int = PER_PAGE,
 ) -> Page[HouseholdRow]:
     """Households in scope, filtered; raises not_in_scope for a village outside the scope."""
     if village_id is not None:
         load_village(session, scope, village_id)
-    base = households_query(scope, village_id=village_id, flag=flag, search=search)
+    base = households_query(scope, village_id=village_id, flag=flag, search=search, retired=retired)
     total, page = page_bounds(session, base, page, per_page)
     stmt = (
         base.join(Village, Village.id == Household.village_id)
@@ -202,25 +228,25 @@ def household_page(
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
-    items = []
-    for household in session.scalars(stmt):
-        head = next((r for r in household.residents if r.is_head), None)
-        items.append(
-            HouseholdRow(
-                id=household.id,
-                number=household.number,
-                village_name=household.village.name,
-                grid_name=household.grid.name,
-                head_name=mask_name(head.name) if head else "",
-                member_count=len(household.residents),
-                flags=flag_labels(household),
-            )
-        )
-    return Page(items, page, per_page, total)
+    return Page([_household_row(h) for h in session.scalars(stmt)], page, per_page, total)
+
+
+def _household_row(household: Household) -> HouseholdRow:
+    head = next((r for r in household.residents if r.is_head), None)
+    return HouseholdRow(
+        id=household.id,
+        number=household.number,
+        village_name=household.village.name,
+        grid_name=household.grid.name,
+        head_name=mask_name(head.name) if head else "",
+        member_count=len(household.residents),
+        flags=flag_labels(household),
+    )
 
 
 @dataclass(frozen=True)
 class MemberRow:
+    id: int
     name: str  # masked
     relation: str
     is_head: bool
@@ -249,6 +275,9 @@ class HouseholdView:
     flags: list[tuple[str, str]]
     members: list[MemberRow] = field(default_factory=list)
     helper: HelperInfo | None = None
+    village_id: int = 0
+    grid_id: int = 0
+    retired_on: date | None = None
 
 
 def current_pairing(session: Session, household_id: int, on: date | None = None) -> Pairing | None:
@@ -287,6 +316,7 @@ def household_view(session: Session, scope: Scope, household_id: int) -> Househo
         flags=flag_labels(household),
         members=[
             MemberRow(
+                id=r.id,
                 name=mask_name(r.name),
                 relation=r.relation,
                 is_head=r.is_head,
@@ -298,6 +328,9 @@ def household_view(session: Session, scope: Scope, household_id: int) -> Househo
             for r in household.residents
         ],
         helper=helper,
+        village_id=household.village_id,
+        grid_id=household.grid_id,
+        retired_on=household.retired_on,
     )
 
 
@@ -323,11 +356,17 @@ class CadreRow:
 
 
 def cadre_page(
-    session: Session, scope: Scope, *, search: str | None = None, page: int = 1, per_page: int = PER_PAGE
+    session: Session,
+    scope: Scope,
+    *,
+    search: str | None = None,
+    retired: bool = False,
+    page: int = 1,
+    per_page: int = PER_PAGE,
 ) -> Page[CadreRow]:
     """Cadres posted in scope, with their in-scope postings and current in-scope pairings; three queries a page."""
     today = today_local()
-    base = _cadres_in_scope(scope, search)
+    base = _cadres_in_scope(scope, search, retired)
     total, page = page_bounds(session, base, page, per_page)
     paired = (
         filter_households(
@@ -370,13 +409,21 @@ def cadre_page(
 
 
 def dashboard_counts(session: Session, scope: Scope) -> dict[str, int]:
-    households = filter_villages(select(Household.id), scope, Household.village_id)
+    households = filter_villages(select(Household.id), scope, Household.village_id).where(
+        Household.retired_on.is_(None)
+    )
     flagged = households.where(Household.is_poor | Household.is_monitored)
     return {
         "villages": len(scope.village_ids),
-        "grids": session.scalar(filter_villages(select(func.count(Grid.id)), scope, Grid.village_id)) or 0,
+        "grids": session.scalar(
+            filter_villages(select(func.count(Grid.id)), scope, Grid.village_id).where(Grid.retired_on.is_(None))
+        )
+        or 0,
         "households": session.scalar(select(func.count()).select_from(households.subquery())) or 0,
-        "residents": session.scalar(select(func.count(Resident.id)).where(Resident.household_id.in_(households))) or 0,
+        "residents": session.scalar(
+            select(func.count(Resident.id)).where(Resident.household_id.in_(households), Resident.left_on.is_(None))
+        )
+        or 0,
         "flagged_households": session.scalar(select(func.count()).select_from(flagged.subquery())) or 0,
         "cadres_on_post": session.scalar(
             filter_villages(
@@ -438,3 +485,177 @@ def paired_households(session: Session, scope: Scope, cadre_id: int) -> list[Pai
         )
         for household in households
     ]
+
+
+# --- Management pages: towns, a village's grids, choices, a cadre's record, households without a helper ---
+
+
+@dataclass(frozen=True)
+class TownRow:
+    id: int
+    name: str
+    code: str
+    village_count: int
+    retired_on: date | None
+
+
+def town_rows(session: Session, user: User) -> list[TownRow]:
+    """The county admin's towns (retired ones last), or the town admin's own town."""
+    if user.role == Role.county_admin:
+        where = Town.county_id == user.county_id
+    elif user.role == Role.town_admin:
+        where = Town.id == user.town_id
+    else:
+        return []
+    villages = (
+        select(func.count(Village.id)).where(Village.town_id == Town.id, Village.retired_on.is_(None)).scalar_subquery()
+    )
+    rows = session.execute(select(Town, villages).where(where).order_by(Town.retired_on.isnot(None), Town.code)).all()
+    return [TownRow(t.id, t.name, t.code, n or 0, t.retired_on) for t, n in rows]
+
+
+@dataclass(frozen=True)
+class GridRow:
+    id: int
+    name: str
+    household_count: int
+    workers: list[str]  # masked names of the current 网格员
+    retired_on: date | None
+
+
+@dataclass(frozen=True)
+class VillageView:
+    village: Village
+    town_name: str
+    grids: list[GridRow]
+
+
+def village_view(session: Session, scope: Scope, village_id: int) -> VillageView:
+    """A village for its edit page: its fields and its grids with their current grid workers."""
+    village = load_village(session, scope, village_id)
+    households = (
+        select(func.count(Household.id))
+        .where(Household.grid_id == Grid.id, Household.retired_on.is_(None))
+        .scalar_subquery()
+    )
+    grids = session.execute(
+        select(Grid, households).where(Grid.village_id == village.id).order_by(Grid.retired_on.isnot(None), Grid.id)
+    ).all()
+    workers: dict[int, list[str]] = defaultdict(list)
+    on_post = session.execute(
+        select(Posting.grid_id, Cadre.name)
+        .join(Cadre, Cadre.id == Posting.cadre_id)
+        .where(Posting.village_id == village.id, Posting.grid_id.isnot(None), active_posting_filter(today_local()))
+    )
+    for grid_id, name in on_post:
+        workers[grid_id].append(mask_name(name))
+    return VillageView(
+        village,
+        village.town.name,
+        [GridRow(g.id, g.name, n or 0, workers[g.id], g.retired_on) for g, n in grids],
+    )
+
+
+def grid_choices(session: Session, scope: Scope) -> list[tuple[int, str]]:
+    """Grids in use in scope, labelled 村 · 网格, for moving a household or posting a grid worker."""
+    rows = session.execute(
+        filter_villages(select(Grid.id, Village.name, Grid.name).join(Village), scope, Grid.village_id)
+        .where(Grid.retired_on.is_(None), Village.retired_on.is_(None))
+        .order_by(Village.code, Grid.id)
+    )
+    return [(grid_id, f"{village} · {grid}") for grid_id, village, grid in rows]
+
+
+def cadre_choices(session: Session, scope: Scope) -> list[tuple[int, str]]:
+    """Cadres on post in scope, for a pairing: masked name, work unit and the phone's last digits."""
+    on_post = filter_villages(
+        select(Posting.cadre_id).where(active_posting_filter(today_local())), scope, Posting.village_id
+    )
+    cadres = session.scalars(select(Cadre).where(Cadre.id.in_(on_post), Cadre.retired_on.is_(None)).order_by(Cadre.id))
+    return [(c.id, f"{mask_name(c.name)}（{c.work_unit}，尾号 {(c.phone or '')[-4:]}）") for c in cadres]
+
+
+@dataclass(frozen=True)
+class PostingLine:
+    id: int
+    post_label: str
+    village_name: str
+    grid_name: str | None
+    start_on: date
+    end_on: date | None
+    is_active: bool
+    in_scope: bool
+
+
+@dataclass(frozen=True)
+class CadreView:
+    id: int
+    name: str  # masked
+    phone: str  # masked
+    id_number: str  # masked
+    work_unit: str
+    retired_on: date | None
+    postings: list[PostingLine]
+    households: list[HouseholdRow]  # currently paired, in scope
+
+
+def cadre_view(session: Session, user: User, scope: Scope, cadre_id: int) -> CadreView:
+    """One cadre's record: masked person, every posting (those outside scope read-only), current pairings."""
+    cadre = load_cadre(session, user, scope, cadre_id)
+    today = today_local()
+    postings = [
+        PostingLine(
+            p.id,
+            POST_LABELS[p.post],
+            p.village.name,
+            session.get_one(Grid, p.grid_id).name if p.grid_id else None,
+            p.start_on,
+            p.end_on,
+            p.start_on <= today and (p.end_on is None or p.end_on >= today),
+            scope.covers_village(p.village_id),
+        )
+        for p in cadre.postings
+    ]
+    paired = filter_households(
+        select(Household)
+        .join(Pairing, Pairing.household_id == Household.id)
+        .where(Pairing.cadre_id == cadre.id, Pairing.end_on.is_(None))
+        .options(selectinload(Household.residents), selectinload(Household.village), selectinload(Household.grid)),
+        scope,
+        Household.id,
+        Household.village_id,
+    )
+    return CadreView(
+        cadre.id,
+        mask_name(cadre.name),
+        mask_phone(cadre.phone),
+        mask_id_number(cadre.id_number),
+        cadre.work_unit,
+        cadre.retired_on,
+        postings,
+        [_household_row(h) for h in session.scalars(paired.order_by(Household.village_id, Household.number))],
+    )
+
+
+def unpaired_page(
+    session: Session, scope: Scope, *, village_id: int | None = None, page: int = 1, per_page: int = PER_PAGE
+) -> Page[HouseholdRow]:
+    """Poor (脱贫户) or monitored (监测户) households in use with no current helper: none may be missed."""
+    if village_id is not None:
+        load_village(session, scope, village_id)
+    today = today_local()
+    helped = select(Pairing.household_id).where(
+        Pairing.start_on <= today, or_(Pairing.end_on.is_(None), Pairing.end_on >= today)
+    )
+    base = households_query(scope, village_id=village_id).where(
+        Household.is_poor | Household.is_monitored, Household.id.not_in(helped)
+    )
+    total, page = page_bounds(session, base, page, per_page)
+    stmt = (
+        base.join(Village, Village.id == Household.village_id)
+        .options(selectinload(Household.village), selectinload(Household.grid))
+        .order_by(Village.code, Household.number, Household.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return Page([_household_row(h) for h in session.scalars(stmt)], page, per_page, total)

@@ -12,13 +12,26 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.expression import Exists
 
-from backend.errors import InsufficientPoints
+from backend.errors import Conflict, InsufficientPoints
 from backend.ledger_check import ledger_mismatches
 from backend.months import Month
+from backend.org.households import on_household_move
 from backend.org.models import Household, Village
-from backend.points.models import EntryKind, LedgerEntry, MonthlyNotice, PointsAccount, RuleBook
+from backend.points.models import Claim, ClaimStatus, EntryKind, LedgerEntry, MonthlyNotice, PointsAccount, RuleBook
 from backend.points.rules import active_rule_book
 from backend.timeutil import now_utc, today_local
+
+
+@on_household_move
+def _account_follows(session: Session, household: Household, village_id: int) -> None:
+    """The balance moves with the household (its entries keep the village they were earned in); a claim still
+    pending is the old village's to review, so it blocks the move."""
+    pending = exists().where(Claim.household_id == household.id, Claim.status == ClaimStatus.pending)
+    if session.scalar(select(pending)):
+        raise Conflict("该户还有待审核的积分申报，请审核后再迁移")
+    session.execute(
+        update(PointsAccount).where(PointsAccount.household_id == household.id).values(village_id=village_id)
+    )
 
 
 def entry_month(session: Session, village_id: int, on: date) -> str:

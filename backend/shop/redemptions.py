@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from backend.auth.models import User
 from backend.auth.scope import Scope, filter_households
 from backend.errors import (
+    Conflict,
     Forbidden,
     InvalidRequest,
     NotFound,
@@ -32,6 +33,7 @@ from backend.errors import (
     RedemptionVetoed,
 )
 from backend.inbox.service import notify
+from backend.org.households import on_household_move
 from backend.org.models import Household
 from backend.points.claims import period_bounds
 from backend.points.ledger import ensure_account, post_entry, redemption_blocked_by_veto
@@ -44,6 +46,18 @@ from backend.timeutil import now_utc, to_local, today_local
 
 MAX_QUANTITY = 20
 SOURCE = "redemption"
+
+
+@on_household_move
+def _no_open_redemption(session: Session, household: Household, _village_id: int) -> None:
+    """Goods requested from the old village's shop are handed over (or released) there before a move."""
+    open_statuses = (RedemptionStatus.pending, RedemptionStatus.approved)
+    if session.scalar(
+        select(func.count(Redemption.id)).where(
+            Redemption.household_id == household.id, Redemption.status.in_(open_statuses)
+        )
+    ):
+        raise Conflict("该户还有未完成的积分兑换，请领取或取消后再迁移")
 
 
 def request_redemption(session: Session, scope: Scope, user: User, product_id: int, quantity: int) -> Redemption:
