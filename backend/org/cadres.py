@@ -21,7 +21,7 @@ from backend.auth.scope import Scope, load_household, load_village
 from backend.crypto import mask_name
 from backend.errors import Conflict, InvalidRequest, NotFound, NotInScope
 from backend.org.households import end_current_pairing
-from backend.org.identity import normalize_id_number, normalize_phone
+from backend.org.identity import normalize_phone, optional_id_number
 from backend.org.management import audit, clean_text, require_county_admin, require_manager, retire_row, snapshot
 from backend.org.models import POST_LABELS, Cadre, Household, Pairing, Post, Posting
 from backend.org.regions import load_grid
@@ -83,8 +83,7 @@ def _apply(cadre: Cadre, fields: CadreFields) -> None:
         if phone != cadre.phone:
             cadre.phone = phone
     if fields.id_number is not None:
-        raw_id = fields.id_number.strip().upper()
-        id_number = normalize_id_number(raw_id) if raw_id else None
+        id_number = optional_id_number(fields.id_number)
         if id_number != cadre.id_number:
             cadre.id_number = id_number
     cadre.work_unit = clean_text(fields.work_unit, "派出单位", 60)

@@ -20,7 +20,7 @@ from backend.audit.service import place_of_village
 from backend.auth.models import User
 from backend.auth.scope import Scope, load_household
 from backend.errors import Conflict, InvalidRequest, NotFound, NotInScope
-from backend.org.identity import normalize_id_number, normalize_phone
+from backend.org.identity import normalize_phone, optional_id_number
 from backend.org.management import audit, clean_text, require_manager, retire_row, snapshot
 from backend.org.models import GENDERS, RELATIONS, Grid, Household, Pairing, Resident
 from backend.org.regions import load_grid
@@ -74,8 +74,11 @@ def _current(session: Session, scope: Scope, household_id: int) -> Household:
     return household
 
 
-def _apply(household: Household, fields: HouseholdFields) -> None:
-    household.number = clean_text(fields.number, "户号", 20)
+def _apply(session: Session, household: Household, village_id: int, fields: HouseholdFields) -> None:
+    """Checks the fields (the 户号 free in the village) before the first is set: a query would flush it."""
+    number = clean_text(fields.number, "户号", 20)
+    _number_free(session, village_id, number, household.id)
+    household.number = number
     household.address = clean_text(fields.address, "住址", 120)
     unknown = fields.flags - set(FLAG_FIELDS)
     if unknown:
@@ -104,8 +107,7 @@ def create_household(
     require_manager(actor)
     grid = _open_grid(session, scope, grid_id)
     household = Household(village_id=grid.village_id, grid_id=grid.id)
-    _apply(household, fields)
-    _number_free(session, grid.village_id, household.number, None)
+    _apply(session, household, grid.village_id, fields)
     session.add(household)
     session.flush()
     resident = Resident(household_id=household.id, is_head=True)
@@ -123,8 +125,7 @@ def update_household(
     require_manager(actor)
     household = _current(session, scope, household_id)
     before = snapshot(household, HOUSEHOLD_FIELDS)
-    _apply(household, fields)
-    _number_free(session, household.village_id, household.number, household.id)
+    _apply(session, household, household.village_id, fields)
     session.flush()
     after = snapshot(household, HOUSEHOLD_FIELDS)
     place = place_of_village(session, household.village_id)
@@ -205,8 +206,7 @@ def _apply_member(session: Session, resident: Resident, fields: MemberFields) ->
         if new_phone != resident.phone:
             resident.phone = new_phone
     if fields.id_number is not None:
-        raw_id = fields.id_number.strip().upper()
-        id_number = normalize_id_number(raw_id) if raw_id else None
+        id_number = optional_id_number(fields.id_number)
         if id_number != resident.id_number:
             resident.id_number = id_number
             if id_number is not None:

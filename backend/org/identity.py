@@ -52,6 +52,12 @@ def normalize_phone(value: str) -> str:
     return str(parsed.national_number)
 
 
+def optional_id_number(value: str) -> str | None:
+    """A form's ID number: blank is none, anything else must be valid (a final x is read as X)."""
+    raw = value.strip().upper()
+    return normalize_id_number(raw) if raw else None
+
+
 def make_id_number(region: str, birth: date, sequence: int) -> str:
     """A checksum-valid 18-digit number for demo and test people (never real ones)."""
     body = f"{region}{birth:%Y%m%d}{sequence % 1000:03d}"

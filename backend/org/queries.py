@@ -220,6 +220,11 @@ def household_page(
     if village_id is not None:
         load_village(session, scope, village_id)
     base = households_query(scope, village_id=village_id, flag=flag, search=search, retired=retired)
+    return _household_rows(session, base, page, per_page)
+
+
+def _household_rows(session: Session, base: Select[tuple[Household]], page: int, per_page: int) -> Page[HouseholdRow]:
+    """One page of households as rows, by village code and 户号."""
     total, page = page_bounds(session, base, page, per_page)
     stmt = (
         base.join(Village, Village.id == Household.village_id)
@@ -650,12 +655,4 @@ def unpaired_page(
     base = households_query(scope, village_id=village_id).where(
         Household.is_poor | Household.is_monitored, Household.id.not_in(helped)
     )
-    total, page = page_bounds(session, base, page, per_page)
-    stmt = (
-        base.join(Village, Village.id == Household.village_id)
-        .options(selectinload(Household.village), selectinload(Household.grid))
-        .order_by(Village.code, Household.number, Household.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    return Page([_household_row(h) for h in session.scalars(stmt)], page, per_page, total)
+    return _household_rows(session, base, page, per_page)
