@@ -186,7 +186,9 @@ def bind_household(session: Session, user: User, binding_code: str) -> Household
     bound = session.scalar(
         select(func.count(User.id)).where(User.household_id == household.id, User.is_active.is_(True))
     )
-    members = session.scalar(select(func.count(Resident.id)).where(Resident.household_id == household.id))
+    members = session.scalar(
+        select(func.count(Resident.id)).where(Resident.household_id == household.id, Resident.left_on.is_(None))
+    )
     if bound >= members:
         raise BindingFull(f"本户 {members} 位家庭成员的名额已用完，请联系村里解绑不用的手机")
     user.household_id = household.id

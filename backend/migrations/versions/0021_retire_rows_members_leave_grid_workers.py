@@ -1,8 +1,8 @@
 """Retiring towns, villages, grids, households and cadres (retired_on), members leaving (resident.left_on), a
 grid worker's grid on their posting (posting.grid_id), and at most one head per household (uq_resident_head)
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-07 20:01:30
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0020'
-down_revision = '0019'
+revision = '0021'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
