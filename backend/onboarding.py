@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.audit.service import Place, record
-from backend.auth.models import Role, User
-from backend.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
+from backend.auth.account_admin import add_admin
+from backend.auth.models import Role
 from backend.errors import Conflict, InvalidRequest
 from backend.months import Month
 from backend.org.models import County
@@ -26,32 +26,17 @@ RULE_BOOK_PRESET = "gaoyang"
 
 def start_county(session: Session, *, name: str, code: str, admin_username: str, admin_password: str) -> County:
     """Flushes only. Refuses a county code or username already taken, so a second run changes nothing."""
-    name, code, admin_username = name.strip(), code.strip(), admin_username.strip()
+    name, code = name.strip(), code.strip()
     if not re.fullmatch(r"\d{6}", code):
         raise InvalidRequest(errors={"code": ["县级行政区划代码为6位数字"]})
     if not 1 <= len(name) <= 40:
         raise InvalidRequest(errors={"name": ["请填写县名（不超过40字）"]})
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,64}", admin_username):
-        raise InvalidRequest(errors={"username": ["用户名为3–64位字母、数字、下划线、点或横线"]})
-    if len(admin_password) < MIN_PASSWORD_LENGTH:
-        raise InvalidRequest(errors={"password": [f"密码至少 {MIN_PASSWORD_LENGTH} 位"]})
     if session.scalar(select(County.id).where(County.code == code)) is not None:
         raise Conflict(f"代码为 {code} 的县已存在")
-    if session.scalar(select(User.id).where(User.username == admin_username)) is not None:
-        raise Conflict(f"用户名 {admin_username} 已被使用")
-
     county = County(name=name, code=code)
     session.add(county)
     session.flush()
-    admin = User(
-        username=admin_username,
-        role=Role.county_admin,
-        county_id=county.id,
-        display_name="",
-        password_hash=hash_password(admin_password),
-    )
-    session.add(admin)
-    session.flush()
+    admin = add_admin(session, admin_username, admin_password, Role.county_admin, {"county_id": county.id})
     first_month = Month.current().first
     install_rule_book(session, county, RULE_BOOK_PRESET, effective_from=first_month, actor_id=admin.id)
     install_schemes(session, county.id, first_month, actor_id=admin.id)
@@ -60,5 +45,5 @@ def start_county(session: Session, *, name: str, code: str, admin_username: str,
     place = Place(county_id=county.id)
     summary = f"新建县 {name}（{code}），安装积分、考核、测评预设"
     record(session, None, "county.create", "county", county.id, summary, place)
-    record(session, None, "user.create", "user", admin.id, f"新建县管理员账号 {admin_username}", place)
+    record(session, None, "user.create", "user", admin.id, f"新建县管理员账号 {admin.username}", place)
     return county

@@ -115,17 +115,23 @@ def _label(user: User) -> str:
 
 def create_account(session: Session, actor: User, username: str, password: str, role: Role, region_code: str) -> User:
     _require_account_admin(actor)
+    user = add_admin(session, username, password, role, _grantable(session, actor, role, region_code))
+    record(session, actor, "user.create", "user", user.id, f"新建账号 {_label(user)}", _place(session, user))
+    return user
+
+
+def add_admin(session: Session, username: str, password: str, role: Role, anchors: dict[str, int | None]) -> User:
+    """A new admin account with its password, anchored where `anchors` say; the caller checked the right to
+    grant it and writes the audit row (an admin page, or `flask create-county` for a county's first admin)."""
     username = (username or "").strip()
     if not USERNAME.fullmatch(username):
         raise InvalidRequest("用户名为 3–64 位英文字母、数字或 _ . -")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise InvalidRequest(f"用户名 {username} 已被使用")
-    anchors = _grantable(session, actor, role, region_code)
     user = User(username=username, role=role, is_active=True, **anchors)
     session.add(user)
     session.flush()
     set_password(session, user, password)
-    record(session, actor, "user.create", "user", user.id, f"新建账号 {_label(user)}", _place(session, user))
     return user
 
 
