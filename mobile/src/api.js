@@ -48,6 +48,12 @@ const NEXT_STEPS = {
   already_reviewed: '请等其他评议成员审核',
   pickup_code_invalid: '请核对村民手机上的取货码，或扫一扫二维码',
   pickup_code_ambiguous: '请扫一扫村民手机上的二维码',
+  duplicate_claim: '请到“我的申报”看看已经申报的',
+  cap_reached: '这一项本期已经加满了，可以申报别的好事',
+  objection_window_closed: '有疑问请直接问村评议小组',
+  survey_closed: '下一次测评再参加',
+  survey_not_open: '请在测评开始后再来',
+  survey_not_invited: '这次测评是抽样的，下次可能会抽到您家',
 }
 
 // Cadres and the review panel ask the town, not the village cadres.

@@ -121,6 +121,25 @@ def open_app(phone: Page, server: Server) -> Callable[[str], Page]:
 
 
 @pytest.fixture
+def open_another_phone(browser: Browser, server: Server) -> Iterator[Callable[[str], Page]]:
+    """open_another_phone(token): the app on a second phone (the review panel member's at the counter, say),
+    signed in as the token's user the way open_app signs in; returns its page."""
+    contexts = []
+
+    def open_as(token: str) -> Page:
+        context = browser.new_context(base_url=server.url, **PHONE)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(f"/m/?ticket={server.call('POST', '/auth/tickets', token)['ticket']}")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
 def village(world: World, database: Database) -> World:
     """H1 and H2 of 青石村 each with an approved good deed of their own (拾金不昧, 应征入伍: +5, +10), and the
     village's supermarket stocked with rice (30 points a bag)."""

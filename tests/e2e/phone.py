@@ -10,8 +10,10 @@ from typing import Any
 
 import requests
 from flask import Flask
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from sqlalchemy.orm import Session
+
+from tests.photo_corpus import encode, scene
 
 # The `database` fixture of tests/conftest.py: `with database() as session:` commits on exit.
 Database = Callable[[], AbstractContextManager[Session]]
@@ -51,3 +53,15 @@ def back(page: Page) -> None:
 def shows_balance(page: Page, points: int) -> None:
     """首页 shows the family's balance in its 我家积分 card."""
     expect(page.get_by_role("region", name="我家积分")).to_contain_text(re.compile(rf"我家可用积分\s*{points}\s*分"))
+
+
+def take_photo(page: Page, within: Locator | None = None, *, seed: int = 1) -> None:
+    """Tap 拍照 (of the form, or of the card `within`) and hand the camera's picture to the file chooser: a
+    2000×1500 JPEG as a phone takes it. Waits until the shrunk photo shows among the ones to send."""
+    place = within or page
+    shown = place.get_by_role("img", name=re.compile(r"^第 \d+ 张照片$")).count()
+    with page.expect_file_chooser() as chooser:
+        place.get_by_role("button", name="拍照").click()
+    picture = encode(scene(seed, (2000, 1500)), "JPEG")
+    chooser.value.set_files({"name": f"IMG_{seed:04d}.jpg", "mimeType": "image/jpeg", "buffer": picture})
+    expect(place.get_by_role("img", name=f"第 {shown + 1} 张照片")).to_be_visible()
