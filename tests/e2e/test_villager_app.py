@@ -1,5 +1,6 @@
 """A villager's phone app in a real browser, against a real server: their family's points, the ledger, and goods
-redeemed, cancelled, approved and collected with the pickup code, never another household's data."""
+redeemed, cancelled, approved on the review panel's phone and collected there with the pickup code, never another
+household's data."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from backend.demo.county import DemoSummary
 from backend.inbox.models import Notification, PushStatus
 from backend.org.models import Household
+from backend.shop.models import Redemption, RedemptionStatus
 from tests.e2e.phone import Database, Server, back, shows_balance, tab
 from tests.factories import World
 
@@ -36,6 +38,11 @@ def redeem_rice(page: Page) -> None:
     expect(page.get_by_role("status")).to_contain_text("已申请兑换")
 
 
+def redemption_status(database: Database, redemption_id: int) -> RedemptionStatus:
+    with database() as session:
+        return session.get_one(Redemption, redemption_id).status
+
+
 def wait_for_push(database: Database, redemption_id: int) -> PushStatus:
     """The approval's WeChat push is a job: run in-process without Redis, else by the worker. Waits for it."""
     deadline = time.monotonic() + 30
@@ -52,8 +59,14 @@ def wait_for_push(database: Database, redemption_id: int) -> PushStatus:
 
 
 def test_the_villager_sees_the_family_points_and_redeems_cancels_and_collects_goods_with_a_pickup_code(
-    open_app: Callable[[str], Page], server: Server, village: World, database: Database
+    open_app: Callable[[str], Page],
+    open_another_phone: Callable[[str], Page],
+    server: Server,
+    village: World,
+    database: Database,
 ) -> None:
+    with database() as session:
+        ours = session.get_one(Household, village.ids["H1"]).address
     start = balance_of(server, village)
     assert start == 105  # 100 base points and 拾金不昧's 5
 
@@ -82,12 +95,21 @@ def test_the_villager_sees_the_family_points_and_redeems_cancels_and_collects_go
     expect(page.get_by_text(f"我家可用积分 {start} 分")).to_be_visible()
     redeem_rice(page)
     [asked] = server.call("GET", "/shop/redemptions?status=pending", village.tokens["villager"])["items"]
-    # The review panel's screens come later: until then the reviewer approves and hands over through the API.
-    code = server.call("POST", f"/review/redemptions/{asked['id']}/approve", village.tokens["reviewer"])["pickup_code"]
+
+    # At the village counter, the review panel member approves it on their own phone.
+    keeper = open_another_phone(village.tokens["reviewer"])
+    tab(keeper, "核销")
+    asking = keeper.get_by_role("article").filter(has_text=f"{RICE} × 1袋")
+    asking.get_by_role("button", name="同意").click()
+    expect(asking.get_by_role("status")).to_have_text("已同意。村民会收到取货码，凭码来领取")
+    assert redemption_status(database, asked["id"]) == RedemptionStatus.approved
 
     page.reload()  # the villager opens the app again: 我的兑换 now has the approved one
     page.get_by_role("button", name="出示取货码").click()
-    expect(page.get_by_label(f"取货码 {code}")).to_have_text(code)
+    shown = page.get_by_label(re.compile(r"^取货码 \d{6}$"))
+    code = "".join(shown.inner_text().split())
+    [approved] = server.call("GET", "/shop/redemptions?status=approved", village.tokens["villager"])["items"]
+    assert code == approved["pickup_code"]
     qr = page.get_by_role("img", name=f"取货码 {code} 的二维码")
     expect(qr).to_be_visible()
     assert qr.evaluate("img => img.complete && img.naturalWidth > 0"), "the QR image is drawn"
@@ -100,9 +122,16 @@ def test_the_villager_sees_the_family_points_and_redeems_cancels_and_collects_go
     # The push ran, and found nobody: no one of H1 has signed in with WeChat.
     assert wait_for_push(database, asked["id"]) == PushStatus.no_recipient
 
-    server.call(
-        "POST", f"/review/redemptions/{asked['id']}/hand-over", village.tokens["reviewer"], {"pickup_code": code}
-    )
+    # The villager shows the code; the keeper types it, sees what to hand over, and confirms.
+    keeper.get_by_label("村民手机上的取货码（6 位数字）").fill(code)
+    keeper.get_by_role("button", name="查看要交的东西").click()
+    handing = keeper.locator("section").filter(has_text="请把下面的东西交给村民")
+    expect(handing.get_by_text(f"{RICE} × 1袋", exact=True)).to_be_visible()
+    expect(handing).to_contain_text(ours)
+    keeper.get_by_role("button", name="东西已交给村民，确认核销").click()
+    expect(keeper.get_by_role("status").filter(has_text="已领取")).to_have_text(f"已领取：{RICE} × 1袋")
+    assert redemption_status(database, asked["id"]) == RedemptionStatus.handed_over
+
     tab(page, "首页")
     spent = balance_of(server, village)
     assert spent == start - RICE_POINTS
