@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db import Base, UTCDateTime, str_enum
@@ -21,17 +21,23 @@ class PushStatus(enum.StrEnum):
 
 
 class Notification(Base):
-    """One message in a household's inbox; `kind` is a stable code the phone can switch on.
+    """One message in an inbox: a household's (every villager of it reads it) or a resident cadre's (their leave
+    decided, a problem handed to them); `kind` is a stable code the phone can switch on.
 
-    `ref_type`/`ref_id` point at what it is about (a claim, a redemption, an objection) so the
-    phone can open it; `dedupe_key` makes producers idempotent (one message per event).
+    `ref_type`/`ref_id` point at what it is about (a claim, a redemption, an objection, a leave request, a problem)
+    so the phone can open it; `dedupe_key` makes producers idempotent (one message per event).
     """
 
     __tablename__ = "notification"
-    __table_args__ = (Index("ix_notification_household_id_id", "household_id", "id"),)
+    __table_args__ = (
+        Index("ix_notification_household_id_id", "household_id", "id"),
+        Index("ix_notification_cadre_id_id", "cadre_id", "id"),
+        CheckConstraint("(household_id IS NULL) <> (cadre_id IS NULL)", name="one_inbox"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"))
+    cadre_id: Mapped[int | None] = mapped_column(ForeignKey("cadre.id"))
     kind: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(60))
     body: Mapped[str] = mapped_column(String(300))

@@ -1,6 +1,7 @@
-"""Write to a household's inbox, read it, and push each message to WeChat. Producers (claims, shop,
-monthly notice) call `notify` inside their own unit of work, so a message exists exactly when the change
-it announces commits; its WeChat push is a job enqueued through the outbox in the same transaction."""
+"""Write to an inbox (a household's, or a resident cadre's), read it, and push each message to WeChat. Producers
+(claims, shop, monthly notice, surveys; leave decisions and problems for cadres) call `notify` inside their own
+unit of work, so a message exists exactly when the change it announces commits; its WeChat push is a job enqueued
+through the outbox in the same transaction."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.models import User
@@ -23,10 +24,44 @@ DELIVER_TASK = "inbox.deliver"
 INBOX_PAGE = "pages/inbox/index"
 
 
+@dataclass(frozen=True)
+class Inbox:
+    """Whose messages: a household's, read by every villager bound to it, or one resident cadre's."""
+
+    household_id: int | None = None
+    cadre_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.household_id is None) == (self.cadre_id is None):
+            raise ValueError("an inbox is a household's or a cadre's")
+
+    @property
+    def key(self) -> str:
+        """The inbox in a dedupe key: a household's id as it always was, or cadre<id>."""
+        return str(self.household_id) if self.household_id is not None else f"cadre{self.cadre_id}"
+
+    def holds(self) -> ColumnElement[bool]:
+        """The inbox's messages."""
+        if self.household_id is not None:
+            return Notification.household_id == self.household_id
+        return Notification.cadre_id == self.cadre_id
+
+    def readers(self) -> ColumnElement[bool]:
+        """The accounts that read it (and receive its WeChat pushes)."""
+        if self.household_id is not None:
+            return User.household_id == self.household_id
+        return User.cadre_id == self.cadre_id
+
+
+def inbox_of(notification: Notification) -> Inbox:
+    return Inbox(household_id=notification.household_id, cadre_id=notification.cadre_id)
+
+
 def notify(
     session: Session,
     *,
-    household_id: int,
+    household_id: int | None = None,
+    cadre_id: int | None = None,
     kind: str,
     title: str,
     body: str,
@@ -34,15 +69,11 @@ def notify(
     ref_id: int | None = None,
     dedupe_key: str | None = None,
 ) -> Notification:
-    """Add one message; a second call with the same dedupe key (default kind:ref) returns the first."""
-    key = dedupe_key or _dedupe_key(kind, ref_type, ref_id, household_id)
-    return notify_many(
-        session, [household_id], kind=kind, title=title, body=body, ref_type=ref_type, ref_id=ref_id, dedupe_keys=[key]
-    )[0]
-
-
-def _dedupe_key(kind: str, ref_type: str | None, ref_id: int | None, household_id: int) -> str:
-    return f"{kind}:{ref_type}:{ref_id}:{household_id}"
+    """Add one message to a household's inbox or a cadre's; a second call with the same dedupe key (default
+    kind:ref:inbox) returns the first."""
+    inbox = Inbox(household_id, cadre_id)
+    key = dedupe_key or _dedupe_key(kind, ref_type, ref_id, inbox)
+    return _add(session, [inbox], [key], kind=kind, title=title, body=body, ref_type=ref_type, ref_id=ref_id)[0]
 
 
 def notify_many(
@@ -54,15 +85,35 @@ def notify_many(
     body: str,
     ref_type: str | None = None,
     ref_id: int | None = None,
-    dedupe_keys: list[str] | None = None,
 ) -> list[Notification]:
     """One message to each household, in three statements whatever their number (a survey tells its whole sample
     at once); households already told (same dedupe key) keep their first message, which is returned for them."""
-    keys = dedupe_keys or [_dedupe_key(kind, ref_type, ref_id, h) for h in household_ids]
+    inboxes = [Inbox(household_id=h) for h in household_ids]
+    keys = [_dedupe_key(kind, ref_type, ref_id, inbox) for inbox in inboxes]
+    return _add(session, inboxes, keys, kind=kind, title=title, body=body, ref_type=ref_type, ref_id=ref_id)
+
+
+def _dedupe_key(kind: str, ref_type: str | None, ref_id: int | None, inbox: Inbox) -> str:
+    return f"{kind}:{ref_type}:{ref_id}:{inbox.key}"
+
+
+def _add(
+    session: Session,
+    inboxes: list[Inbox],
+    keys: list[str],
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    ref_type: str | None,
+    ref_id: int | None,
+) -> list[Notification]:
+    """The messages not yet there, written in one insert with their WeChat pushes; each key's message returned."""
     existing = {n.dedupe_key: n for n in session.scalars(select(Notification).where(Notification.dedupe_key.in_(keys)))}
     new = {
         key: Notification(
-            household_id=household_id,
+            household_id=inbox.household_id,
+            cadre_id=inbox.cadre_id,
             kind=kind,
             title=title[:60],
             body=body[:300],
@@ -70,43 +121,34 @@ def notify_many(
             ref_id=ref_id,
             dedupe_key=key,
         )
-        for household_id, key in zip(household_ids, keys, strict=True)
+        for inbox, key in zip(inboxes, keys, strict=True)
         if key not in existing
     }
     if new:
         session.add_all(new.values())
         session.flush()
         enqueue_many(
-            session,
-            DELIVER_TASK,
-            [(f"inbox-deliver-{n.id}", {"notification_id": n.id}) for n in new.values()],
+            session, DELIVER_TASK, [(f"inbox-deliver-{n.id}", {"notification_id": n.id}) for n in new.values()]
         )
     return [existing.get(key) or new[key] for key in keys]
 
 
-def inbox_query(household_id: int) -> Select[tuple[Notification]]:
-    return select(Notification).where(Notification.household_id == household_id)
+def inbox_query(inbox: Inbox) -> Select[tuple[Notification]]:
+    return select(Notification).where(inbox.holds())
 
 
-def unread_count(session: Session, household_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count(Notification.id)).where(
-                Notification.household_id == household_id, Notification.read_at.is_(None)
-            )
-        )
-        or 0
-    )
+def unread_count(session: Session, inbox: Inbox) -> int:
+    return session.scalar(select(func.count(Notification.id)).where(inbox.holds(), Notification.read_at.is_(None))) or 0
 
 
-def mark_read(session: Session, household_id: int, ids: list[int] | None) -> int:
-    """Mark the household's messages read (all of them when `ids` is None); others' ids are ignored.
+def mark_read(session: Session, inbox: Inbox, ids: list[int] | None) -> int:
+    """Mark the inbox's messages read (all of them when `ids` is None); others' ids are ignored.
     Returns the unread count after."""
-    stmt = update(Notification).where(Notification.household_id == household_id, Notification.read_at.is_(None))
+    stmt = update(Notification).where(inbox.holds(), Notification.read_at.is_(None))
     if ids is not None:
         stmt = stmt.where(Notification.id.in_(ids))
     session.execute(stmt.values(read_at=now_utc()).execution_options(synchronize_session=False))
-    return unread_count(session, household_id)
+    return unread_count(session, inbox)
 
 
 @dataclass(frozen=True)
@@ -128,7 +170,7 @@ def push_settings() -> PushSettings:
 
 
 def deliver(session: Session, notification_id: int, settings: PushSettings) -> PushStatus:
-    """Send the message to every WeChat user of the household. A refusal (43101) is final and recorded;
+    """Send the message to every WeChat user who reads the inbox. A refusal (43101) is final and recorded;
     WechatUnavailable propagates so the job is retried. Already delivered messages are left alone."""
     # Row lock: a retry sweep and a queued job for the same message never both send it.
     notification = session.scalar(
@@ -142,7 +184,7 @@ def deliver(session: Session, notification_id: int, settings: PushSettings) -> P
     openids = list(
         session.scalars(
             select(User.wechat_openid).where(
-                User.household_id == notification.household_id,
+                inbox_of(notification).readers(),
                 User.is_active.is_(True),
                 User.wechat_openid.is_not(None),
             )

@@ -15,6 +15,7 @@ from backend.auth.models import Role, User
 from backend.auth.scope import Scope, filter_villages, load_village
 from backend.db import any_of, read_rows
 from backend.errors import Forbidden, InvalidRequest, LeaveAlreadyDecided, LeaveOverlap, NotFound, NotInScope, NotPosted
+from backend.inbox.service import notify
 from backend.months import Month
 from backend.org.models import Cadre, Post, Posting, Village
 from backend.photos.service import attach_photos
@@ -171,6 +172,16 @@ def decide_leave(
     leave.decided_at = now_utc()
     leave.decision_note = note or None
     session.flush()
+    verdict = "已批准" if approve else "未批准"
+    notify(
+        session,
+        cadre_id=leave.cadre_id,
+        kind="leave_approved" if approve else "leave_rejected",
+        title=f"请假{verdict}",
+        body=f"{leave.start_on:%m月%d日}至{leave.end_on:%m月%d日}的请假{verdict}" + (f"：{note}" if note else ""),
+        ref_type="leave",
+        ref_id=leave.id,
+    )
     return leave
 
 

@@ -12,6 +12,7 @@ from backend.auth.models import Role, User
 from backend.auth.scope import Scope, active_posting_filter, filter_villages
 from backend.db import any_of, read_rows
 from backend.errors import Forbidden, InvalidRequest, NotFound, NotInScope, ProblemStateConflict
+from backend.inbox.service import notify
 from backend.org.models import Posting
 from backend.photos.service import attach_photos
 from backend.records.common import capture, settings_for_village
@@ -69,7 +70,23 @@ def raise_problems(
         )
     session.add_all(problems)
     session.flush()
+    for problem in problems:
+        if problem.owner_cadre_id != default_owner_id:
+            _tell_owner(session, problem)
     return problems
+
+
+def _tell_owner(session: Session, problem: Problem) -> None:
+    """A problem raised by someone else and handed to this cadre reaches them in their 消息."""
+    notify(
+        session,
+        cadre_id=problem.owner_cadre_id,
+        kind="problem_assigned",
+        title="有问题交给您办理",
+        body=f"{problem.description}，请在{problem.deadline:%m月%d日}前办结",
+        ref_type="problem",
+        ref_id=problem.id,
+    )
 
 
 def _posted_in(session: Session, cadre_id: int, village_id: int, on: date) -> bool:

@@ -19,6 +19,8 @@ const PERSONAS = {
 }
 
 const ME = { to: '/me', label: '我的', icon: 'me' }
+// A cadre's messages open from 我的, which carries their unread count.
+const CADRE_ME = { ...ME, unread: true }
 
 const TABS = {
   villager: [
@@ -31,7 +33,7 @@ const TABS = {
     { to: '/today', label: '今日', icon: 'today' },
     { to: '/records', label: '日纪实', icon: 'record' },
     { to: '/visits', label: '走访', icon: 'visit' },
-    ME,
+    CADRE_ME,
   ],
   review: [
     { to: '/review', label: '待审', icon: 'review' },

@@ -22,7 +22,7 @@ const routes = [
       { path: '', redirect: () => homeOf(session.user) },
       screen('home', '首页', VILLAGER, () => import('./views/villager/HomeView.vue')),
       screen('shop', '积分超市', VILLAGER, () => import('./views/villager/ShopView.vue')),
-      screen('messages', '消息', VILLAGER, () => import('./views/villager/MessagesView.vue')),
+      screen('messages', '消息', VILLAGER, () => import('./views/MessagesView.vue')),
       screen('me', '我的', null, () => import('./views/MeView.vue')),
       screen('today', '今日', CADRE, () => import('./views/cadre/TodayView.vue')),
       screen('records', '日纪实', CADRE, () => import('./views/cadre/RecordsView.vue')),
@@ -43,6 +43,7 @@ const routes = [
   screen('/visits/new/:household(\\d+)', '记走访', CADRE, () => import('./views/cadre/VisitForm.vue')),
   screen('/leaves', '请假', CADRE, () => import('./views/cadre/LeavesView.vue')),
   screen('/attendance', '考勤日历', CADRE, () => import('./views/cadre/AttendanceView.vue')),
+  screen('/inbox', '消息', CADRE, () => import('./views/cadre/InboxView.vue')),
   { path: '/:unknown(.*)*', redirect: '/' },
 ]
 
