@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.phone import tab
-from tests.factories import World
+from tests.e2e.phone import tab, take_photo
+from tests.factories import NOTICE_MONTH, World
 
 pytestmark = pytest.mark.real_commits  # the server answers from its own threads and connections
 
@@ -114,3 +114,27 @@ def test_the_home_page_text_stands_out_from_its_background_by_at_least_4_5_to_1(
         if (ratio := contrast(colour, background)) < 4.5
     ]
     assert faint == []
+
+
+def test_elder_mode_keeps_the_good_deed_survey_and_notice_screens_large(
+    open_app: Callable[[str], Page], village: World
+) -> None:
+    page = open_app(village.tokens["villager"])
+    page.get_by_role("switch", name=re.compile("^长辈版")).click()
+    page.get_by_role("button", name=re.compile("^申报好事")).click()
+    expect(page.get_by_role("article").filter(has_text="拾金不昧")).to_contain_text("已通过，加 5 分")
+    assert too_small(page) == NOTHING_TOO_SMALL, "我的申报"
+    page.get_by_role("button", name="申报一件好事").click()
+    page.get_by_role("radio", name=re.compile("^无偿献血")).click()
+    take_photo(page)
+    assert too_small(page) == NOTHING_TOO_SMALL, "申报好事, a deed chosen and a photo taken"
+
+    page.goto("/m/#/surveys")
+    page.get_by_role("button", name="去填写").click()
+    page.get_by_role("radio", name="4 分").click()
+    assert too_small(page) == NOTHING_TOO_SMALL, "填写测评"
+
+    page.goto(f"/m/#/notice?month={NOTICE_MONTH}")
+    page.get_by_role("button", name="对整个公示有异议").click()
+    expect(page.get_by_role("button", name="提交申诉")).to_be_visible()
+    assert too_small(page) == NOTHING_TOO_SMALL, "村里公示, with an objection being written"
