@@ -1,0 +1,1 @@
+import"./index-CFnkp2XQ.js";import"./loading-Yok94eiS.js";

@@ -1,1 +1,0 @@
-import"./index-_Jx06gMd.js";import"./loading-QavSIjvF.js";
