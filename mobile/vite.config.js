@@ -4,6 +4,7 @@ import { VantResolver } from '@vant/auto-import-resolver'
 import vue from '@vitejs/plugin-vue'
 import Components from 'unplugin-vue-components/vite'
 import { defineConfig } from 'vite'
+import { offlineShell } from './build/offline.js'
 
 const OUR_ICONS = fileURLToPath(new URL('./src/styles/vant-icons.css', import.meta.url))
 
@@ -27,6 +28,7 @@ export default defineConfig({
     // Vant components and their styles imported on demand, as the templates name them.
     Components({ resolvers: [VantResolver()], dts: false }),
     vantIconsWithoutFont(),
+    offlineShell({ base: '/m/', skip: /QrScanner/ }),
   ],
   build: {
     outDir: 'dist',

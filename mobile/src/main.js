@@ -1,6 +1,7 @@
 import { createApp } from 'vue'
 import 'vant/es/style/base.css'
 import App from './App.vue'
+import { startOutbox } from './outbox'
 import router from './router'
 import { session } from './session'
 import './styles/theme.css'
@@ -15,3 +16,9 @@ if (params.has('ticket')) {
 }
 
 createApp(App).use(router).mount('#app')
+
+startOutbox()
+// Once the service worker has kept the app (sw.js), it opens with no network. The dev server has none.
+if ('serviceWorker' in navigator && import.meta.env.PROD) {
+  window.addEventListener('load', () => navigator.serviceWorker.register('/m/sw.js', { scope: '/m/' }))
+}

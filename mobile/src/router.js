@@ -44,6 +44,7 @@ const routes = [
   screen('/leaves', '请假', CADRE, () => import('./views/cadre/LeavesView.vue')),
   screen('/attendance', '考勤日历', CADRE, () => import('./views/cadre/AttendanceView.vue')),
   screen('/inbox', '消息', CADRE, () => import('./views/cadre/InboxView.vue')),
+  screen('/outbox', '待发送', null, () => import('./views/cadre/OutboxView.vue')),
   { path: '/:unknown(.*)*', redirect: '/' },
 ]
 

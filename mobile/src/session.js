@@ -34,7 +34,11 @@ export function setUser(user) {
   session.user = user
 }
 
+// The API answers the service worker keeps for reading offline (sw.js): not for the next person on this phone.
+const READS_CACHE = 'xz-api'
+
 export function forget() {
+  window.caches?.delete(READS_CACHE)
   localStorage.removeItem(TOKEN_KEY)
   localStorage.removeItem(USER_KEY)
   session.token = ''

@@ -1,0 +1,1 @@
+import"./index-T6INGuc3.js";import"./loading-CmvCnk-Q.js";

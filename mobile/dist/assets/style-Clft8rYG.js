@@ -1,1 +1,0 @@
-import"./index-CFnkp2XQ.js";import"./loading-Yok94eiS.js";

@@ -1,1 +1,0 @@
-import{d as e,q as t}from"./vue-C3tjsyTw.js";import{i as n,l as r}from"./index-CFnkp2XQ.js";var i=t(null),a=e(()=>{var e;return i.value&&i.value.household_id===((e=r.user)==null?void 0:e.household_id)?i.value:null});async function o(){i.value=await n(`/points/summary`)}export{a as n,o as t};

@@ -1,1 +1,0 @@
-import{i as e}from"./index-CFnkp2XQ.js";async function t(){return(await e(`/surveys/pending`)).items}export{t};

@@ -1,1 +1,0 @@
-import{x as e}from"./vue-C3tjsyTw.js";import{ut as t}from"./index-CFnkp2XQ.js";function n(n){let r=e();r&&t(r.proxy,n)}export{n as t};

@@ -1,0 +1,1 @@
+import{x as e}from"./vue-DZZiRuT2.js";var t=0;function n(){let n=e(),{name:r=`unknown`}=(n==null?void 0:n.type)||{};return`${r}-${++t}`}export{n as t};

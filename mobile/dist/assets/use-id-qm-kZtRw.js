@@ -1,1 +1,0 @@
-import{x as e}from"./vue-C3tjsyTw.js";var t=0;function n(){let n=e(),{name:r=`unknown`}=(n==null?void 0:n.type)||{};return`${r}-${++t}`}export{n as t};
