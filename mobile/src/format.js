@@ -1,16 +1,19 @@
 // How dates, points and states read on the phone: in Chinese, in Beijing time.
 
-const beijing = new Intl.DateTimeFormat('en-US', {
-  timeZone: 'Asia/Shanghai',
-  month: 'numeric',
-  day: 'numeric',
-  hour: 'numeric',
-  minute: '2-digit',
-  hourCycle: 'h23',
-})
+// Made on first use: a formatter with a time zone costs a tenth of a second to make on a slow phone, and the
+// first screen often shows no time at all.
+let beijing = null
 
 // The month, day, hour and minute of an ISO time, in Beijing.
 function inBeijing(iso) {
+  beijing ||= new Intl.DateTimeFormat('en-US', {
+    timeZone: 'Asia/Shanghai',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  })
   return Object.fromEntries(beijing.formatToParts(new Date(iso)).map((part) => [part.type, part.value]))
 }
 
@@ -70,10 +73,11 @@ export const REDEMPTION_STATES = {
 
 export const PERIODS = { month: '每月', quarter: '每季度', year: '每年' }
 
-const beijingDate = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' })
+let beijingDate = null // made on first use, as `beijing` above
 
 // Today's business date in Beijing, "2026-12-07", whatever the phone's own time zone.
 export function today() {
+  beijingDate ||= new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' })
   return beijingDate.format(new Date())
 }
 

@@ -18,7 +18,12 @@ if (params.has('ticket')) {
 createApp(App).use(router).mount('#app')
 
 startOutbox()
-// Once the service worker has kept the app (sw.js), it opens with no network. The dev server has none.
+// Once the service worker has kept the app (sw.js), it opens with no network. It is registered a while after
+// the page has loaded, so that its download of the other screens does not hold up the first one on a weak
+// network (the first screen's data comes after its code). The dev server has none.
+const AFTER_FIRST_SCREEN_MS = 3000
 if ('serviceWorker' in navigator && import.meta.env.PROD) {
-  window.addEventListener('load', () => navigator.serviceWorker.register('/m/sw.js', { scope: '/m/' }))
+  window.addEventListener('load', () =>
+    setTimeout(() => navigator.serviceWorker.register('/m/sw.js', { scope: '/m/' }), AFTER_FIRST_SCREEN_MS),
+  )
 }

@@ -4,6 +4,7 @@ import { createRouter, createWebHashHistory } from 'vue-router'
 import TabShell from './components/TabShell.vue'
 import { homeOf, personaOf } from './roles'
 import { session } from './session'
+import { prefetchSummary } from './views/villager/summary'
 
 // A signed-in screen; `personas` (roles.js) names who may open it, null everyone.
 function screen(path, title, personas, component) {
@@ -20,7 +21,7 @@ const routes = [
     component: TabShell,
     children: [
       { path: '', redirect: () => homeOf(session.user) },
-      screen('home', '首页', VILLAGER, () => import('./views/villager/HomeView.vue')),
+      { ...screen('home', '首页', VILLAGER, () => import('./views/villager/HomeView.vue')), beforeEnter: prefetchSummary },
       screen('shop', '积分超市', VILLAGER, () => import('./views/villager/ShopView.vue')),
       screen('messages', '消息', VILLAGER, () => import('./views/MessagesView.vue')),
       screen('me', '我的', null, () => import('./views/MeView.vue')),

@@ -104,7 +104,7 @@ def test_work_captured_with_no_signal_survives_a_reload_and_reaches_the_server_o
     expect(page.get_by_role("button", name="记走访").first).to_be_visible()
 
     page.context.set_offline(True)
-    captured_from = now_utc()
+    captured_from = now_utc().replace(microsecond=0)  # the phone sends whole seconds
     write_record(page, camera_photo)
     expect(page.get_by_role("status").filter(has_text="已保存在手机上")).to_be_visible()
     record_visit(page, camera_photo)
@@ -138,19 +138,25 @@ def as_utc(moment: datetime) -> datetime:
 
 
 @pytest.fixture
-def phone_without_service_worker(browser: Browser, server: Server) -> Iterator[Page]:
-    """A phone whose requests the test can intercept (Playwright cannot see behind a service worker)."""
+def cadre_phone(browser: Browser, server: Server, world: World) -> Iterator[Callable[[], Page]]:
+    """open() opens the cadre's app on a phone whose requests the test intercepts (page.route, set before):
+    without a service worker, which Playwright cannot see behind."""
     context = browser.new_context(base_url=server.url, service_workers="block", **PHONE)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    yield page
+
+    def open_app() -> Page:
+        ticket = server.call("POST", "/auth/tickets", world.tokens["cadre"])["ticket"]
+        page.goto(f"/m/?ticket={ticket}")
+        return page
+
+    yield open_app
     context.close()
 
 
 def test_a_record_whose_answer_was_lost_on_the_way_back_is_sent_again_and_kept_once(
-    phone_without_service_worker: Page, server: Server, world: World, database: Database, camera_photo: Path
+    cadre_phone: Callable[[], Page], database: Database, camera_photo: Path
 ) -> None:
-    page = phone_without_service_worker
     lost: list[int] = []
 
     def lose_the_first_answer(route: Route) -> None:
@@ -160,14 +166,12 @@ def test_a_record_whose_answer_was_lost_on_the_way_back_is_sent_again_and_kept_o
         else:
             route.continue_()
 
+    page = cadre_phone()
     page.route("**/api/mp/v1/daily-records", lose_the_first_answer)
-    ticket = server.call("POST", "/auth/tickets", world.tokens["cadre"])["ticket"]
-    page.goto(f"/m/?ticket={ticket}")
     write_record(page, camera_photo)
     expect(page.get_by_role("status").filter(has_text="已保存在手机上")).to_be_visible()
     assert lost == [201]
-    records, _, photos = kept(database)
-    assert len(records) == 1
+    assert len(kept(database)[0]) == 1
 
     banner(page).click()
     page.get_by_role("button", name="现在发送").click()
@@ -178,9 +182,8 @@ def test_a_record_whose_answer_was_lost_on_the_way_back_is_sent_again_and_kept_o
 
 
 def test_a_record_the_server_refuses_waits_with_its_reason_and_once_corrected_keeps_its_capture_time(
-    phone_without_service_worker: Page, server: Server, world: World, database: Database, camera_photo: Path
+    cadre_phone: Callable[[], Page], database: Database, camera_photo: Path
 ) -> None:
-    page = phone_without_service_worker
     refused: list[str] = []
 
     def refuse_the_first(route: Route) -> None:
@@ -193,9 +196,8 @@ def test_a_record_the_server_refuses_waits_with_its_reason_and_once_corrected_ke
         else:
             route.continue_()
 
+    page = cadre_phone()
     page.route("**/api/mp/v1/daily-records", refuse_the_first)
-    ticket = server.call("POST", "/auth/tickets", world.tokens["cadre"])["ticket"]
-    page.goto(f"/m/?ticket={ticket}")
     write_record(page, camera_photo)
     expect(page.get_by_role("alert")).to_contain_text("请写到村民小组")
     page.get_by_text("返回", exact=True).click()  # the cadre walks on: the record waits on the phone

@@ -1,1 +1,0 @@
-import"./index-T6INGuc3.js";import"./loading-CmvCnk-Q.js";

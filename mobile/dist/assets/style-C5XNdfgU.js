@@ -1,0 +1,1 @@
+import"./index-Defk3Nc4.js";import"./loading-CSvnSTdG.js";

@@ -1,1 +1,0 @@
-import{d as e,q as t}from"./vue-DZZiRuT2.js";import{p as n,v as r}from"./index-T6INGuc3.js";var i=t(null),a=e(()=>{var e;return i.value&&i.value.household_id===((e=r.user)==null?void 0:e.household_id)?i.value:null});async function o(){i.value=await n(`/points/summary`)}export{a as n,o as t};

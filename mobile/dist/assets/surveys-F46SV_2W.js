@@ -1,1 +1,0 @@
-import{p as e}from"./index-T6INGuc3.js";async function t(){return(await e(`/surveys/pending`)).items}export{t};
