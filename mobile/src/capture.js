@@ -6,7 +6,7 @@
 import { ref } from 'vue'
 import { newKey } from './api'
 import { nowWithOffset } from './format'
-import { attempt, discard, find, keep, refusal, retryable, send } from './outbox'
+import { discard, find, refusal, retryable, send, submit } from './outbox'
 
 // What save() answers when the entry waits in the outbox: no network, or it is taking long.
 export const QUEUED = Object.freeze({ queued: true })
@@ -38,12 +38,10 @@ function sameEntry(entry, path, fields, photos) {
 
 const patience = () => new Promise((resolve) => setTimeout(() => resolve(QUEUED), PATIENCE_MS))
 
-// Kept on the phone first (in place of the entry it corrects), then sent.
+// Kept in the outbox, sent at once; left to the outbox when the network is down or slow.
 async function sendTimed(entry, replaces) {
-  await keep(entry)
-  if (replaces) await discard(replaces.key)
   try {
-    return await Promise.race([attempt(entry), patience()])
+    return await Promise.race([submit(entry, replaces), patience()])
   } catch (failure) {
     if (retryable(failure)) return QUEUED
     throw failure

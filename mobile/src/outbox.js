@@ -84,15 +84,10 @@ export async function send(entry, saveProgress = async () => {}) {
 }
 
 // Send one entry of the outbox: gone from the phone once the server has it. The server's answer.
-export async function deliver(entry) {
-  busy.add(entry.key)
-  try {
-    const answer = await send(entry, keep)
-    await discard(entry.key)
-    return answer
-  } finally {
-    busy.delete(entry.key)
-  }
+async function deliver(entry) {
+  const answer = await send(entry, keep)
+  await discard(entry.key)
+  return answer
 }
 
 // A refusal as the phone stores it, and back (an Error cannot be stored).
@@ -104,15 +99,21 @@ export function refusal(entry) {
   return entry.error ? new ApiError(entry.error.status, entry.error.body) : null
 }
 
-// Send one entry now (a form's 保存); the server's answer. After a failure that may pass the entry waits and
-// is tried again later; after another it waits with the server's message, for the cadre to edit or discard.
-export async function attempt(entry) {
+// A form's 保存: the entry kept on the phone first (in place of the one it corrects), then sent at once; the
+// server's answer. After a failure that may pass it waits and is tried again later; after another it waits
+// with the server's message, for the cadre to edit or discard. A round never takes it up meanwhile.
+export async function submit(entry, replaces = null) {
+  busy.add(entry.key)
   try {
+    await keep(entry)
+    if (replaces) await discard(replaces.key)
     return await deliver(entry)
   } catch (failure) {
     if (retryable(failure)) retryLater()
     else await keep({ ...entry, error: fault(failure) })
     throw failure
+  } finally {
+    busy.delete(entry.key)
   }
 }
 

@@ -1,0 +1,1 @@
+import"./index-Byr4flgs.js";import"./loading-DeoMt2oO.js";

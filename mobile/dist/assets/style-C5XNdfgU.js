@@ -1,1 +1,0 @@
-import"./index-Defk3Nc4.js";import"./loading-CSvnSTdG.js";

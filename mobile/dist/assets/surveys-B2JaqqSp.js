@@ -1,0 +1,1 @@
+import{f as e}from"./index-Byr4flgs.js";async function t(){return(await e(`/surveys/pending`)).items}export{t};

@@ -1,1 +1,0 @@
-import{p as e}from"./index-Defk3Nc4.js";async function t(){return(await e(`/surveys/pending`)).items}export{t};

@@ -1,1 +1,0 @@
-import{x as e}from"./vue-DZZiRuT2.js";import{vt as t}from"./index-Defk3Nc4.js";function n(n){let r=e();r&&t(r.proxy,n)}export{n as t};
