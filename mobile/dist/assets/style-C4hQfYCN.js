@@ -1,1 +1,0 @@
-import"./index-Byr4flgs.js";import"./loading-DeoMt2oO.js";

@@ -1,0 +1,1 @@
+import"./index-DgW6IuXZ.js";import"./loading-5pmV1uAV.js";

@@ -1,1 +1,0 @@
-import{f as e}from"./index-Byr4flgs.js";async function t(){return(await e(`/surveys/pending`)).items}export{t};
