@@ -39,6 +39,7 @@ def init_admin(app: Flask) -> None:
         audit,
         binding,
         honors,
+        imports,
         notice,
         org,
         org_cadres,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Enum,
     Executable,
     Index,
+    LargeBinary,
     MetaData,
     Result,
     Select,
@@ -235,10 +236,18 @@ def _unnest_params(table: Table, rows: list[dict[str, Any]], dialect: Dialect) -
     params = {}
     for name in rows[0]:
         column_type = table.c[name].type
-        process = column_type.bind_processor(dialect)
+        process = _bind_processor(column_type, dialect)
         values = [process(row[name]) for row in rows] if process else [row[name] for row in rows]
         params[name] = _array_literal(values, _is_number(column_type))
     return params
+
+
+def _bind_processor(column_type: Any, dialect: Dialect) -> Any:
+    """The column's bind processing, except that binary values stay bytes: the driver's Binary wrapper that the
+    dialect adds is for a single parameter, not for the text of an array."""
+    if isinstance(column_type, TypeDecorator) and isinstance(column_type.impl_instance, LargeBinary):
+        return lambda value: column_type.process_bind_param(value, dialect)
+    return None if isinstance(column_type, LargeBinary) else column_type.bind_processor(dialect)
 
 
 def _is_number(column_type: Any) -> bool:
@@ -261,6 +270,8 @@ def _quoted(value: Any) -> str:
     if type(value) is not str:
         if isinstance(value, enum.Enum):
             value = value.value
+        elif isinstance(value, bytes):  # bytea's hex form (encrypted personal data)
+            value = "\\x" + value.hex()
         value = value.isoformat() if isinstance(value, date) else str(value)
     if "\\" in value or '"' in value:
         value = value.replace("\\", "\\\\").replace('"', '\\"')

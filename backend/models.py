@@ -13,6 +13,7 @@ from backend.idempotency import IdempotencyRecord  # noqa: F401
 from backend.inbox.models import Notification  # noqa: F401
 from backend.jobs.models import OutboxJob  # noqa: F401
 from backend.jobs.schedule import ScheduleRun  # noqa: F401
+from backend.org.imports.models import ImportRun  # noqa: F401
 from backend.org.models import Cadre, County, Grid, Household, Pairing, Posting, Resident, Town, Village  # noqa: F401
 from backend.photos.models import Photo, PhotoSettings  # noqa: F401
 from backend.points.models import (  # noqa: F401

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
-from sqlalchemy import JSON, Boolean, Column, Float, Integer, MetaData, String, Table, select
+from sqlalchemy import JSON, Boolean, Column, Float, Integer, LargeBinary, MetaData, String, Table, select
 
 from backend.db import UTCDateTime, db, insert_many, update_many
 from backend.transaction import unit_of_work
@@ -25,6 +25,7 @@ probe = Table(
     Column("ok", Boolean),
     Column("at", UTCDateTime),
     Column("doc", JSON),
+    Column("blob", LargeBinary),
 )
 
 AWKWARD = [
@@ -35,10 +36,11 @@ AWKWARD = [
         "ok": True,
         "at": datetime(2026, 11, 25, 8, 30, 1, 123456, tzinfo=UTC),
         "doc": {"title": '失星「守岗敬业」：得分4低于"标准"', "ids": [1, 2], "none": None, "back": "a\\nb"},
+        "blob": b'\x00\\x01"{}NULL\xff',  # encrypted personal data is bytes: bytea's hex form in the array
     },
-    {"key": "nulls", "text": None, "score": None, "ok": None, "at": None, "doc": None},
-    {"key": "empty", "text": "", "score": -1e-9, "ok": False, "at": None, "doc": []},
-    {"key": "NULL", "text": "NULL", "score": 3.0, "ok": False, "at": None, "doc": "NULL"},
+    {"key": "nulls", "text": None, "score": None, "ok": None, "at": None, "doc": None, "blob": None},
+    {"key": "empty", "text": "", "score": -1e-9, "ok": False, "at": None, "doc": [], "blob": b""},
+    {"key": "NULL", "text": "NULL", "score": 3.0, "ok": False, "at": None, "doc": "NULL", "blob": b"NULL"},
 ]
 
 

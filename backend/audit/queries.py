@@ -20,6 +20,7 @@ ACTION_LABELS = {
     "move": "迁移",
     "reveal": "查看完整信息",
     "import": "导入",
+    "apply": "执行导入",
     "issue": "发放",
     "revoke": "作废",
     "unbind": "解绑",

@@ -29,6 +29,7 @@ def load_all_tasks() -> None:
     """Import every domain's jobs module so their tasks register."""
     import backend.auth.jobs
     import backend.inbox.jobs
+    import backend.org.imports.jobs
     import backend.photos.jobs
     import backend.points.jobs
     import backend.ratings.jobs

@@ -1,0 +1,64 @@
+"""A large import runs in a real RQ worker process: the upload answers at once, the dry run and the apply happen
+in the worker, and the page reads their outcome from the import's row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from backend.db import db
+from backend.org.imports.models import ImportRun, ImportStatus
+from backend.org.models import Household, Village
+from tests.admin_helpers import PASSWORD, html, post_login
+from tests.factories import World
+from tests.test_jobs import queue_name, redis_app, run_worker_process  # noqa: F401  (fixtures)
+from tests.test_org_import import FULL_FILE, NEW_VILLAGE, confirm, upload
+
+
+def status(app: Flask, run_id: int) -> ImportStatus:
+    with app.app_context():
+        value = db.session.get(ImportRun, run_id).status
+        db.session.remove()
+    return value
+
+
+@pytest.mark.redis
+def test_a_worker_process_checks_and_then_applies_an_uploaded_file(
+    redis_app: Flask,  # noqa: F811  (the fixture imported above)
+    queue_name: str,  # noqa: F811
+    world: World,
+    with_password,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    browser = redis_app.test_client()
+    assert post_login(browser, with_password("county_admin"), PASSWORD).status_code == 302
+    run_id = upload(browser, FULL_FILE)
+    queue = redis_app.extensions["xz_jobs"].queue
+    assert queue.job_ids == [f"import-check-{run_id}"]
+    assert status(redis_app, run_id) == ImportStatus.checking, "the web process must not do the work"
+    assert "检查中" in html(browser.get(f"/admin/imports?run={run_id}"))
+
+    done = run_worker_process(redis_app, queue_name, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert status(redis_app, run_id) == ImportStatus.ready
+    assert browser.get(f"/admin/imports?run={run_id}&format=json").json["running"] is False
+
+    assert confirm(browser, run_id).status_code == 302
+    assert browser.get(f"/admin/imports?run={run_id}&format=json").json == {
+        "status": "applying",
+        "status_label": "导入中",
+        "progress": 0,
+        "running": True,
+    }
+    done = run_worker_process(redis_app, queue_name, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert status(redis_app, run_id) == ImportStatus.applied
+    with redis_app.app_context():
+        count = db.session.scalar(
+            select(func.count()).select_from(Household).join(Village).where(Village.code == NEW_VILLAGE)
+        )
+        db.session.remove()
+    assert count == 2
