@@ -270,8 +270,8 @@ def _quoted(value: Any) -> str:
     if type(value) is not str:
         if isinstance(value, enum.Enum):
             value = value.value
-        elif isinstance(value, bytes):  # bytea's hex form (encrypted personal data)
-            value = "\\x" + value.hex()
+        elif isinstance(value, bytes):  # bytea's hex form, its backslash escaped (encrypted personal data)
+            return f'"\\\\x{value.hex()}"'
         value = value.isoformat() if isinstance(value, date) else str(value)
     if "\\" in value or '"' in value:
         value = value.replace("\\", "\\\\").replace('"', '\\"')

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from io import BytesIO
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from python_calamine import CalamineError, CalamineWorkbook
@@ -75,22 +76,32 @@ def _read_sheet(spec: SheetSpec, grid: list[list[Any]], problems: list[Problem])
             positions.append(None)
     if any(p is None and c.required for p, c in zip(positions, spec.columns, strict=True)):
         return None
-    converters = [_date if column.is_date else _text for column in spec.columns]
-    example = tuple(convert(value) for convert, value in zip(converters, spec.example, strict=True))
+    # Each row through C-level itemgetter and map: 4.9 million cells in a county's file.
+    getter = itemgetter(*(p for p in positions if p is not None))
+    missing = [i for i, p in enumerate(positions) if p is None]
+    columns = list(zip(positions, spec.columns, strict=True))
+    dates = [(i, p) for i, (p, c) in enumerate(columns) if c.is_date and p is not None]
+    example = tuple(_date(v) if c.is_date else _text(v) for c, v in zip(spec.columns, spec.example, strict=True))
     sheet = ParsedSheet(spec)
     width = len(headers)
     for offset, raw in enumerate(grid[1:], start=2):
         if len(raw) < width:
             raw = [*raw, *([""] * (width - len(raw)))]
-        values = tuple(None if p is None else convert(raw[p]) for p, convert in zip(positions, converters, strict=True))
-        if all(v is None for v in values) or (offset == 2 and values == example):
+        values = list(map(_text, getter(raw)))
+        for i in missing:
+            values.insert(i, None)
+        for i, p in dates:
+            values[i] = _date(raw[p])
+        if not any(values) or (offset == 2 and tuple(values) == example):
             continue
-        sheet.rows.append((offset, values))
+        sheet.rows.append((offset, tuple(values)))
     return sheet
 
 
 def _text(value: Any) -> str | None:
     """A cell as text: whole numbers without ".0" (a village code typed as a number), blanks as None."""
+    if type(value) is str:  # nearly every cell of a filled-in template: the short way
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, float):

@@ -58,10 +58,13 @@ class SheetOutcome:
     counts: dict[str, int] = field(default_factory=lambda: {"create": 0, "update": 0, "same": 0})
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {"create": [], "update": [], "same": []})
 
-    def add(self, action: str, row: int, what: str, changes: list[list[Any]] | None = None) -> None:
+    def add(self, action: str, row: int, what: str | Callable[[], str], changes: list[list[Any]] | None = None) -> None:
+        """Count a row; keep it as an example if there are few yet (`what` may be a function: masking is done
+        only for the rows shown)."""
         self.counts[action] += 1
         if len(self.samples[action]) < SAMPLES:
-            self.samples[action].append({"row": row, "what": what, "changes": changes or []})
+            label = what if isinstance(what, str) else what()
+            self.samples[action].append({"row": row, "what": label, "changes": changes or []})
 
 
 @dataclass
@@ -187,7 +190,7 @@ class _Checker:
         self,
         outcome: SheetOutcome,
         row: int,
-        what: str,
+        what: str | Callable[[], str],
         shown: list[list[Any]],
         table: str,
         row_id: int,
@@ -375,19 +378,21 @@ class _Checker:
         grid_names = {grid_id: name for (_code, name), grid_id in self.grids.items() if grid_id}
         members: dict[tuple[str, str], list[tuple[int, tuple[Any, ...], Person]]] = defaultdict(list)
         seen: dict[str, int] = {}
+        writable, flag_values = self.writable, {None, YES, NO}
         for row, values in sheet.rows:
             code, number, _grid, _address, name, id_number, phone, relation = values[:8]
-            ok = self.village_ref(spec, row, code)
+            ok = code in writable or self.village_ref(spec, row, code)
             if number is None or len(number) > 20:
                 self.problem(spec, row, "number", "请填写户号（最长20字）")
                 ok = False
             if relation not in RELATIONS:
                 self.problem(spec, row, "relation", f"与户主关系应为：{'、'.join(RELATIONS)}")
                 ok = False
-            for flag_index, header in enumerate(FLAG_COLUMNS, start=8):
-                if values[flag_index] not in (None, YES, NO):
-                    self.plan.problems.append(Problem(spec.name, row, header, "应填写“是”或“否”"))
-                    ok = False
+            if not flag_values.issuperset(values[8:]):
+                for header, value in zip(FLAG_COLUMNS, values[8:], strict=True):
+                    if value not in flag_values:
+                        self.plan.problems.append(Problem(spec.name, row, header, "应填写“是”或“否”"))
+                ok = False
             person = self.person(spec, row, name, id_number, phone)
             if person is None:
                 continue
@@ -508,7 +513,7 @@ class _Checker:
                 "gender": "男" if int(person.id_number[16]) % 2 else "女",
                 "birth_year": int(person.id_number[6:10]),
             }
-            who = f"{mask_name(person.name)} {mask_id_number(person.id_number)}"
+            who = _who(what, person)
             current = by_hash.get(person.id_number_hash)
             if current is None:
                 self.plan.inserts["resident"].append(
@@ -521,11 +526,11 @@ class _Checker:
                         **after,
                     }
                 )
-                member_outcome.add("create", row, f"{what} {who}")
+                member_outcome.add("create", row, who)
                 continue
             changes = {k: v for k, v in after.items() if getattr(current, k) != v}
             if not changes:
-                member_outcome.add("same", row, f"{what} {who}")
+                member_outcome.add("same", row, who)
                 continue
             update: dict[str, Any] = {"id": current.id, **changes}
             if "name_hash" in changes:
@@ -538,7 +543,7 @@ class _Checker:
                 for k, v in changes.items()
                 if k not in ("name_hash", "phone_hash")
             ]
-            self.changed_person(member_outcome, row, f"{what} {who}", shown, "resident", current.id, person, changes)
+            self.changed_person(member_outcome, row, who, shown, "resident", current.id, person, changes)
         # A member the file no longer names as head stops being one (the file's head replaces them).
         for resident in household_residents:
             if resident.is_head and resident.id_number_hash not in in_file:
@@ -732,6 +737,10 @@ _LABELS = {
 
 
 _VILLAGE_LABELS = {"name": "村名称", "center_lat": "中心纬度", "center_lng": "中心经度", "fence_radius_m": "打卡半径"}
+
+
+def _who(prefix: str, person: Person) -> Callable[[], str]:
+    return lambda: f"{prefix} {mask_name(person.name)} {mask_id_number(person.id_number)}"
 
 
 def _number(value: str | None, low: float, high: float) -> float | None:
