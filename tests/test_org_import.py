@@ -542,3 +542,42 @@ def test_a_disabled_uploader_s_import_is_not_applied(admin, world, database) -> 
         apply_run(s, run_id)
     run = run_of(database, run_id)
     assert run.status == ImportStatus.invalid and run.problems[0]["message"].startswith("上传者的账号已停用")
+
+
+def test_a_corrected_cadre_file_ends_a_posting_and_a_new_helper_takes_over_the_household(
+    admin, world, database
+) -> None:
+    client = admin("county_admin")
+    import_file(client, database, FULL_FILE)
+    cadres = [list(row) for row in CADRE_ROWS]
+    cadres[0][7] = "2026-06-30"  # the helper posting ends
+    cadres = [[*row[:3], "县民政局", *row[4:]] for row in cadres]
+    cadres.append(["钱新帮", person_id(51, 1981), None, "县民政局", "帮扶责任人", NEW_VILLAGE, "2026-07-01", None])
+    pairings = [[person_id(51, 1981), NEW_VILLAGE, "001", "2026-07-01", None]]  # the new helper ends the old pairing
+    run = import_file(client, database, workbook((CADRES, cadres), (PAIRINGS, pairings)))
+    assert run.counts["干部任职"] == {"create": 1, "update": 1, "same": 0}
+    assert run.counts["干部任职（任职）"] == {"create": 1, "update": 1, "same": 1}
+    assert run.counts["结对帮扶"] == {"create": 1, "update": 1, "same": 0}
+    with database() as s:
+        household = s.scalar(
+            select(Household).join(Village).where(Village.code == NEW_VILLAGE, Household.number == "001")
+        )
+        spans = sorted(
+            (p.cadre.name, p.start_on, p.end_on)
+            for p in s.scalars(select(Pairing).where(Pairing.household_id == household.id))
+        )
+        assert spans == [("赵帮扶", date(2026, 2, 1), date(2026, 6, 30)), ("钱新帮", date(2026, 7, 1), None)]
+        helper = s.scalar(select(Cadre).where(Cadre.id_number_hash == _hash(person_id(50, 1980))))
+        assert helper.work_unit == "县民政局"
+        assert {(p.post, p.end_on) for p in helper.postings} == {
+            (Post.helper, date(2026, 6, 30)),
+            (Post.first_secretary, date(2026, 12, 31)),
+        }
+
+
+def test_a_county_sized_file_is_accepted_past_the_app_s_body_limit(admin, world, database, app) -> None:
+    assert app.config["MAX_CONTENT_LENGTH"] < 20_000_000
+    body = b"PK\x03\x04" + bytes(20_000_000)  # as large as 100,000 households; not a readable workbook
+    run = run_of(database, upload(admin("county_admin"), body, "县.xlsx"))
+    assert run.status == ImportStatus.invalid
+    assert run.problems[0]["message"].startswith("文件无法读取")

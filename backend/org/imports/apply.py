@@ -49,9 +49,7 @@ def apply_plan(session: Session, plan: Plan, county_id: int, progress: Callable[
 
     grids = {}
     if ins["household"] or upd["household"]:
-        names = {villages[code]: code for code in codes}
-        stmt = select(Grid.village_id, Grid.name, Grid.id).where(any_of(Grid.village_id, "ids"))
-        grids = {(names[g.village_id], g.name): g.id for g in read_rows(session, stmt, {"ids": list(names)})}
+        grids = _by_village(session, Grid.name, {villages[code]: code for code in codes})
     insert_many(
         session,
         Household.__table__,
@@ -76,12 +74,8 @@ def apply_plan(session: Session, plan: Plan, county_id: int, progress: Callable[
     )
     step(ins["household"], upd["household"])
 
-    households: dict[tuple[str, str], int] = {}
     wanted = {r["household"][0] for r in (*ins["resident"], *ins["pairing"])}
-    if wanted:
-        names = {villages[code]: code for code in wanted}
-        stmt = select(Household.village_id, Household.number, Household.id).where(any_of(Household.village_id, "ids"))
-        households = {(names[h.village_id], h.number): h.id for h in read_rows(session, stmt, {"ids": list(names)})}
+    households = _by_village(session, Household.number, {villages[code]: code for code in wanted}) if wanted else {}
     insert_many(
         session,
         Resident.__table__,
@@ -131,6 +125,15 @@ def apply_plan(session: Session, plan: Plan, county_id: int, progress: Callable[
         ],
     )
     step(ins["pairing"], upd["pairing"])
+
+
+def _by_village(session: Session, name: Any, codes: dict[int, str]) -> dict[tuple[str, str], int]:
+    """(village code, name or number) → id of the grids or households of the given villages (id → code)."""
+    model = name.class_
+    stmt = select(model.village_id, name, model.id).where(any_of(model.village_id, "ids"))
+    return {
+        (codes[village_id], key): row_id for village_id, key, row_id in read_rows(session, stmt, {"ids": list(codes)})
+    }
 
 
 def _ids(session: Session, stmt: Any, key_column: Any, keys: Iterable[Any]) -> dict[Any, int]:

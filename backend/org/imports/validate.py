@@ -186,6 +186,39 @@ class _Checker:
             None if phone is None else lookup_hash(phone),
         )
 
+    def person_row(
+        self,
+        table: str,
+        outcome: SheetOutcome,
+        row: int,
+        who: str | Callable[[], str],
+        current: Any,
+        person: Person,
+        after: dict[str, Any],
+        parent: dict[str, Any],
+    ) -> None:
+        """Create, change or leave alone a member or a cadre, found by the keyed hash of the ID number and compared
+        by keyed hashes: a changed name or phone is encrypted again, an unchanged one never decrypted."""
+        if current is None:
+            personal = {"name": person.name, "id_number": person.id_number, "phone": person.phone}
+            self.plan.inserts[table].append({**parent, **personal, "id_number_hash": person.id_number_hash, **after})
+            outcome.add("create", row, who)
+            return
+        changes = {k: v for k, v in after.items() if getattr(current, k) != v}
+        if not changes:
+            outcome.add("same", row, who)
+            return
+        update: dict[str, Any] = {"id": current.id, **changes}
+        if "name_hash" in changes:
+            update["name"] = person.name
+        if "phone_hash" in changes:
+            update["phone"] = person.phone
+        self.plan.updates[table].append(update)
+        shown = [
+            [_LABELS[k], _yes(getattr(current, k)), _yes(v)] for k, v in changes.items() if not k.endswith("_hash")
+        ]
+        self.changed_person(outcome, row, who, shown, table, current.id, person, changes)
+
     def changed_person(
         self,
         outcome: SheetOutcome,
@@ -513,37 +546,10 @@ class _Checker:
                 "gender": "男" if int(person.id_number[16]) % 2 else "女",
                 "birth_year": int(person.id_number[6:10]),
             }
-            who = _who(what, person)
             current = by_hash.get(person.id_number_hash)
-            if current is None:
-                self.plan.inserts["resident"].append(
-                    {
-                        "household": key,
-                        "name": person.name,
-                        "id_number": person.id_number,
-                        "phone": person.phone,
-                        "id_number_hash": person.id_number_hash,
-                        **after,
-                    }
-                )
-                member_outcome.add("create", row, who)
-                continue
-            changes = {k: v for k, v in after.items() if getattr(current, k) != v}
-            if not changes:
-                member_outcome.add("same", row, who)
-                continue
-            update: dict[str, Any] = {"id": current.id, **changes}
-            if "name_hash" in changes:
-                update["name"] = person.name
-            if "phone_hash" in changes:
-                update["phone"] = person.phone
-            self.plan.updates["resident"].append(update)
-            shown = [
-                [_LABELS[k], _yes(getattr(current, k)), _yes(v)]
-                for k, v in changes.items()
-                if k not in ("name_hash", "phone_hash")
-            ]
-            self.changed_person(member_outcome, row, who, shown, "resident", current.id, person, changes)
+            self.person_row(
+                "resident", member_outcome, row, _who(what, person), current, person, after, {"household": key}
+            )
         # A member the file no longer names as head stops being one (the file's head replaces them).
         for resident in household_residents:
             if resident.is_head and resident.id_number_hash not in in_file:
@@ -592,32 +598,8 @@ class _Checker:
             self.file_cadres.add(hash_)
             after = {"name_hash": person.name_hash, "phone_hash": person.phone_hash, "work_unit": work_unit}
             who = f"{mask_name(person.name)} {mask_id_number(person.id_number)}"
-            current = self.cadres.get(hash_)
-            if current is None:
-                self.plan.inserts["cadre"].append(
-                    {
-                        "county_id": self.scope.county_id,
-                        "name": person.name,
-                        "id_number": person.id_number,
-                        "phone": person.phone,
-                        "id_number_hash": hash_,
-                        **after,
-                    }
-                )
-                outcome.add("create", row, who)
-                continue
-            changes = {k: v for k, v in after.items() if getattr(current, k) != v}
-            if not changes:
-                outcome.add("same", row, who)
-                continue
-            update: dict[str, Any] = {"id": current.id, **changes}
-            if "name_hash" in changes:
-                update["name"] = person.name
-            if "phone_hash" in changes:
-                update["phone"] = person.phone
-            self.plan.updates["cadre"].append(update)
-            shown = [[_LABELS[k], current.work_unit, v] for k, v in changes.items() if k == "work_unit"]
-            self.changed_person(outcome, row, who, shown, "cadre", current.id, person, changes)
+            new = {"county_id": self.scope.county_id}
+            self.person_row("cadre", outcome, row, who, self.cadres.get(hash_), person, after, new)
         existing = self.load_postings()
         seen: dict[tuple[Any, ...], int] = {}
         for row, hash_, code, post, start, end in postings:
