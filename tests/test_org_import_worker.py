@@ -1,5 +1,5 @@
 """A large import runs in a real RQ worker process: the upload answers at once, the dry run and the apply happen
-in the worker, and the page reads their outcome from the import's row."""
+in the worker, and the page reads their outcome (and, meanwhile, their progress) from the import's row."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from backend.db import db
 from backend.org.imports.models import ImportRun, ImportStatus
+from backend.org.imports.service import progress_reporter
 from backend.org.models import Household, Village
+from backend.transaction import unit_of_work
 from tests.admin_helpers import PASSWORD, html, post_login
 from tests.factories import World
 from tests.test_jobs import queue_name, redis_app, run_worker_process  # noqa: F401  (fixtures)
@@ -62,3 +64,23 @@ def test_a_worker_process_checks_and_then_applies_an_uploaded_file(
         )
         db.session.remove()
     assert count == 2
+
+
+@pytest.mark.real_commits  # the page's connection reads what the job's second connection committed
+def test_the_page_sees_a_running_job_s_progress_before_the_job_commits(app: Flask, world: World, database) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("progress is written on a second connection on PostgreSQL only (SQLite has one writer)")
+    with database() as s:
+        run = ImportRun(
+            user_id=world.ids["user:county_admin"], county_id=world.ids["C1"], file_name="a.xlsx",
+            file_data=b"", status=ImportStatus.applying, progress=0,
+        )  # fmt: skip
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    with app.app_context(), unit_of_work(db.session) as job:
+        job.execute(select(ImportRun.status).where(ImportRun.id == run_id))  # the job's transaction is open
+        progress_reporter(job, run_id, 50, 100)(0.5)
+        with db.engine.connect() as page:
+            assert page.scalar(select(ImportRun.progress).where(ImportRun.id == run_id)) == 75

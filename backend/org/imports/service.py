@@ -89,7 +89,7 @@ def check_run(session: Session, run_id: int) -> None:
     run = session.get(ImportRun, run_id)
     if run is None or run.status != ImportStatus.checking:
         return  # a repeated job: already done
-    plan = _plan(session, run, _progress(session, run_id, 0, 100))
+    plan = _plan(session, run, progress_reporter(session, run_id, 0, 100))
     _keep_outcome(run, plan)
     run.status = ImportStatus.invalid if plan.problems else ImportStatus.ready
     run.checked_at = now_utc()
@@ -102,7 +102,7 @@ def apply_run(session: Session, run_id: int) -> None:
         return
     user = session.get(User, run.user_id)
     assert user is not None
-    plan = _plan(session, run, _progress(session, run_id, 0, 50))
+    plan = _plan(session, run, progress_reporter(session, run_id, 0, 50))
     if plan.problems:
         _keep_outcome(run, plan)
         run.status, run.checked_at = ImportStatus.invalid, now_utc()
@@ -110,7 +110,7 @@ def apply_run(session: Session, run_id: int) -> None:
     # The run row is changed only after the writes: its progress is written meanwhile on another connection.
     try:
         with session.begin_nested():
-            apply_plan(session, plan, run.county_id, _progress(session, run_id, 50, 100))
+            apply_plan(session, plan, run.county_id, progress_reporter(session, run_id, 50, 100))
             _audit(session, user, run, plan)
     except SQLAlchemyError as exc:
         run.status, run.error = ImportStatus.failed, "写入数据库时出错，本次导入没有写入任何数据"
@@ -149,7 +149,7 @@ def _audit(session: Session, user: User, run: ImportRun, plan: Plan) -> None:
     record(session, user, "import.apply", "import", run.id, summary, place, {s: [None, c] for s, c in counts.items()})
 
 
-def _progress(session: Session, run_id: int, low: int, high: int) -> Callable[[float], None]:
+def progress_reporter(session: Session, run_id: int, low: int, high: int) -> Callable[[float], None]:
     """Progress of a running job for the page's bar, written on a connection of its own so the page sees it
     before the job commits. PostgreSQL only: SQLite has one writer, which the job is (the embedded mode runs
     jobs during the request anyway). A failed write of progress never stops the import."""
