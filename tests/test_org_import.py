@@ -249,6 +249,19 @@ def test_an_apply_that_breaks_off_writes_nothing_and_says_so(admin, world, datab
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "import.apply")) == 0
 
 
+def test_a_dry_run_that_breaks_off_says_so_and_the_page_stops_waiting(admin, world, database, monkeypatch) -> None:
+    def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("backend.org.imports.service.check", broken)
+    client = admin("county_admin")
+    run_id = upload(client, FULL_FILE)
+    run = run_of(database, run_id)
+    assert run.status == ImportStatus.failed and run.error.startswith("检查文件时出错")
+    page = html(client.get(f"/admin/imports?run={run_id}"))
+    assert "检查文件时出错" in page and "data-poll-reload-when" not in page and "确认导入" not in page
+
+
 def test_confirming_checks_again_and_refuses_a_file_the_database_has_moved_past(admin, world, database) -> None:
     client = admin("county_admin")
     run_id = upload(client, workbook((HOUSEHOLDS, [member("009", "孙新来", 7, "户主", village="610999101001")])))

@@ -89,7 +89,11 @@ def check_run(session: Session, run_id: int) -> None:
     run = session.get(ImportRun, run_id)
     if run is None or run.status != ImportStatus.checking:
         return  # a repeated job: already done
-    plan = _plan(session, run, progress_reporter(session, run_id, 0, 100))
+    try:
+        plan = _plan(session, run, progress_reporter(session, run_id, 0, 100))
+    except Exception as exc:
+        _failed(run, "检查文件时出错，没有写入任何数据：请重新上传，仍出错请联系技术支持")
+        raise RecordedError(f"import {run_id}: dry run failed") from exc
     _keep_outcome(run, plan)
     run.status = ImportStatus.invalid if plan.problems else ImportStatus.ready
     run.checked_at = now_utc()
@@ -102,21 +106,26 @@ def apply_run(session: Session, run_id: int) -> None:
         return
     user = session.get(User, run.user_id)
     assert user is not None
-    plan = _plan(session, run, progress_reporter(session, run_id, 0, 50))
-    if plan.problems:
-        _keep_outcome(run, plan)
-        run.status, run.checked_at = ImportStatus.invalid, now_utc()
-        return
     # The run row is changed only after the writes: its progress is written meanwhile on another connection.
     try:
-        with session.begin_nested():
-            apply_plan(session, plan, run.county_id, progress_reporter(session, run_id, 50, 100))
-            _audit(session, user, run, plan)
-    except SQLAlchemyError as exc:
-        run.status, run.error = ImportStatus.failed, "写入数据库时出错，本次导入没有写入任何数据"
-        raise RecordedError(f"import {run_id} failed") from exc
+        plan = _plan(session, run, progress_reporter(session, run_id, 0, 50))
+        if not plan.problems:
+            with session.begin_nested():
+                apply_plan(session, plan, run.county_id, progress_reporter(session, run_id, 50, 100))
+                _audit(session, user, run, plan)
+    except Exception as exc:
+        _failed(run, "写入时出错，本次导入没有写入任何数据")
+        raise RecordedError(f"import {run_id}: apply failed") from exc
     _keep_outcome(run, plan)
-    run.status, run.progress, run.applied_at = ImportStatus.applied, 100, now_utc()
+    if plan.problems:
+        run.status, run.checked_at = ImportStatus.invalid, now_utc()
+    else:
+        run.status, run.progress, run.applied_at = ImportStatus.applied, 100, now_utc()
+
+
+def _failed(run: ImportRun, message: str) -> None:
+    """A job that broke off says so on the page (which stops waiting for it); its writes are rolled back."""
+    run.status, run.error = ImportStatus.failed, message
 
 
 def _plan(session: Session, run: ImportRun, progress: Callable[[float], None]) -> Plan:
