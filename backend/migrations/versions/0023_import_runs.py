@@ -1,7 +1,7 @@
 """import_run: an Excel import's uploaded file, its dry-run preview and problems, and its progress
 
-Revision ID: 0021
-Revises: 0019
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-07 20:40:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0021'
-down_revision = '0019'
+revision = '0023'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
