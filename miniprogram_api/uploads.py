@@ -76,7 +76,8 @@ def upload(form: dict, files: dict):  # type: ignore[no-untyped-def]
     One image in the multipart field `file` (JPEG, PNG or WebP, ≤ 15 MB, ≤ 50 MP), with optional form
     fields `event` (≤ 30 characters) and `place` (≤ 40) for the 温馨照片 label. Returns at once with
     `status: processing`; copies are made in the background (poll GET /uploads/{id}). Errors:
-    payload_too_large (413), unsupported_image (415), rate_limited (429)."""
+    payload_too_large (413), unsupported_image (415), rate_limited (429), storage_full (507: the server's disk is
+    full, nothing was kept; try again later)."""
     return service.accept_upload(
         db.session,
         user=current_user(),

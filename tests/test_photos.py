@@ -3,10 +3,12 @@ serving and the 24-hour purge. Without REDIS_URL jobs run in-process right after
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import io
 import json
+import os
 import random
 import subprocess
 import sys
@@ -260,6 +262,33 @@ def test_hostile_upload_is_refused_with_a_clear_code_and_leaves_nothing(app, api
         assert set(db.session.scalars(select(Photo.id))) == {world.photo_id}
         db.session.remove()
     assert stored_files(app) == stored_before
+
+
+@pytest.mark.parametrize("call", ["write", "fsync"])  # while the bytes arrive; while the photo is made durable
+def test_an_upload_to_a_full_disk_answers_storage_full_keeps_nothing_and_works_once_space_is_freed(
+    app, api, world, monkeypatch, call: str
+) -> None:
+    upload_dir = Path(app.config["UPLOAD_DIR"]).resolve()
+    stored_before = stored_files(app)
+    real = getattr(os, call)
+
+    def on_a_full_disk(fd: int, *args: object) -> object:
+        """What the kernel answers for a file on a full filesystem; files elsewhere (the database) are fine."""
+        if Path(os.readlink(f"/proc/self/fd/{fd}")).is_relative_to(upload_dir):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, *args)
+
+    monkeypatch.setattr(os, call, on_a_full_disk)
+    refused = upload(api, "cadre", corpus.phone_jpeg(3))
+    monkeypatch.undo()
+
+    assert (refused.status_code, refused.json["code"]) == (507, "storage_full")
+    assert "存储空间已满" in refused.json["message"]
+    with app.app_context():
+        assert set(db.session.scalars(select(Photo.id))) == {world.photo_id}
+        db.session.remove()
+    assert stored_files(app) == stored_before
+    assert upload(api, "cadre", corpus.phone_jpeg(3)).status_code == 201
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from backend.errors import (
     PhotoNotFound,
     PhotoRequired,
     PhotoUnusable,
+    StorageFull,
     TooManyPhotos,
 )
 from backend.jobs.outbox import enqueue
@@ -112,8 +113,8 @@ def accept_upload(
 
     `data` is a file received by `receive_upload` (the API) or bytes (demo, shop). `durable=False` skips
     the fsync, only for generated demo photos: hundreds in one seed, and easily made again. Raises
-    payload_too_large (bytes or pixels over the limits) or unsupported_image (not JPEG/PNG/WebP by its
-    bytes, unreadable header, truncated).
+    payload_too_large (bytes or pixels over the limits), unsupported_image (not JPEG/PNG/WebP by its
+    bytes, unreadable header, truncated) or storage_full (the disk is full: nothing is kept, try again later).
     """
     if isinstance(data, Incoming):
         return _accept(session, user, scope, data, label_event, label_place, durable)
@@ -134,6 +135,8 @@ def _accept(
     config = current_app.config
     if upload.size > config["PHOTO_MAX_BYTES"]:
         raise PayloadTooLarge(f"照片过大（上限 {config['PHOTO_MAX_BYTES'] // (1024 * 1024)} MB）")
+    if upload.no_space:
+        raise StorageFull()
     received = now_utc()
     # A body refused by its first bytes stored nothing: the format check below refuses it.
     info = inspect_upload(upload.view(), config["PHOTO_MAX_PIXELS"], now=received)

@@ -10,22 +10,40 @@ is hashed, counted and written once, so a 5 MB photo is never held in memory nor
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import mmap
 import os
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
 from flask import current_app
+
+from backend.errors import StorageFull
 
 INCOMING = ".incoming"
 # Bytes of an upload between two write-behind nudges (see Incoming._write_behind). Measured on ext4
 # with a 4 MB/s upload: fsync in `keep` 1.3 ms with 1 MB, 0.9 ms with 256 KB; smaller gains nothing
 # more (what is left is the journal commit).
 WRITE_BEHIND = 256 * 1024
+# What a full disk (or an exhausted quota) answers a write, a create or an fsync with.
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def storage_full_on_no_space() -> Iterator[None]:
+    """A full disk is the store's condition, not a bug: StorageFull (507, a message the phone shows, "try again
+    later"), never a 500. Other OS errors stay what they are."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in NO_SPACE:
+            raise StorageFull() from exc
+        raise
 
 
 class Incoming:
@@ -33,7 +51,8 @@ class Incoming:
 
     `screen(head)` sees the first bytes once 16 have arrived; when it says no, nothing more is written or
     hashed (the body is only drained), so hostile non-images never reach the disk. Bytes beyond
-    `max_bytes` are counted, not stored: the caller refuses the upload by `size`. Writable like the file
+    `max_bytes` are counted, not stored: the caller refuses the upload by `size`. When the disk fills up,
+    `no_space` is set and the rest is only drained too: the caller answers StorageFull. Writable like the file
     werkzeug's form parser expects; `close()` removes the staging file unless it was kept.
     """
 
@@ -46,6 +65,7 @@ class Incoming:
         self.stored = 0
         self._flushed = 0
         self.refused = False
+        self.no_space = False
         self.kept = False
         self._screen = screen
         self._head = b""
@@ -56,7 +76,7 @@ class Incoming:
     def write(self, chunk: bytes | memoryview) -> int:
         size = len(chunk)
         self.size += size
-        if self.refused or self.size > self.max_bytes or self._fd is None:
+        if self.refused or self.no_space or self.size > self.max_bytes or self._fd is None:
             return size
         if self._screen is not None and len(self._head) < self.HEAD:
             self._head += bytes(chunk[: self.HEAD - len(self._head)])
@@ -65,8 +85,14 @@ class Incoming:
                 return size
         self._sha.update(chunk)
         view = memoryview(chunk)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            if exc.errno not in NO_SPACE:
+                raise
+            self.no_space = True  # the form parser goes on draining the body; close() frees what was written
+            return size
         self.stored += size
         if self.stored - self._flushed >= WRITE_BEHIND:
             self._write_behind()
@@ -153,21 +179,23 @@ class LocalStorage:
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename: a reader never sees half a file, a crash leaves no partial copy under the key.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with storage_full_on_no_space():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Write then rename: a reader never sees half a file, a crash leaves no partial copy under the key.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
 
     def receive(self, max_bytes: int, screen: Callable[[bytes], bool] | None = None) -> Incoming:
         staging = self.root / INCOMING
-        staging.mkdir(parents=True, exist_ok=True)
-        return Incoming(staging / f"up-{uuid.uuid4().hex}", max_bytes, screen)
+        with storage_full_on_no_space():
+            staging.mkdir(parents=True, exist_ok=True)
+            return Incoming(staging / f"up-{uuid.uuid4().hex}", max_bytes, screen)
 
     def keep(self, incoming: Incoming, key: str, *, durable: bool = True) -> None:
         """Rename into place, then fsync the file (its data, and on ext4/XFS the journal commit carrying the
@@ -176,17 +204,18 @@ class LocalStorage:
         On the request path on purpose: a 201 promises the photo survives a crash or power loss. Written
         behind as the bytes arrived, only the last WRITE_BEHIND bytes at most are left to wait for here."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(incoming.path, path)
-        incoming.path, incoming.kept = path, True
-        if not durable:
-            return
-        incoming.make_durable()
-        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        with storage_full_on_no_space():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(incoming.path, path)
+            incoming.path = path  # not kept until durable: a failed fsync's close() removes it again
+            if durable:
+                incoming.make_durable()
+                directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
+            incoming.kept = True
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
