@@ -7,6 +7,7 @@ import http.client
 import io
 import logging
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -507,6 +508,115 @@ def test_job_left_by_dead_redis_is_pushed_by_the_sweep_once_redis_is_back(
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert token_ids(redis_app) == {live}
+
+
+# --- a Redis restart under a working worker ---------------------------------------------------------
+
+# A worker whose job is still running when Redis goes away: `flask worker`'s code plus one slow task.
+SLOW_WORKER = """
+import sys, time
+from backend.app import create_app
+from backend.jobs.tasks import task
+from backend.jobs.worker import run_worker
+
+@task("test.slow")
+def slow(session, seconds):
+    time.sleep(seconds)
+
+run_worker(create_app(), [sys.argv[1]])
+"""
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port (in memory only), which the test may restart: the
+    shared Redis must stay up for everyone else."""
+
+    def __init__(self, folder: Path) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.folder = folder
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        argv = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(self.folder),
+        ]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        assert wait_for(lambda: self.answers(), 10)
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(10)
+
+    def answers(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+
+def wait_for(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.mark.real_commits
+def test_worker_outlives_a_redis_restart_in_the_middle_of_a_job_and_runs_the_jobs_queued_after_it(
+    make_app: Callable[..., Flask], own_redis: RedisServer, queue_name: str, tmp_path: Path
+) -> None:
+    app = make_app(REDIS_URL=own_redis.url)
+    runtime = app.extensions["xz_jobs"]
+    runtime.queue = Queue(queue_name, connection=runtime.redis)
+    with app.app_context():
+        stale, live = seed_tokens(db.session)
+        db.session.remove()
+    env = {**worker_env(app, tmp_path), "REDIS_URL": own_redis.url}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", SLOW_WORKER, queue_name], cwd=PROJECT_ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        runtime.queue.enqueue("backend.jobs.runner.run_task", "test.slow", {"seconds": 1.5})
+        assert wait_for(lambda: runtime.queue.count == 0, 30), "the worker never took the slow job"
+        own_redis.stop()  # the job ends while Redis is down: RQ's loop used to quit right there
+        time.sleep(2.5)
+        own_redis.start()
+        with app.app_context():
+            with unit_of_work(db.session) as session:
+                enqueue(session, PURGE)
+            db.session.remove()
+
+        assert wait_for(lambda: token_ids(app) == {live}, 30), "the job queued after the restart never ran"
+        assert worker.poll() is None
+    finally:
+        worker.terminate()
+        _, errors = worker.communicate(timeout=30)
+    assert "stopped on a Redis error" in errors
+    assert stale not in token_ids(app)
 
 
 # --- hung Redis: one socket timeout per cool-down, not one per write ------------------------------
