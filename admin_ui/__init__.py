@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import Flask, Response, make_response, redirect, render_template, session, url_for
+from markupsafe import escape
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from admin_ui.access import SESSION_KEY, security_headers
@@ -11,6 +15,11 @@ from backend.auth.sessions import admin_for_session
 from backend.db import db
 from backend.errors import DomainError, InternalError
 from backend.extensions import login_manager
+
+# The error page without the layout (whose menu needs the database).
+BARE_ERROR_PAGE = (
+    '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>出错了</title><h1>{status}</h1><p>{message}</p>'
+)
 
 
 def render_admin_error(error: DomainError | HTTPException) -> Response:
@@ -29,7 +38,13 @@ def render_admin_error(error: DomainError | HTTPException) -> Response:
         status, message = error.status, error.message
     if isinstance(error, InternalError):
         message = "服务器内部错误，请稍后重试"
-    return security_headers(make_response(render_template("error.html", status=status, message=message), status))
+    try:
+        page = render_template("error.html", status=status, message=message)
+    except SQLAlchemyError:  # the page's menu reads the signed-in user: not while the database is away
+        with contextlib.suppress(SQLAlchemyError):
+            db.session.rollback()
+        page = BARE_ERROR_PAGE.format(status=status, message=escape(message))
+    return security_headers(make_response(page, status))
 
 
 def init_admin(app: Flask) -> None:

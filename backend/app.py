@@ -5,23 +5,25 @@ probes Redis to pick a job mode.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
 from flask_migrate import Migrate
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import load_config
 from backend.crypto import keyring
-from backend.db import db, install_sqlite_pragmas
+from backend.db import database_unavailable, db, install_sqlite_pragmas
 from backend.errors import DomainError, InternalError
 from backend.extensions import csrf, limiter, login_manager
 from backend.jobs.queue import RedisBreaker, connect_redis, queue, redis_reachable
 from backend.request_input import check_request_input, install_int32_ids
-from backend.transaction import install_request_boundary
+from backend.transaction import install_request_boundary, unavailable
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -115,6 +117,12 @@ def _install_error_handlers(app: Flask, render_error) -> None:  # type: ignore[n
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if database_unavailable(exc):
+            # PostgreSQL restarting: one line, not a traceback per request, and an answer a phone retries on.
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
+            with contextlib.suppress(SQLAlchemyError):
+                db.session.rollback()
+            return unavailable(render_error)
         log.exception("unhandled error on %s %s", request.method, request.path)
         # A failed flush leaves the session unusable until rolled back, and the error page reads the signed-in user.
         db.session.rollback()

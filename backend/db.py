@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any, ClassVar
 
 import orjson
+import psycopg
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
     ColumnElement,
@@ -33,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -94,6 +96,14 @@ def partial_index(name: str, *columns: str, where: str, unique: bool = False) ->
     """An index over only the rows matching `where`, on PostgreSQL and SQLite alike
     (e.g. "at most one current pairing per household": unique where end_on IS NULL)."""
     return Index(name, *columns, unique=unique, postgresql_where=text(where), sqlite_where=text(where))
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database server is down, restarting or dropped the connection (PostgreSQL's operational errors, or
+    a connection SQLAlchemy found dead), not a bug in a statement: the same request may succeed in a moment."""
+    return isinstance(exc, OperationalError) and (
+        exc.connection_invalidated or isinstance(exc.orig, psycopg.OperationalError)
+    )
 
 
 def install_sqlite_pragmas(engine: Engine) -> None:

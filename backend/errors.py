@@ -47,6 +47,7 @@ WechatUnavailable = _error("WechatUnavailable", "wechat_unavailable", 503, "微�
 BindingCodeInvalid = _error("BindingCodeInvalid", "binding_code_invalid", 422, "绑定码无效或已作废")
 BindingFull = _error("BindingFull", "binding_full", 409, "本户绑定的手机数已达家庭人数，请联系村里解绑不用的手机")
 InvitationInvalid = _error("InvitationInvalid", "invitation_invalid", 422, "邀请码无效、已使用或已过期，请重新索取")
+ServiceUnavailable = _error("ServiceUnavailable", "service_unavailable", 503, "服务暂时不可用，请稍后重试")
 InternalError = _error("InternalError", "internal_error", 500, "服务器内部错误，请稍后重试")
 MethodNotAllowed = _error("MethodNotAllowed", "method_not_allowed", 405, "不支持该请求方法")
 ClaimAlreadyDecided = _error("ClaimAlreadyDecided", "claim_already_decided", 409, "该申报已审核，不能重复处理")

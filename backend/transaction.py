@@ -4,15 +4,16 @@ Services only flush."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from flask import Flask, Response, g, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from backend.db import begin_write_intent, db, end_write_intent, write_intent
-from backend.errors import Conflict, DomainError
+from backend.db import begin_write_intent, database_unavailable, db, end_write_intent, write_intent
+from backend.errors import Conflict, DomainError, ServiceUnavailable
 from backend.jobs.outbox import discard_pending, dispatch_after_commit, dispatch_after_response
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -30,6 +31,14 @@ def unit_of_work(session: Session | None = None, *, write: bool = True) -> Itera
             session.rollback()
             raise
     dispatch_after_commit(session)
+
+
+def unavailable(render_error: Callable[[DomainError], Response]) -> Response:
+    """503 (the API's envelope or the admin's page) with Retry-After, for a database that is not there right now:
+    the phone retries its write with the same Idempotency-Key, which is safe whether or not it committed."""
+    response = render_error(ServiceUnavailable())
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def install_request_boundary(app: Flask, render_error: Callable[[DomainError], Response]) -> None:
@@ -53,6 +62,13 @@ def install_request_boundary(app: Flask, render_error: Callable[[DomainError], R
             session.rollback()
             discard_pending(session)
             return render_error(Conflict("数据已被其他操作修改，请刷新后重试"))
+        except OperationalError as exc:
+            if not database_unavailable(exc):
+                raise
+            with contextlib.suppress(SQLAlchemyError):
+                session.rollback()
+            discard_pending(session)
+            return unavailable(render_error)
         dispatch_after_response(session, response.call_on_close)
         return response
 
