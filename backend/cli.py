@@ -4,12 +4,15 @@ that use them."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
+import redis
 from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from backend.db import db
@@ -18,6 +21,8 @@ from backend.transaction import unit_of_work
 
 if TYPE_CHECKING:
     from backend.auth.models import User
+
+log = logging.getLogger(__name__)
 
 
 def register_cli(app: Flask) -> None:
@@ -36,13 +41,12 @@ def register_cli(app: Flask) -> None:
         """Push jobs that missed their after-commit dispatch (e.g. Redis was down)."""
         from backend.jobs.outbox import sweep_outbox
 
-        while True:
+        def sweep() -> None:
             pushed = sweep_outbox(db.session)
             if pushed:
                 click.echo(f"pushed {pushed} job(s) from the outbox")
-            if not loop:
-                return
-            time.sleep(30)
+
+        _rounds(sweep, every=30, loop=loop)
 
     @app.cli.command("schedule")
     @click.option("--loop", is_flag=True, help="Keep checking every minute (the scheduler process).")
@@ -52,14 +56,14 @@ def register_cli(app: Flask) -> None:
         from backend.jobs.tasks import load_all_tasks
 
         load_all_tasks()
-        while True:
+
+        def enqueue_due() -> None:
             with unit_of_work(db.session) as session:
                 job_ids = run_due(session)
             for job_id in job_ids:
                 click.echo(f"enqueued {job_id}")
-            if not loop:
-                return
-            time.sleep(60)
+
+        _rounds(enqueue_due, every=60, loop=loop)
 
     @app.cli.command("check-ledger")
     def check_ledger() -> None:
@@ -179,6 +183,22 @@ def register_cli(app: Flask) -> None:
             username, lambda session, user: accounts.assign_admin_role(session, user, Role(role), region_code)
         )
         click.echo(f"{username} is {role} of {region_code}")
+
+
+def _rounds(round_: Callable[[], None], *, every: float, loop: bool) -> None:
+    """One round, or with `loop` one every `every` seconds for good. A resident loop outlives a restart of
+    PostgreSQL or Redis: a round that fails on either is logged and the next one tries again."""
+    while True:
+        try:
+            round_()
+        except (SQLAlchemyError, redis.RedisError):
+            if not loop:
+                raise
+            log.warning("this round failed (database or Redis away?); trying again in %g s", every, exc_info=True)
+            db.session.remove()
+        if not loop:
+            return
+        time.sleep(every)
 
 
 def _change_account(username: str, change: Callable[[Session, User], None]) -> None:
