@@ -99,9 +99,11 @@ class Faults:
             self._close(window, f"(compile start answered {status}; no busy worker seen: nothing killed)")
             return
         name = next(n for n, c in self.stack.children.items() if c.process and c.process.pid == victim.pid)
+        child = self.stack.children[name]
+        restarts = child.restarts
         self.stack.kill_child(name)
         task = (job.args or ["?"])[0]
-        wait_until(lambda: len(Worker.all(connection=connection)) >= 2, 60)
+        wait_until(lambda: child.restarts > restarts, 60)
         self._close(window, f"(compile start {status}; killed {name} pid {victim.pid} mid-job {task} {job.id})")
 
     def pg_restart(self) -> None:
@@ -380,7 +382,8 @@ def checks(
 # ---------------------------------------------------------------------------------------------- main
 
 
-def print_report(rows: list[dict], results: list[dict], args: argparse.Namespace, load_s: float, total: int) -> str:
+def print_report(rows: list[dict], results: list[dict], args: argparse.Namespace, load_s: float, samples: list) -> str:  # type: ignore[type-arg]
+    total = len(samples)
     lines = [
         f"soak: {args.minutes:g} min of load, {total} requests ({total / load_s:.1f} req/s), "
         f"{'faults' if not args.no_faults else 'no faults'}; machine: {os.cpu_count()} cores, shared",
@@ -398,7 +401,10 @@ def print_report(rows: list[dict], results: list[dict], args: argparse.Namespace
             f"{r['p95_ms']} | {r['p99_ms']} | {r['5xx']} | {r['no_answer']} | {recovered} | {fails} | {codes} |"
         )
     notes = [f"- {r['phase']}: {r['note']}" for r in rows if r["note"]]
-    lines += ["", *notes, "", "checks:"]
+    refusals = Counter(f"{s.kind} {s.status} {s.error}" for s in samples if 400 <= s.status < 500)
+    lines += ["", *notes, "", "4xx over the whole run, by request: "]
+    lines += [f"  {count:5} × {what}" for what, count in refusals.most_common(12)]
+    lines += ["", "checks:"]
     for c in results:
         mark = "ok  " if c["ok"] else "FAIL"
         lines.append(f"  [{mark}] {c['check']}: {json.dumps(c['detail'], ensure_ascii=False, default=str)}")
@@ -460,7 +466,7 @@ def main() -> int:
         rows = phase_rows(recorder, faults.windows, end)
         print("[soak] load stopped; waiting for the background work to settle, then checking", flush=True)
         results = checks(stack, recorder, faults.windows, before, args.settle)
-        report = print_report(rows, results, args, end, len(recorder.samples))
+        report = print_report(rows, results, args, end, recorder.samples)
         Path(tempfile.gettempdir(), "xz-soak-report.md").write_text(report + "\n", encoding="utf-8")
         Path(tempfile.gettempdir(), "xz-soak-report.json").write_text(
             json.dumps(

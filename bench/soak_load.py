@@ -210,7 +210,8 @@ class Villager(Person):
             if status != 200:
                 raise RuntimeError(f"bind {self.binding_code}: {status} {body}")
         status, body = self.client.api("GET", "/rules")
-        self.rule_items = [i for i in body.get("items", []) if i.get("claimable", True)] if status == 200 else []
+        # A villager declares only 正面清单 items (the others are recorded by cadres).
+        self.rule_items = [i for i in body.get("items", []) if i["kind"] == "positive"] if status == 200 else []
 
     def actions(self) -> dict[Callable[[], None], float]:
         c = self.client
@@ -288,6 +289,7 @@ class Cadre(Person):
         self.client.idempotent("daily_record", "/daily-records", body)
 
     def poll_photo(self) -> None:
+        """Any recent upload, the cadre's own or not: another user's photo is refused (403 not_in_scope)."""
         if self.recorder.photos:
             self.client.api("GET", f"/uploads/{random.choice(self.recorder.photos[-50:])}")
 
