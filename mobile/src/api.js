@@ -22,6 +22,8 @@ const NEXT_STEPS = {
   invitation_invalid: '请管理员重新生成邀请码',
   wechat_code_invalid: '请回到微信小程序重新打开',
   rate_limited: '请等一分钟再试',
+  service_unavailable: '请过几秒再试，已填的内容不会丢',
+  storage_full: '照片暂时存不下，请过一会儿再传，或告诉村干部',
   forbidden: '有疑问请问村干部',
   not_in_scope: '有疑问请问村干部',
   not_found: '请返回刷新后再试',

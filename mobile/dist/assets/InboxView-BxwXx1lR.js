@@ -1,1 +1,0 @@
-import{P as e,h as t,u as n,v as r}from"./vue-DZZiRuT2.js";import{t as i}from"./BackBar-Bx4611u9.js";import a from"./MessagesView-aFNCyjbf.js";var o={__name:`InboxView`,setup(o){return(o,s)=>(e(),t(n,null,[r(i,{title:`消息`}),r(a)],64))}};export{o as default};

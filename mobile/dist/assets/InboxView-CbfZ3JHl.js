@@ -1,0 +1,1 @@
+import{P as e,h as t,u as n,v as r}from"./vue-DZZiRuT2.js";import{t as i}from"./BackBar-C5xvvD1N.js";import a from"./MessagesView-DFGdGIu3.js";var o={__name:`InboxView`,setup(o){return(o,s)=>(e(),t(n,null,[r(i,{title:`消息`}),r(a)],64))}};export{o as default};

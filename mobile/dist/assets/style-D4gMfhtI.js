@@ -1,0 +1,1 @@
+import"./index-C3XwFV8c.js";import"./loading-CcrKiwxN.js";

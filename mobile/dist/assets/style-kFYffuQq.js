@@ -1,1 +1,0 @@
-import"./index-DgW6IuXZ.js";import"./loading-5pmV1uAV.js";

@@ -1,1 +1,0 @@
-import{f as e}from"./index-DgW6IuXZ.js";async function t(){return(await e(`/surveys/pending`)).items}export{t};

@@ -1,0 +1,1 @@
+import{f as e}from"./index-C3XwFV8c.js";async function t(){return(await e(`/surveys/pending`)).items}export{t};

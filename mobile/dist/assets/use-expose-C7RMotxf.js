@@ -1,1 +1,0 @@
-import{x as e}from"./vue-DZZiRuT2.js";import{_t as t}from"./index-DgW6IuXZ.js";function n(n){let r=e();r&&t(r.proxy,n)}export{n as t};

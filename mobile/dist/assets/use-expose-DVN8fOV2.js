@@ -1,0 +1,1 @@
+import{x as e}from"./vue-DZZiRuT2.js";import{_t as t}from"./index-C3XwFV8c.js";function n(n){let r=e();r&&t(r.proxy,n)}export{n as t};
