@@ -285,6 +285,15 @@ def test_a_run_is_confirmed_once(admin, world, database) -> None:
     assert response.status_code == 409 and "不在待确认状态" in html(response)
 
 
+def test_an_applied_run_s_page_shows_the_result_and_links_to_the_audit_log(admin, world, database) -> None:
+    client = admin("county_admin")
+    run_id = import_file(client, database, FULL_FILE).id
+    response = client.get(f"/admin/imports?run={run_id}")
+    assert response.status_code == 200
+    page = html(response)
+    assert "导入完成" in page and "导入结果" in page and 'href="/admin/audit"' in page
+
+
 # --- natural keys: a re-import is a no-op, a corrected file changes only what differs ----------------------
 
 
