@@ -77,3 +77,11 @@ def import_confirm() -> Response:
     service.confirm_import(db.session, current_user, run)
     flash("已确认，正在导入", "info")
     return redirect(url_for("admin.imports", run=run.id))
+
+
+@bp.post("/imports/retry")
+@admin_required
+def import_retry() -> Response:
+    run = queries.load_run(db.session, current_user, form_int("run_id", required=True) or 0)
+    again = service.retry_import(db.session, current_user, run)
+    return redirect(url_for("admin.imports", run=again.id))

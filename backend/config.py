@@ -79,6 +79,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # COMPILE_MAX_ATTEMPTS attempts (manual resumes included) the run is failed with the reason.
         "COMPILE_UNIT_TIMEOUT": int(env.get("XZ_COMPILE_UNIT_TIMEOUT", "300")),
         "COMPILE_MAX_ATTEMPTS": int(env.get("XZ_COMPILE_MAX_ATTEMPTS", "3")),
+        # Seconds an Excel import may stay 检查中/导入中 without progress before the reconciler fails it: far
+        # longer than RQ's job timeout (180 s), so its job is dead (or never ran) by then.
+        "IMPORT_STALE_SECONDS": int(env.get("XZ_IMPORT_STALE_SECONDS", "900")),
         "DEV_LOGIN_ENABLED": _bool(env.get("XZ_DEV_LOGIN"), default=not production),
         "DATA_KEY": data_key,
         "TOKEN_TTL_DAYS": int(env.get("XZ_TOKEN_TTL_DAYS", "30")),

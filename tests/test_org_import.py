@@ -6,7 +6,7 @@ writes only its own town's villages."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from io import BytesIO
 from typing import Any
 
@@ -18,8 +18,10 @@ from backend.audit.models import AuditEntry
 from backend.auth.models import User
 from backend.org.identity import make_id_number
 from backend.org.imports.models import ImportRun, ImportStatus
+from backend.org.imports.service import reconcile_runs
 from backend.org.imports.sheets import CADRES, GRIDS, HOUSEHOLDS, PAIRINGS, VILLAGES, SheetSpec
 from backend.org.models import Cadre, Grid, Household, Pairing, Post, Posting, Resident, Town, Village
+from backend.timeutil import now_utc
 from tests.admin_helpers import html, session_csrf_token
 
 NEW_VILLAGE = "610999101003"  # in 青石镇 (the world's town admin's town)
@@ -260,6 +262,56 @@ def test_a_dry_run_that_breaks_off_says_so_and_the_page_stops_waiting(admin, wor
     assert run.status == ImportStatus.failed and run.error.startswith("检查文件时出错")
     page = html(client.get(f"/admin/imports?run={run_id}"))
     assert "检查文件时出错" in page and "data-poll-reload-when" not in page and "确认导入" not in page
+
+
+def stall(database, run_id: int, status: ImportStatus, minutes: int) -> None:  # type: ignore[no-untyped-def]
+    """The run as a killed worker leaves it: still checking or applying, last moved `minutes` ago."""
+    with database() as s:
+        run = s.get(ImportRun, run_id)
+        run.status, run.progressed_at = status, now_utc() - timedelta(minutes=minutes)
+
+
+def test_a_run_whose_worker_was_killed_is_failed_by_the_reconciler_and_can_be_imported_again(
+    admin, world, database
+) -> None:
+    client = admin("county_admin")
+    before = snapshot(database)
+    run_id = upload(client, FULL_FILE)
+    stall(database, run_id, ImportStatus.applying, 16)
+    with database() as s:
+        assert reconcile_runs(s, timedelta(minutes=15)) == [run_id]
+    page = html(client.get(f"/admin/imports?run={run_id}"))
+    assert "导入失败" in page and "导入超过15分钟没有进展" in page and "没有写入任何数据" in page
+    assert "data-poll-reload-when" not in page, "the page stops waiting"
+    assert snapshot(database) == before
+    again = client.post("/admin/imports/retry", data={"run_id": run_id, "csrf_token": session_csrf_token(client)})
+    assert again.status_code == 302
+    new_run = int(re.search(r"run=(\d+)", again.headers["Location"]).group(1))
+    assert new_run != run_id and run_of(database, new_run).status == ImportStatus.ready
+    assert confirm(client, new_run).status_code == 302
+    assert run_of(database, new_run).status == ImportStatus.applied
+
+
+def test_the_reconciler_leaves_moving_and_finished_runs_alone(admin, world, database) -> None:
+    client = admin("county_admin")
+    checking, moving, done = (upload(client, FULL_FILE) for _ in range(3))
+    stall(database, checking, ImportStatus.checking, 30)
+    stall(database, moving, ImportStatus.applying, 5)
+    with database() as s:
+        s.get(ImportRun, done).progressed_at = now_utc() - timedelta(days=1)  # ready, waiting for the admin
+        assert reconcile_runs(s, timedelta(minutes=15)) == [checking]
+    assert run_of(database, checking).error.startswith("检查超过15分钟没有进展")
+    assert (run_of(database, moving).status, run_of(database, done).status) == (
+        ImportStatus.applying,
+        ImportStatus.ready,
+    )
+
+
+def test_only_a_failed_run_is_imported_again(admin, world) -> None:
+    client = admin("county_admin")
+    run_id = upload(client, FULL_FILE)
+    response = client.post("/admin/imports/retry", data={"run_id": run_id, "csrf_token": session_csrf_token(client)})
+    assert response.status_code == 409 and "只有导入失败的记录可以重新导入" in html(response)
 
 
 def test_confirming_checks_again_and_refuses_a_file_the_database_has_moved_past(admin, world, database) -> None:

@@ -3,6 +3,7 @@ in the worker, and the page reads their outcome (and, meanwhile, their progress)
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from backend.db import db
 from backend.org.imports.models import ImportRun, ImportStatus
 from backend.org.imports.service import progress_reporter
 from backend.org.models import Household, Village
+from backend.timeutil import now_utc
 from backend.transaction import unit_of_work
 from tests.admin_helpers import PASSWORD, html, post_login
 from tests.factories import World
@@ -67,14 +69,16 @@ def test_a_worker_process_checks_and_then_applies_an_uploaded_file(
 
 
 @pytest.mark.real_commits  # the page's connection reads what the job's second connection committed
-def test_the_page_sees_a_running_job_s_progress_before_the_job_commits(app: Flask, world: World, database) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_sees_a_running_job_s_progress_and_its_last_move_before_the_job_commits(
+    app: Flask, world: World, database
+) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
         if db.engine.dialect.name != "postgresql":
             pytest.skip("progress is written on a second connection on PostgreSQL only (SQLite has one writer)")
     with database() as s:
         run = ImportRun(
             user_id=world.ids["user:county_admin"], county_id=world.ids["C1"], file_name="a.xlsx",
-            file_data=b"", status=ImportStatus.applying, progress=0,
+            file_data=b"", status=ImportStatus.applying, progress=0, progressed_at=now_utc() - timedelta(hours=1),
         )  # fmt: skip
         s.add(run)
         s.flush()
@@ -83,4 +87,8 @@ def test_the_page_sees_a_running_job_s_progress_before_the_job_commits(app: Flas
         job.execute(select(ImportRun.status).where(ImportRun.id == run_id))  # the job's transaction is open
         progress_reporter(job, run_id, 50, 100)(0.5)
         with db.engine.connect() as page:
-            assert page.scalar(select(ImportRun.progress).where(ImportRun.id == run_id)) == 75
+            progress, moved_at = page.execute(
+                select(ImportRun.progress, ImportRun.progressed_at).where(ImportRun.id == run_id)
+            ).one()
+        assert progress == 75
+        assert moved_at > now_utc() - timedelta(minutes=5), "a moving job is not taken for a lost one"

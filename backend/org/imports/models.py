@@ -57,5 +57,8 @@ class ImportRun(Base):
     problem_count: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    # When a queued or running step last moved (upload, confirmation, each progress write): a 检查中/导入中 run
+    # that stops moving lost its job, and the reconciler fails it.
+    progressed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

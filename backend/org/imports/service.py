@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from backend.audit.service import Place, place_of_town, record
 from backend.auth.models import Role, User
@@ -76,7 +77,7 @@ def confirm_import(session: Session, user: User, run: ImportRun) -> None:
     moved = session.execute(
         update(ImportRun)
         .where(ImportRun.id == run.id, ImportRun.status == ImportStatus.ready)
-        .values(status=ImportStatus.applying, progress=0)
+        .values(status=ImportStatus.applying, progress=0, progressed_at=now_utc())
     )
     if moved.rowcount != 1:
         raise Conflict("该导入不在待确认状态，请刷新页面")
@@ -123,6 +124,36 @@ def apply_run(session: Session, run_id: int) -> None:
         run.status, run.progress, run.applied_at = ImportStatus.applied, 100, now_utc()
 
 
+def retry_import(session: Session, user: User, run: ImportRun) -> ImportRun:
+    """A failed run's file uploaded again, as a new run from its dry run: nothing of the failed one was written."""
+    if run.status != ImportStatus.failed:
+        raise Conflict("只有导入失败的记录可以重新导入")
+    return start_import(session, user, run.file_name, run.file_data)
+
+
+def reconcile_runs(session: Session, stale_after: timedelta) -> list[int]:
+    """Fail every 检查中/导入中 run that has not moved for `stale_after`: its job was lost (a worker killed mid-job,
+    a job that never ran), and the page would wait forever. Nothing is half-written (an apply writes in its job's
+    one transaction), so the file can be imported again. `stale_after` is far longer than RQ's job timeout: a job
+    still at work is never failed under it. Returns the ids of the runs failed."""
+    stale = session.scalars(
+        select(ImportRun)
+        .where(
+            ImportRun.status.in_((ImportStatus.checking, ImportStatus.applying)),
+            ImportRun.progressed_at < now_utc() - stale_after,
+        )
+        .options(defer(ImportRun.file_data))
+        .order_by(ImportRun.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    minutes = f"{stale_after.total_seconds() / 60:g}"
+    for run in stale:
+        step = "检查" if run.status == ImportStatus.checking else "导入"
+        _failed(run, f"{step}超过{minutes}分钟没有进展（后台任务中断），已停止，没有写入任何数据。请点“重新导入”再试")
+        log.warning("import %s: no progress for %s minutes, marked failed", run.id, minutes)
+    return [run.id for run in stale]
+
+
 def _failed(run: ImportRun, message: str) -> None:
     """A job that broke off says so on the page (which stops waiting for it); its writes are rolled back."""
     run.status, run.error = ImportStatus.failed, message
@@ -141,6 +172,7 @@ def _plan(session: Session, run: ImportRun, progress: Callable[[float], None]) -
 
 
 def _keep_outcome(run: ImportRun, plan: Plan) -> None:
+    run.error = None  # a job that finished after all outlives the reconciler's note
     run.counts = {sheet: outcome.counts for sheet, outcome in plan.outcomes.items()}
     run.preview = {sheet: outcome.samples for sheet, outcome in plan.outcomes.items()}
     run.problems = [p._asdict() for p in plan.problems[:MAX_PROBLEMS]]
@@ -177,7 +209,9 @@ def progress_reporter(session: Session, run_id: int, low: int, high: int) -> Cal
         try:
             with engine.begin() as connection:
                 connection.execute(text("SET LOCAL lock_timeout = '1s'"))
-                connection.execute(update(ImportRun).where(ImportRun.id == run_id).values(progress=percent))
+                connection.execute(
+                    update(ImportRun).where(ImportRun.id == run_id).values(progress=percent, progressed_at=now_utc())
+                )
         except SQLAlchemyError:
             log.warning("import %s: progress not written", run_id, exc_info=True)
 
