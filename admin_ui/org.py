@@ -36,7 +36,12 @@ def villages() -> str:
 @admin_required
 def households() -> str | Response:
     scope = current_scope()
-    filters = {"village_id": int_arg("village"), "flag": choice_arg("flag", HOUSEHOLD_FLAGS), "search": text_arg("q")}
+    filters = {
+        "village_id": int_arg("village"),
+        "flag": choice_arg("flag", HOUSEHOLD_FLAGS),
+        "search": text_arg("q"),
+        "retired": request.args.get("retired") == "1",
+    }
     if wants_xlsx():
         rows = queries.household_page(db.session, scope, **filters, per_page=EXPORT_MAX_ROWS).items
         return xlsx_response(
@@ -76,6 +81,6 @@ def household(household_id: int) -> str:
 @bp.get("/cadres")
 @admin_required
 def cadres() -> str:
-    q = text_arg("q")
-    page = queries.cadre_page(db.session, current_scope(), search=q, page=page_arg())
-    return render_template("cadres.html", page=page, q=q)
+    q, retired = text_arg("q"), request.args.get("retired") == "1"
+    page = queries.cadre_page(db.session, current_scope(), search=q, retired=retired, page=page_arg())
+    return render_template("cadres.html", page=page, q=q, retired=retired)

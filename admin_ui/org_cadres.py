@@ -81,12 +81,15 @@ def cadre_update(cadre_id: int) -> Response:
     )
 
 
-@bp.post("/cadres/<int:cadre_id>/retire")
+@bp.post("/cadres/<int:cadre_id>/<any(retire, restore):change>")
 @admin_required
-def cadre_retire(cadre_id: int) -> Response:
+def cadre_retire(cadre_id: int, change: str) -> Response:
+    service = cadres.retire_cadre if change == "retire" else cadres.restore_cadre
     return act(
-        lambda: cadres.retire_cadre(db.session, current_user, current_scope(), cadre_id),
-        "驻村干部已停用，其任职、结对已结束，账号已停用",
+        lambda: service(db.session, current_user, current_scope(), cadre_id),
+        "驻村干部已停用，其任职、结对已结束，账号已停用"
+        if change == "retire"
+        else "驻村干部已恢复；请新增任职，需要时生成微信登录邀请码、重新结对",
         _cadre_page(cadre_id),
     )
 

@@ -127,12 +127,13 @@ def household_move(household_id: int) -> Response:
     )
 
 
-@bp.post("/households/<int:household_id>/retire")
+@bp.post("/households/<int:household_id>/<any(retire, restore):change>")
 @admin_required
-def household_retire(household_id: int) -> Response:
+def household_retire(household_id: int, change: str) -> Response:
+    service = households.retire_household if change == "retire" else households.restore_household
     return act(
-        lambda: households.retire_household(db.session, current_user, current_scope(), household_id),
-        "农户已注销",
+        lambda: service(db.session, current_user, current_scope(), household_id),
+        "农户已注销" if change == "retire" else "农户已恢复；如需帮扶请重新结对",
         _manage_page(household_id),
     )
 

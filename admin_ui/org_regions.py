@@ -1,4 +1,4 @@
-"""乡镇, 行政村 and 网格 management: create, edit, retire (and restore a village). Parse the form, call one
+"""乡镇, 行政村 and 网格 management: create, edit, retire and restore. Parse the form, call one
 service in backend.org.regions, flash the outcome."""
 
 from __future__ import annotations
@@ -50,10 +50,12 @@ def town_update(town_id: int) -> Response:
     )
 
 
-@bp.post("/towns/<int:town_id>/retire")
+@bp.post("/towns/<int:town_id>/<any(retire, restore):change>")
 @admin_required
-def town_retire(town_id: int) -> Response:
-    return act(lambda: regions.retire_town(db.session, current_user, town_id), "乡镇已停用", url_for("admin.towns"))
+def town_retire(town_id: int, change: str) -> Response:
+    service = regions.retire_town if change == "retire" else regions.restore_town
+    done = "乡镇已停用" if change == "retire" else "乡镇已恢复；其下行政村仍为停用，请逐个恢复"
+    return act(lambda: service(db.session, current_user, town_id), done, url_for("admin.towns"))
 
 
 def _village_fields() -> VillageFields:
@@ -128,11 +130,12 @@ def grid_update(village_id: int, grid_id: int) -> Response:
     )
 
 
-@bp.post("/villages/<int:village_id>/grids/<int:grid_id>/retire")
+@bp.post("/villages/<int:village_id>/grids/<int:grid_id>/<any(retire, restore):change>")
 @admin_required
-def grid_retire(village_id: int, grid_id: int) -> Response:
+def grid_retire(village_id: int, grid_id: int, change: str) -> Response:
+    service = regions.retire_grid if change == "retire" else regions.restore_grid
     return act(
-        lambda: regions.retire_grid(db.session, current_user, current_scope(), grid_id),
-        "网格已停用",
+        lambda: service(db.session, current_user, current_scope(), grid_id),
+        "网格已停用" if change == "retire" else "网格已恢复",
         _back_to_village(village_id),
     )

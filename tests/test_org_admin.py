@@ -392,3 +392,110 @@ def test_retiring_a_cadre_ends_postings_and_pairings_and_refuses_their_phone_at_
         )
         assert s.get(User, world.ids["user:cadre"]).is_active is False
     assert "赵*一" not in html(admin("county_admin").get("/admin/cadres"))
+
+
+# --- 恢复: a retired town, grid, household or cadre comes back, alone, audited ---
+
+
+def test_a_restored_town_comes_back_alone_and_its_villages_are_restored_one_by_one(admin, database, world):
+    client = admin("county_admin")
+    submit(client, "/admin/towns", {"name": "新丰镇", "code": "610999103"})
+    with database() as s:
+        town_id = s.scalar(select(Town.id).where(Town.code == "610999103"))
+    submit(client, "/admin/villages/new", village_form(town_id=town_id, code="610999103001"))
+    with database() as s:
+        village_id = s.scalar(select(Village.id).where(Village.code == "610999103001"))
+    submit(client, f"/admin/villages/{village_id}/retire", {})
+    assert "乡镇已停用" in submit(client, f"/admin/towns/{town_id}/retire", {})
+    assert "请先恢复乡镇" in submit(client, f"/admin/villages/{village_id}/restore", {})
+    assert "只有县管理员" in submit(admin("town_admin"), f"/admin/towns/{town_id}/restore", {})
+    towns_page = submit(client, f"/admin/towns/{town_id}/restore", {})
+    assert "乡镇已恢复" in towns_page and f"/admin/towns/{town_id}/retire" in towns_page
+    assert "新丰村" in html(client.get("/admin/villages?retired=1")), "its village stays retired"
+    assert "行政村已恢复" in submit(client, f"/admin/villages/{village_id}/restore", {})
+    (row,) = audit_rows(database, "town.restore")
+    assert (row.summary, row.changes) == ("恢复乡镇 新丰镇", {"retired_on": [today_local().isoformat(), None]})
+
+
+def test_a_retired_grid_is_restored_from_its_village_page(admin, database, world):
+    client = admin("town_admin")
+    v1 = world.ids["V1"]
+    submit(client, f"/admin/villages/{v1}/grids", {"name": "第三网格"})
+    with database() as s:
+        grid_id = s.scalar(select(Grid.id).where(Grid.village_id == v1, Grid.name == "第三网格"))
+    page = submit(client, f"/admin/villages/{v1}/grids/{grid_id}/retire", {})
+    assert f"/admin/villages/{v1}/grids/{grid_id}/restore" in page
+    assert "网格已恢复" in submit(client, f"/admin/villages/{v1}/grids/{grid_id}/restore", {})
+    with database() as s:
+        assert s.get(Grid, grid_id).retired_on is None
+    assert [r.target_id for r in audit_rows(database, "grid.restore")] == [grid_id]
+
+
+def test_a_retired_household_is_found_under_only_retired_and_restored_without_its_pairing(admin, database, world):
+    client = admin("town_admin")
+    h1 = world.ids["H1"]
+    submit(client, f"/admin/households/{h1}/retire", {})
+    retired_list = html(client.get(f"/admin/households?village={world.ids['V1']}&retired=1"))
+    assert ">001<" in retired_list and ">002<" not in retired_list
+    manage = html(client.get(f"/admin/households/{h1}/manage"))
+    assert f"/admin/households/{h1}/restore" in manage and "恢复该户" in manage
+    assert "农户已恢复" in submit(client, f"/admin/households/{h1}/restore", {})
+    assert ">001<" in html(client.get(f"/admin/households?village={world.ids['V1']}"))
+    with database() as s:
+        open_pairings = select(func.count(Pairing.id)).where(Pairing.household_id == h1, Pairing.end_on.is_(None))
+        assert s.scalar(open_pairings) == 0, "the pairing the retirement ended stays ended"
+    (row,) = audit_rows(database, "household.restore")
+    assert (row.target_id, row.village_id, row.changes) == (
+        h1,
+        world.ids["V1"],
+        {"retired_on": [today_local().isoformat(), None]},
+    )
+
+
+def test_a_retired_cadre_is_listed_under_only_retired_and_restored_by_the_county_without_posts_or_login(
+    admin, api, database, world
+):
+    county = admin("county_admin")
+    cadre_id = world.ids["cadre"]
+    submit(county, f"/admin/cadres/{cadre_id}/retire", {})
+    assert "赵*一" in html(county.get("/admin/cadres?retired=1"))
+    assert "只有县管理员" in submit(admin("town_admin"), f"/admin/cadres/{cadre_id}/restore", {})
+    assert "恢复该干部" in html(county.get(f"/admin/cadres/{cadre_id}"))
+    assert "驻村干部已恢复" in submit(county, f"/admin/cadres/{cadre_id}/restore", {})
+    assert "赵*一" in html(county.get("/admin/cadres"))
+    assert api("cadre").get("/me").status_code == 401, "the login stays disabled until an admin gives it back"
+    with database() as s:
+        assert s.get(Cadre, cadre_id).retired_on is None
+        assert (
+            s.scalar(select(func.count(Posting.id)).where(Posting.cadre_id == cadre_id, Posting.end_on.is_(None))) == 0
+        )
+    (row,) = audit_rows(database, "cadre.restore")
+    assert row.changes == {"retired_on": [today_local().isoformat(), None]} and "赵第一" not in row.summary
+
+
+def test_a_cadre_whose_phone_a_new_cadre_now_uses_cannot_be_restored(admin, database, world):
+    county = admin("county_admin")
+    cadre_id = world.ids["cadre"]
+    with database() as s:
+        phone = s.get(Cadre, cadre_id).phone
+    submit(county, f"/admin/cadres/{cadre_id}/retire", {})
+    assert "驻村干部已登记" in submit(county, "/admin/cadres/new", cadre_form(database, world, phone=phone))
+    assert "已有使用该手机号或身份证号的驻村干部" in submit(county, f"/admin/cadres/{cadre_id}/restore", {})
+    with database() as s:
+        assert s.get(Cadre, cadre_id).retired_on is not None
+    assert audit_rows(database, "cadre.restore") == []
+
+
+def test_an_admin_of_another_town_cannot_restore_here(admin, database, world):
+    client = admin("town_admin")
+    submit(client, f"/admin/households/{world.ids['H1']}/retire", {})
+    outsider = admin("town_admin_other")
+    response = post_form(outsider, f"/admin/households/{world.ids['H1']}/restore", {})
+    if response.status_code == 302:
+        with outsider.session_transaction() as session:
+            assert [m for _c, m in session["_flashes"]] == ["无权访问该范围的数据"]
+    else:
+        assert response.status_code == 403
+    with database() as s:
+        assert s.get(Household, world.ids["H1"]).retired_on is not None
+    assert audit_rows(database, "household.restore") == []

@@ -22,7 +22,15 @@ from backend.crypto import mask_name
 from backend.errors import Conflict, InvalidRequest, NotFound, NotInScope
 from backend.org.households import end_current_pairing
 from backend.org.identity import normalize_phone, optional_id_number
-from backend.org.management import audit, clean_text, require_county_admin, require_manager, retire_row, snapshot
+from backend.org.management import (
+    audit,
+    clean_text,
+    require_county_admin,
+    require_manager,
+    retire_or_restore,
+    retire_row,
+    snapshot,
+)
 from backend.org.models import POST_LABELS, Cadre, Household, Pairing, Post, Posting
 from backend.org.regions import load_grid
 from backend.timeutil import today_local
@@ -147,6 +155,20 @@ def retire_cadre(session: Session, actor: User, scope: Scope, cadre_id: int) -> 
     after = snapshot(cadre, CADRE_FIELDS)
     place = Place(county_id=cadre.county_id)
     audit(session, actor, "cadre.retire", cadre.id, f"停用驻村干部 {mask_name(cadre.name)}", place, before, after)
+    return cadre
+
+
+def restore_cadre(session: Session, actor: User, scope: Scope, cadre_id: int) -> Cadre:
+    """A cadre retired by mistake (or back for another term) returns without postings, pairings or login: each is
+    given again by hand (a new posting, pairings, an invitation), as for a new cadre. Refused while another current
+    cadre has the same phone or ID number."""
+    require_county_admin(actor)
+    cadre = load_cadre(session, actor, scope, cadre_id)
+    _unique_person(session, cadre)
+    summary = f"恢复驻村干部 {mask_name(cadre.name)}（任职、结对和登录需重新设置）"
+    retire_or_restore(
+        session, actor, "restore", cadre, CADRE_FIELDS, Place(county_id=cadre.county_id), summary, PERSONAL
+    )
     return cadre
 
 

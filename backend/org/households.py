@@ -21,7 +21,7 @@ from backend.auth.models import User
 from backend.auth.scope import Scope, load_household
 from backend.errors import Conflict, InvalidRequest, NotFound, NotInScope
 from backend.org.identity import normalize_phone, optional_id_number
-from backend.org.management import audit, clean_text, require_manager, retire_row, snapshot
+from backend.org.management import audit, clean_text, require_manager, retire_or_restore, retire_row, snapshot
 from backend.org.models import GENDERS, RELATIONS, Grid, Household, Pairing, Resident
 from backend.org.regions import load_grid
 from backend.timeutil import today_local
@@ -172,6 +172,18 @@ def retire_household(session: Session, actor: User, scope: Scope, household_id: 
     after = snapshot(household, HOUSEHOLD_FIELDS)
     place = place_of_village(session, household.village_id)
     audit(session, actor, "household.retire", household.id, f"注销农户 {_label(household)}", place, before, after)
+    return household
+
+
+def restore_household(session: Session, actor: User, scope: Scope, household_id: int) -> Household:
+    """A household retired by mistake returns to its grid, with the members it had; its pairing, ended by the
+    retirement, is set up again by hand (the household shows on 未结对户 meanwhile)."""
+    require_manager(actor)
+    household = load_household(session, scope, household_id)
+    if household.grid.retired_on is not None or household.village.retired_on is not None:
+        raise Conflict("该户所在的网格或行政村已停用，请先恢复")
+    place = place_of_village(session, household.village_id)
+    retire_or_restore(session, actor, "restore", household, HOUSEHOLD_FIELDS, place, f"恢复农户 {_label(household)}")
     return household
 
 

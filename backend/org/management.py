@@ -8,7 +8,7 @@ changes nothing: it reviews claims, while the register of households and cadres 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -52,6 +52,31 @@ def digits(value: str | None, label: str, length: int) -> str:
 def snapshot(row: object, fields: Iterable[str]) -> dict[str, Any]:
     """The audited fields of a row, to compare before and after a change."""
     return {name: getattr(row, name) for name in fields}
+
+
+def retire_or_restore(
+    session: Session,
+    actor: User,
+    verb: Literal["retire", "restore"],
+    row: Any,
+    fields: Iterable[str],
+    place: Place,
+    summary: str,
+    personal: frozenset[str] = frozenset(),
+) -> None:
+    """Retire a town, village, grid, household or cadre from today (see retire_row), or bring a retired one back
+    (retired by mistake, or in use again); audited as "<table>.retire" / "<table>.restore". A restore brings the
+    row only: what retiring ended (postings, pairings, an account) stays ended and is set up again by hand, so
+    nothing comes back that nobody looked at."""
+    fields = tuple(fields)
+    before = snapshot(row, fields)
+    (retire_row if verb == "retire" else restore_row)(row, _WHAT[row.__tablename__])
+    session.flush()
+    after = snapshot(row, fields)
+    audit(session, actor, f"{row.__tablename__}.{verb}", row.id, summary, place, before, after, personal)
+
+
+_WHAT = {"town": "乡镇", "village": "行政村", "grid": "网格", "household": "户", "cadre": "驻村干部"}
 
 
 def audit(

@@ -23,7 +23,7 @@ from backend.org.management import (
     digits,
     require_county_admin,
     require_manager,
-    restore_row,
+    retire_or_restore,
     retire_row,
     snapshot,
 )
@@ -92,17 +92,24 @@ def update_town(session: Session, actor: User, town_id: int, name: str, code: st
     return town
 
 
+def restore_town(session: Session, actor: User, town_id: int) -> Town:
+    """The town only: its villages stay retired until each is restored."""
+    require_county_admin(actor)
+    town = load_town(session, actor, town_id)
+    retire_or_restore(
+        session, actor, "restore", town, TOWN_FIELDS, place_of_town(session, town.id), f"恢复乡镇 {town.name}"
+    )
+    return town
+
+
 def retire_town(session: Session, actor: User, town_id: int) -> Town:
     require_county_admin(actor)
     town = load_town(session, actor, town_id)
     if session.scalar(select(exists().where(Village.town_id == town.id, Village.retired_on.is_(None)))):
         raise Conflict("该乡镇还有在用的行政村，请先停用这些村")
-    before = snapshot(town, TOWN_FIELDS)
-    retire_row(town, "乡镇")
-    session.flush()
-    after = snapshot(town, TOWN_FIELDS)
-    place = place_of_town(session, town.id)
-    audit(session, actor, "town.retire", town.id, f"停用乡镇 {town.name}", place, before, after)
+    retire_or_restore(
+        session, actor, "retire", town, TOWN_FIELDS, place_of_town(session, town.id), f"停用乡镇 {town.name}"
+    )
     return town
 
 
@@ -171,23 +178,18 @@ def retire_village(session: Session, actor: User, scope: Scope, village_id: int)
     on_post = select(Posting.id).where(Posting.village_id == village.id, active_posting_filter(today_local()))
     if session.scalar(select(exists(on_post))):
         raise Conflict("该村还有在岗的驻村干部，请先结束其任职")
-    return _retire_or_restore(session, actor, village, "village.retire", f"停用行政村 {village.name}")
+    place = place_of_village(session, village.id)
+    retire_or_restore(session, actor, "retire", village, VILLAGE_FIELDS, place, f"停用行政村 {village.name}")
+    return village
 
 
 def restore_village(session: Session, actor: User, scope: Scope, village_id: int) -> Village:
     require_manager(actor)
     village = load_village(session, scope, village_id)
     if village.town.retired_on is not None:
-        raise Conflict("所属乡镇已停用")
-    return _retire_or_restore(session, actor, village, "village.restore", f"恢复行政村 {village.name}")
-
-
-def _retire_or_restore(session: Session, actor: User, village: Village, action: str, summary: str) -> Village:
-    before = snapshot(village, VILLAGE_FIELDS)
-    (retire_row if action.endswith("retire") else restore_row)(village, "行政村")
-    session.flush()
-    after = snapshot(village, VILLAGE_FIELDS)
-    audit(session, actor, action, village.id, summary, place_of_village(session, village.id), before, after)
+        raise Conflict("所属乡镇已停用，请先恢复乡镇")
+    place = place_of_village(session, village.id)
+    retire_or_restore(session, actor, "restore", village, VILLAGE_FIELDS, place, f"恢复行政村 {village.name}")
     return village
 
 
@@ -251,4 +253,15 @@ def retire_grid(session: Session, actor: User, scope: Scope, grid_id: int) -> Gr
     session.flush()
     place = place_of_village(session, grid.village_id)
     audit(session, actor, "grid.retire", grid.id, f"停用网格 {grid.name}", place, before, snapshot(grid, GRID_FIELDS))
+    return grid
+
+
+def restore_grid(session: Session, actor: User, scope: Scope, grid_id: int) -> Grid:
+    """The grid only: its 网格员 postings that retiring ended stay ended."""
+    require_manager(actor)
+    grid = load_grid(session, scope, grid_id)
+    if grid.village.retired_on is not None:
+        raise Conflict("所属行政村已停用，请先恢复该村")
+    place = place_of_village(session, grid.village_id)
+    retire_or_restore(session, actor, "restore", grid, GRID_FIELDS, place, f"恢复网格 {grid.name}")
     return grid
