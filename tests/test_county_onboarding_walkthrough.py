@@ -8,6 +8,7 @@ the import's dry run and apply, as production does."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
@@ -62,9 +63,9 @@ FILLED = {
 class County:
     """The county's two front ends: the admin's browser and a way to get new phones."""
 
-    def __init__(self, app: Flask, run_jobs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: Flask, run_jobs: Callable[[], str]) -> None:
         self.app = app
-        self.run_jobs = run_jobs
+        self.run_jobs = run_jobs  # runs the queued jobs (if any wait) and returns what the worker logged
         self.browser: FlaskClient = app.test_client()
 
     def phone(self, wechat_code: str) -> ApiClient:
@@ -93,13 +94,16 @@ class County:
         book.save(buffer)
         run_id = upload(self.browser, buffer.getvalue(), f"{kind}.xlsx")
         self.waits_for_a_worker(run_id, "检查中")
-        self.run_jobs()
+        worker_log = self.run_jobs()
         dry_run = self.run_page(run_id)
-        assert "待确认" in dry_run and "确认导入" in dry_run, dry_run
+        assert "待确认" in dry_run and "确认导入" in dry_run, (self.status(run_id), worker_log, dry_run)
         assert confirm(self.browser, run_id).status_code == 302
         self.waits_for_a_worker(run_id, "导入中")
-        self.run_jobs()
-        assert "已导入" in self.run_page(run_id)
+        worker_log = self.run_jobs()
+        assert "已导入" in self.run_page(run_id), (self.status(run_id), worker_log)
+
+    def status(self, run_id: int) -> dict:
+        return self.browser.get(f"/admin/imports?run={run_id}&format=json").json
 
 
 def walk_through(county: County) -> None:
@@ -213,7 +217,7 @@ def _cadre_row_id(page: str, masked_name: str) -> int:
 
 def test_a_new_county_goes_from_an_empty_database_to_bound_phones_with_jobs_in_process(app: Flask) -> None:
     assert app.extensions["xz_jobs"].inline
-    walk_through(County(app, run_jobs=lambda: None))
+    walk_through(County(app, run_jobs=lambda: "jobs ran in-process after each commit"))
 
 
 @pytest.mark.redis
@@ -222,8 +226,9 @@ def test_a_new_county_goes_from_an_empty_database_to_bound_phones_with_an_rq_wor
     queue_name: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    def run_worker() -> None:
+    def run_worker() -> str:
         done = run_worker_process(redis_app, queue_name, tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
+        return done.stderr[-3000:]
 
     walk_through(County(redis_app, run_jobs=run_worker))
