@@ -16,13 +16,17 @@ from sqlalchemy import func, select, text
 
 from backend.audit.models import AuditEntry
 from backend.auth.models import User
+from backend.jobs import schedule
+from backend.jobs.schedule import SCHEDULE
+from backend.jobs.tasks import TASKS, load_all_tasks
 from backend.org.identity import make_id_number
 from backend.org.imports.models import ImportRun, ImportStatus
-from backend.org.imports.service import reconcile_runs
+from backend.org.imports.service import APPLY_TASK, reconcile_runs
 from backend.org.imports.sheets import CADRES, GRIDS, HOUSEHOLDS, PAIRINGS, VILLAGES, SheetSpec
 from backend.org.models import Cadre, Grid, Household, Pairing, Post, Posting, Resident, Town, Village
 from backend.timeutil import now_utc
 from tests.admin_helpers import html, session_csrf_token
+from tests.test_ratings_reconcile import scheduler_at
 
 NEW_VILLAGE = "610999101003"  # in 青石镇 (the world's town admin's town)
 NO_FLAGS = ("否",) * 6
@@ -305,6 +309,23 @@ def test_the_reconciler_leaves_moving_and_finished_runs_alone(admin, world, data
         ImportStatus.applying,
         ImportStatus.ready,
     )
+
+
+def test_the_scheduler_fails_an_apply_whose_job_was_lost_once_it_has_not_moved_for_fifteen_minutes(
+    app, admin, world, database, monkeypatch
+) -> None:
+    load_all_tasks()
+    monkeypatch.setattr(schedule, "SCHEDULE", {"import-reconcile": SCHEDULE["import-reconcile"]})
+    monkeypatch.setitem(TASKS, APPLY_TASK, lambda session, run_id: None)  # its worker died with the job
+    client = admin("county_admin")
+    run_id = upload(client, FULL_FILE)
+    confirm(client, run_id)
+    confirmed = run_of(database, run_id).progressed_at
+    assert scheduler_at(app, confirmed + timedelta(minutes=10))
+    assert run_of(database, run_id).status == ImportStatus.applying, "a quiet ten minutes may still be a job at work"
+    scheduler_at(app, confirmed + timedelta(minutes=20))
+    run = run_of(database, run_id)
+    assert run.status == ImportStatus.failed and run.error.startswith("导入超过15分钟没有进展")
 
 
 def test_only_a_failed_run_is_imported_again(admin, world) -> None:
