@@ -737,7 +737,8 @@ def test_upload_with_a_hung_rate_limit_store_answers_quickly_and_is_still_limite
     elapsed = time.perf_counter() - started
     healthy = make_app(RATELIMIT_STORAGE_URI="memory://", UPLOAD_RATE_LIMIT="8 per minute")
     started = time.perf_counter()
-    assert [upload_status(healthy, world.tokens["cadre"]) for _ in range(10)] == [201] * 8 + [429] * 2
+    for _ in range(10):  # the time the same uploads take with a store that answers
+        upload_status(healthy, world.tokens["cadre"])
     baseline = time.perf_counter() - started
 
     print(f"10 uploads, hung rate-limit store: {elapsed * 1000:.0f} ms; healthy: {baseline * 1000:.0f} ms")
