@@ -28,7 +28,6 @@ from backend.org.management import (
     require_county_admin,
     require_manager,
     retire_or_restore,
-    retire_row,
     snapshot,
 )
 from backend.org.models import POST_LABELS, Cadre, Household, Pairing, Post, Posting
@@ -140,8 +139,6 @@ def update_cadre(session: Session, actor: User, scope: Scope, cadre_id: int, fie
 def retire_cadre(session: Session, actor: User, scope: Scope, cadre_id: int) -> Cadre:
     require_county_admin(actor)
     cadre = load_cadre(session, actor, scope, cadre_id)
-    before = snapshot(cadre, CADRE_FIELDS)
-    retire_row(cadre, "驻村干部")
     today = today_local()
     for posting in cadre.postings:
         if posting.end_on is None or posting.end_on > today:
@@ -151,10 +148,8 @@ def retire_cadre(session: Session, actor: User, scope: Scope, cadre_id: int) -> 
     account = session.scalar(select(User).where(User.cadre_id == cadre.id))
     if account is not None and account.is_active:
         disable_account(session, account)
-    session.flush()
-    after = snapshot(cadre, CADRE_FIELDS)
     place = Place(county_id=cadre.county_id)
-    audit(session, actor, "cadre.retire", cadre.id, f"停用驻村干部 {mask_name(cadre.name)}", place, before, after)
+    retire_or_restore(session, actor, "retire", cadre, CADRE_FIELDS, place, f"停用驻村干部 {mask_name(cadre.name)}")
     return cadre
 
 

@@ -21,7 +21,7 @@ from backend.auth.models import User
 from backend.auth.scope import Scope, load_household
 from backend.errors import Conflict, InvalidRequest, NotFound, NotInScope
 from backend.org.identity import normalize_phone, optional_id_number
-from backend.org.management import audit, clean_text, require_manager, retire_or_restore, retire_row, snapshot
+from backend.org.management import audit, clean_text, require_manager, retire_or_restore, snapshot
 from backend.org.models import GENDERS, RELATIONS, Grid, Household, Pairing, Resident
 from backend.org.regions import load_grid
 from backend.timeutil import today_local
@@ -165,13 +165,9 @@ def retire_household(session: Session, actor: User, scope: Scope, household_id: 
     """户销户: the household leaves lists and choices; its current pairing ends today."""
     require_manager(actor)
     household = _current(session, scope, household_id)
-    before = snapshot(household, HOUSEHOLD_FIELDS)
-    retire_row(household, "户")
     end_current_pairing(session, household.id, today_local())
-    session.flush()
-    after = snapshot(household, HOUSEHOLD_FIELDS)
     place = place_of_village(session, household.village_id)
-    audit(session, actor, "household.retire", household.id, f"注销农户 {_label(household)}", place, before, after)
+    retire_or_restore(session, actor, "retire", household, HOUSEHOLD_FIELDS, place, f"注销农户 {_label(household)}")
     return household
 
 

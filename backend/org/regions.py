@@ -24,7 +24,6 @@ from backend.org.management import (
     require_county_admin,
     require_manager,
     retire_or_restore,
-    retire_row,
     snapshot,
 )
 from backend.org.models import County, Grid, Household, Posting, Town, Village
@@ -245,14 +244,11 @@ def retire_grid(session: Session, actor: User, scope: Scope, grid_id: int) -> Gr
     grid = load_grid(session, scope, grid_id)
     if session.scalar(select(exists().where(Household.grid_id == grid.id, Household.retired_on.is_(None)))):
         raise Conflict("该网格还有在册农户，请先把农户调到其他网格")
-    before = snapshot(grid, GRID_FIELDS)
-    retire_row(grid, "网格")
     today = today_local()
     for posting in session.scalars(select(Posting).where(Posting.grid_id == grid.id, active_posting_filter(today))):
         posting.end_on = today
-    session.flush()
     place = place_of_village(session, grid.village_id)
-    audit(session, actor, "grid.retire", grid.id, f"停用网格 {grid.name}", place, before, snapshot(grid, GRID_FIELDS))
+    retire_or_restore(session, actor, "retire", grid, GRID_FIELDS, place, f"停用网格 {grid.name}")
     return grid
 
 
