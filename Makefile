@@ -29,6 +29,10 @@ run: export XZ_DEV_T0 := $(XZ_DEV_T0)
 run: $(STAMP)
 	$(BIN)/python scripts/dev.py
 
+# Bytecode (and pytest's rewritten test modules) cached in __pycache__ even where the environment sets
+# PYTHONDONTWRITEBYTECODE: without the cache each xdist worker and every worker process a test starts compiles
+# the project again (collection 10 s instead of 3 s on a 2-core machine).
+test: export PYTHONDONTWRITEBYTECODE :=
 test: $(STAMP)
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --maxprocesses=4 --dist loadgroup $(PYTEST_ARGS)
 
