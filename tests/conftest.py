@@ -12,7 +12,7 @@ import enum
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -22,7 +22,7 @@ from _pytest.nodeid import NodeId
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Table, create_engine, make_url, select, text
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from werkzeug.test import TestResponse
 
@@ -143,6 +143,9 @@ class Committed:
     baseline: Baseline | None = None  # None: unknown (a real-commit test wrote to it)
     world: World | None = None
     demo: DemoSummary | None = None
+    # The rows of each world baseline as first built, and its World: after a real-commit test the baseline is
+    # copied back (one INSERT per table) instead of built again through the services.
+    saved: dict[Baseline, tuple[World, dict[Table, list[dict[str, Any]]]]] = field(default_factory=dict)
 
 
 COMMITTED = Committed()
@@ -176,11 +179,22 @@ def _commit_baseline(app: Flask, wanted: Baseline) -> None:
         wipe(app)
     COMMITTED.world = COMMITTED.demo = None
     with app.app_context():
-        if wanted in (Baseline.world, Baseline.shop_world):
+        if wanted in COMMITTED.saved:
+            COMMITTED.world, rows = COMMITTED.saved[wanted]
+            with db.engine.begin() as connection:
+                for table, table_rows in rows.items():
+                    connection.execute(table.insert(), table_rows)
+        elif wanted in (Baseline.world, Baseline.shop_world):
             with unit_of_work(db.session) as session:
                 COMMITTED.world = build_world(session)
                 if wanted == Baseline.shop_world:
                     add_shop(session, COMMITTED.world)
+            with db.engine.connect() as connection:
+                rows = {
+                    table: [dict(row) for row in connection.execute(select(table)).mappings()]
+                    for table in db.metadata.sorted_tables
+                }
+            COMMITTED.saved[wanted] = COMMITTED.world, {table: found for table, found in rows.items() if found}
         elif wanted == Baseline.demo:
             with unit_of_work(db.session) as session:
                 COMMITTED.demo = seed_demo_county(session, app.instance_path)
