@@ -37,6 +37,7 @@ from backend.transaction import unit_of_work
 from tests.admin_helpers import PASSWORD, post_login
 from tests.factories import World, build_world
 from tests.factories_shop import add_shop
+from tests.worker_process import BurstWorker
 
 
 def _worker_redis(url: str) -> str:
@@ -276,6 +277,16 @@ def demo_county(_database: Committed) -> DemoSummary:
     writes are rolled back, so tests may change it. Returns the summary of that one seeding."""
     assert _database.demo is not None
     return _database.demo
+
+
+@pytest.fixture(scope="session")
+def burst_worker(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BurstWorker]:
+    """The session's RQ worker process: `burst_worker.run(redis_app, queue)` works that queue as
+    `flask worker --burst` would, without 2-3 s of process start each time (see tests.worker_process).
+    Stopped before the session's database is dropped."""
+    worker = BurstWorker(tmp_path_factory.mktemp("worker"))
+    yield worker
+    worker.stop()
 
 
 @pytest.fixture

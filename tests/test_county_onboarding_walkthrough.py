@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from io import BytesIO
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -20,8 +19,9 @@ from openpyxl import Workbook
 from tests.admin_helpers import html, post_form, post_login
 from tests.conftest import ApiClient
 from tests.test_binding_admin import codes_in, drawn_qr, pdf_text, qr_of
-from tests.test_jobs import queue_name, redis_app, run_worker_process  # noqa: F401  (fixtures)
+from tests.test_jobs import queue_name, redis_app  # noqa: F401  (fixtures)
 from tests.test_org_import import NO_FLAGS, confirm, download_template, person_id, upload
+from tests.worker_process import BurstWorker
 from tests.xlsx import read_xlsx
 
 ADMIN, PASSWORD = "ziyang_admin", "a long county password"
@@ -224,10 +224,10 @@ def test_a_new_county_goes_from_an_empty_database_to_bound_phones_with_jobs_in_p
 def test_a_new_county_goes_from_an_empty_database_to_bound_phones_with_an_rq_worker(
     redis_app: Flask,  # noqa: F811  (the fixture imported above)
     queue_name: str,  # noqa: F811
-    tmp_path: Path,
+    burst_worker: BurstWorker,
 ) -> None:
     def run_worker() -> str:
-        done = run_worker_process(redis_app, queue_name, tmp_path)
+        done = burst_worker.run(redis_app, queue_name)
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stderr[-3000:]
 

@@ -17,7 +17,7 @@ from backend.inbox.models import Notification, PushStatus
 from backend.inbox.service import PushSettings, deliver, notify, push_settings, retry_pending_pushes
 from backend.inbox.wechat import DevSubscribeSender, HttpSubscribeSender, SendOutcome, SubscribeMessage
 from backend.timeutil import now_utc
-from tests.test_jobs import queue_name, redis_app, run_worker_process  # noqa: F401  (fixtures)
+from tests.test_jobs import queue_name, redis_app  # noqa: F401  (fixtures)
 
 APPID = "wx0123456789abcdef"
 SECRET = "app-secret-never-logged"
@@ -222,7 +222,7 @@ def test_the_inbox_lists_newest_first_with_an_unread_count_and_marks_read(api, w
 
 
 @pytest.mark.redis
-def test_with_redis_the_push_runs_in_a_worker_process_after_commit(redis_app, queue_name, tmp_path, world) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_with_redis_the_push_runs_in_a_worker_process_after_commit(redis_app, queue_name, burst_worker, world) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     give_openid(redis_app, world, "villager", "o-worker")
     response = redis_app.test_client().post(
         f"/api/mp/v1/review/claims/{world.ids['claim']}/approve",
@@ -232,7 +232,7 @@ def test_with_redis_the_push_runs_in_a_worker_process_after_commit(redis_app, qu
     assert push_status(redis_app) == [PushStatus.pending]  # queued, not sent by the web process
     assert redis_app.extensions["xz_jobs"].queue.count == 1
 
-    done = run_worker_process(redis_app, queue_name, tmp_path)
+    done = burst_worker.run(redis_app, queue_name)
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert push_status(redis_app) == [PushStatus.sent]  # the worker's dev adapter (no AppID configured)

@@ -7,7 +7,6 @@ import http.client
 import io
 import logging
 import math
-import os
 import shutil
 import socket
 import sqlite3
@@ -41,8 +40,8 @@ from backend.transaction import unit_of_work
 from tests.conftest import REDIS_URL
 from tests.factories import World
 from tests.photo_corpus import tiny_jpeg
+from tests.worker_process import PROJECT_ROOT, BurstWorker, worker_env
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PURGE = "auth.purge_tokens"
 
 
@@ -151,24 +150,13 @@ def redis_app(make_app: Callable[..., Flask], queue_name: str) -> Flask:
     return built
 
 
-def worker_env(app: Flask, tmp_path: Path) -> dict[str, str]:
-    """The environment of a `flask worker` process on the test app's database and Redis."""
-    return {
-        **os.environ,
-        "FLASK_APP": "backend.app:create_app",
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": REDIS_URL,
-        "XZ_INSTANCE_PATH": str(tmp_path / "worker-instance"),
-        "XZ_RATELIMIT_STORAGE": "memory://",
-    }
-
-
 def run_worker_process(app: Flask, queue_name: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """`flask worker --burst` in a separate process, on the test app's database and Redis."""
+    """The `flask worker --burst` command itself, in a process of its own (the other tests ask the session's
+    worker process for a burst: the same run_worker, without the command's 2-3 s start)."""
     return subprocess.run(
         [sys.executable, "-m", "flask", "worker", "--burst", "--queue", queue_name],
         cwd=PROJECT_ROOT,
-        env=worker_env(app, tmp_path),
+        env=worker_env(app, tmp_path / "worker-instance"),
         capture_output=True,
         text=True,
         timeout=120,
@@ -406,7 +394,7 @@ def test_committed_job_waits_in_redis_until_a_worker_process_runs_it(
 
 @pytest.mark.redis
 def test_burst_worker_with_scheduler_runs_a_job_whose_time_has_come(
-    redis_app: Flask, queue_name: str, tmp_path: Path
+    redis_app: Flask, queue_name: str, burst_worker: BurstWorker
 ) -> None:
     from backend.jobs.runner import run_task
 
@@ -418,7 +406,7 @@ def test_burst_worker_with_scheduler_runs_a_job_whose_time_has_come(
     assert queue.count == 0
     assert job.get_status() == JobStatus.SCHEDULED
 
-    done = run_worker_process(redis_app, queue_name, tmp_path)
+    done = burst_worker.run(redis_app, queue_name)
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert token_ids(redis_app) == {live}
@@ -481,7 +469,7 @@ def test_unit_of_work_that_enqueues_commits_quickly_when_redis_hangs(
 
 @pytest.mark.redis
 def test_job_left_by_dead_redis_is_pushed_by_the_sweep_once_redis_is_back(
-    make_app: Callable[..., Flask], silent_redis: str, redis_app: Flask, queue_name: str, tmp_path: Path
+    make_app: Callable[..., Flask], silent_redis: str, redis_app: Flask, queue_name: str, burst_worker: BurstWorker
 ) -> None:
     dead_app = make_app(REDIS_URL=silent_redis, REDIS_SOCKET_TIMEOUT=0.3)
     with dead_app.app_context():
@@ -505,7 +493,7 @@ def test_job_left_by_dead_redis_is_pushed_by_the_sweep_once_redis_is_back(
     assert (row.id, row.dispatched_at is not None) == (row_id, True)
     assert token_ids(redis_app) == {stale, live}
 
-    done = run_worker_process(redis_app, queue_name, tmp_path)
+    done = burst_worker.run(redis_app, queue_name)
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert token_ids(redis_app) == {live}
@@ -513,16 +501,20 @@ def test_job_left_by_dead_redis_is_pushed_by_the_sweep_once_redis_is_back(
 
 # --- a Redis restart under a working worker ---------------------------------------------------------
 
-# A worker whose job is still running when Redis goes away: `flask worker`'s code plus one slow task.
+# A worker whose job is still running when Redis goes away: `flask worker`'s code plus one task that says it
+# has started, then runs until the test lets it end.
 SLOW_WORKER = """
 import sys, time
+from pathlib import Path
 from backend.app import create_app
 from backend.jobs.tasks import task
 from backend.jobs.worker import run_worker
 
 @task("test.slow")
-def slow(session, seconds):
-    time.sleep(seconds)
+def slow(session, started, release):
+    Path(started).touch()
+    while not Path(release).exists():
+        time.sleep(0.02)
 
 run_worker(create_app(), [sys.argv[1]])
 """
@@ -596,15 +588,21 @@ def test_worker_outlives_a_redis_restart_in_the_middle_of_a_job_and_runs_the_job
     with app.app_context():
         stale, live = seed_tokens(db.session)
         db.session.remove()
-    env = {**worker_env(app, tmp_path), "REDIS_URL": own_redis.url}
+    env = worker_env(app, tmp_path / "worker-instance")
     worker = subprocess.Popen(
         [sys.executable, "-c", SLOW_WORKER, queue_name], cwd=PROJECT_ROOT, env=env, stderr=subprocess.PIPE, text=True
     )
+    logged: list[str] = []
+    reader = threading.Thread(target=lambda: logged.extend(iter(worker.stderr.readline, "")))  # type: ignore[union-attr]
+    reader.start()
+    started, release = tmp_path / "started", tmp_path / "release"
     try:
-        runtime.queue.enqueue("backend.jobs.runner.run_task", "test.slow", {"seconds": 1.5})
-        assert wait_for(lambda: runtime.queue.count == 0, 30), "the worker never took the slow job"
-        own_redis.stop()  # the job ends while Redis is down: RQ's loop used to quit right there
-        time.sleep(2.5)
+        runtime.queue.enqueue("backend.jobs.runner.run_task", "test.slow", {"started": started, "release": release})
+        assert wait_for(started.exists, 30), "the worker never took the slow job"
+        own_redis.stop()
+        release.touch()  # the job ends while Redis is down: RQ's loop used to quit right there
+        assert wait_for(lambda: "stopped on a Redis error" in "".join(logged), 30), "the worker never met it"
+        time.sleep(0.2)  # its first ping meets the dead Redis too: it pings again a second later
         own_redis.start()
         with app.app_context():
             with unit_of_work(db.session) as session:
@@ -615,8 +613,9 @@ def test_worker_outlives_a_redis_restart_in_the_middle_of_a_job_and_runs_the_job
         assert worker.poll() is None
     finally:
         worker.terminate()
-        _, errors = worker.communicate(timeout=30)
-    assert "stopped on a Redis error" in errors
+        worker.wait(timeout=30)
+        reader.join(timeout=30)
+    assert "stopped on a Redis error" in "".join(logged)
     assert stale not in token_ids(app)
 
 

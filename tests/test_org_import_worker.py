@@ -4,7 +4,6 @@ in the worker, and the page reads their outcome (and, meanwhile, their progress)
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -18,8 +17,9 @@ from backend.timeutil import now_utc
 from backend.transaction import unit_of_work
 from tests.admin_helpers import PASSWORD, html, post_login
 from tests.factories import World
-from tests.test_jobs import queue_name, redis_app, run_worker_process  # noqa: F401  (fixtures)
+from tests.test_jobs import queue_name, redis_app  # noqa: F401  (fixtures)
 from tests.test_org_import import FULL_FILE, NEW_VILLAGE, confirm, upload
+from tests.worker_process import BurstWorker
 
 
 def status(app: Flask, run_id: int) -> ImportStatus:
@@ -35,7 +35,7 @@ def test_a_worker_process_checks_and_then_applies_an_uploaded_file(
     queue_name: str,  # noqa: F811
     world: World,
     with_password,  # type: ignore[no-untyped-def]
-    tmp_path: Path,
+    burst_worker: BurstWorker,
 ) -> None:
     browser = redis_app.test_client()
     assert post_login(browser, with_password("county_admin"), PASSWORD).status_code == 302
@@ -45,7 +45,7 @@ def test_a_worker_process_checks_and_then_applies_an_uploaded_file(
     assert status(redis_app, run_id) == ImportStatus.checking, "the web process must not do the work"
     assert "检查中" in html(browser.get(f"/admin/imports?run={run_id}"))
 
-    done = run_worker_process(redis_app, queue_name, tmp_path)
+    done = burst_worker.run(redis_app, queue_name)
     assert done.returncode == 0, done.stderr[-3000:]
     assert status(redis_app, run_id) == ImportStatus.ready
     assert browser.get(f"/admin/imports?run={run_id}&format=json").json["running"] is False
@@ -57,7 +57,7 @@ def test_a_worker_process_checks_and_then_applies_an_uploaded_file(
         "progress": 0,
         "running": True,
     }
-    done = run_worker_process(redis_app, queue_name, tmp_path)
+    done = burst_worker.run(redis_app, queue_name)
     assert done.returncode == 0, done.stderr[-3000:]
     assert status(redis_app, run_id) == ImportStatus.applied
     with redis_app.app_context():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -14,8 +13,9 @@ from backend.photos import service as photos
 from backend.photos.models import Photo, PhotoStatus
 from tests import photo_corpus as corpus
 from tests.factories import World
-from tests.test_jobs import queue_name, redis_app, run_worker_process  # noqa: F401  (fixtures)
+from tests.test_jobs import queue_name, redis_app  # noqa: F401  (fixtures)
 from tests.test_photos import user_scope
+from tests.worker_process import BurstWorker
 
 
 def photo_status(app: Flask, photo_id: str) -> PhotoStatus:
@@ -30,8 +30,7 @@ def test_worker_process_makes_the_copies_of_a_queued_upload_end_to_end(
     redis_app: Flask,  # noqa: F811  (the fixture imported above)
     queue_name: str,  # noqa: F811
     world: World,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    burst_worker: BurstWorker,
 ) -> None:
     phone = redis_app.test_client()
     response = phone.post(
@@ -46,8 +45,7 @@ def test_worker_process_makes_the_copies_of_a_queued_upload_end_to_end(
     assert queue.job_ids == [f"photo-{photo_id}"]
     assert photo_status(redis_app, photo_id) == PhotoStatus.processing, "the web process must not do the work"
 
-    monkeypatch.setenv("XZ_UPLOAD_DIR", redis_app.config["UPLOAD_DIR"])
-    done = run_worker_process(redis_app, queue_name, tmp_path)
+    done = burst_worker.run(redis_app, queue_name)
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert photo_status(redis_app, photo_id) == PhotoStatus.ready

@@ -3,7 +3,6 @@ reconciler), and two compiles at once."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -22,10 +21,10 @@ from backend.ratings.compile import compile_month
 from backend.ratings.models import CompileRun, CompileUnit, RatingResult, RunStatus
 from backend.timeutil import now_utc, today_local
 from backend.transaction import unit_of_work
-from tests.conftest import REDIS_URL
 from tests.factories import World
 from tests.factories_ratings import rate_c1, snapshot
-from tests.test_jobs import PROJECT_ROOT, queue_name, redis_app, run_worker_process  # noqa: F401
+from tests.test_jobs import queue_name, redis_app  # noqa: F401
+from tests.worker_process import PROJECT_ROOT, BurstWorker, worker_env
 
 # Last month: the world's first secretary has been posted for 200 days, so he is rated too.
 MONTH = f"{today_local().replace(day=1) - timedelta(days=1):%Y-%m}"
@@ -54,14 +53,14 @@ def state(app: Flask) -> tuple[list[tuple], int, list[CompileRun]]:
     return rows, count, runs
 
 
-def clean_run(app: Flask, world: World, queue_name: str, tmp_path: Path) -> list[tuple]:  # noqa: F811
+def clean_run(app: Flask, world: World, queue_name: str, burst_worker: BurstWorker) -> list[tuple]:  # noqa: F811
     """The reference: results wiped, compiled once from scratch by a worker nobody disturbs."""
     with app.app_context():
         with unit_of_work(db.session) as s:
             s.execute(RatingResult.__table__.delete())
         db.session.remove()
     start_compile(app, world.ids["C1"])
-    done = run_worker_process(app, queue_name, tmp_path)
+    done = burst_worker.run(app, queue_name)
     assert done.returncode == 0, done.stderr[-3000:]
     return state(app)[0]
 
@@ -73,6 +72,7 @@ def test_worker_killed_mid_compile_then_resumed_gives_the_clean_result_without_d
     world: World,
     database,
     tmp_path: Path,
+    burst_worker: BurstWorker,
 ) -> None:
     url = redis_app.config["SQLALCHEMY_DATABASE_URI"]
     if not url.startswith("postgresql"):
@@ -85,18 +85,10 @@ def test_worker_killed_mid_compile_then_resumed_gives_the_clean_result_without_d
     conn = blocker.connect()
     tx = conn.begin()
     conn.execute(select(CompileUnit).where(CompileUnit.town_id == world.ids["T2"]).with_for_update())
-    env = {
-        **os.environ,
-        "FLASK_APP": "backend.app:create_app",
-        "DATABASE_URL": url,
-        "REDIS_URL": REDIS_URL,
-        "XZ_INSTANCE_PATH": str(tmp_path / "killed"),
-        "XZ_RATELIMIT_STORAGE": "memory://",
-    }
     worker = subprocess.Popen(
         [sys.executable, "-m", "flask", "worker", "--burst", "--queue", queue_name],
         cwd=PROJECT_ROOT,
-        env=env,
+        env=worker_env(redis_app, tmp_path / "killed"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -135,13 +127,13 @@ def test_worker_killed_mid_compile_then_resumed_gives_the_clean_result_without_d
     assert run.finished_at is None and run.units_done == 1, "killed between the two towns"
 
     resumed = start_compile(redis_app, world.ids["C1"])
-    done = run_worker_process(redis_app, queue_name, tmp_path)
+    done = burst_worker.run(redis_app, queue_name)
     assert done.returncode == 0, done.stderr[-3000:]
 
     after_crash, count, runs = state(redis_app)
     assert resumed == run_id and [(r.status, r.attempt, r.units_done) for r in runs] == [(RunStatus.finished, 2, 2)]
     assert count == len(after_crash) == 3 + 3 + 1, "ten-star and ranking per village, one first secretary"
-    assert clean_run(redis_app, world, queue_name, tmp_path) == after_crash
+    assert clean_run(redis_app, world, queue_name, burst_worker) == after_crash
 
 
 @pytest.mark.redis
@@ -150,7 +142,7 @@ def test_a_town_job_lost_with_its_worker_is_requeued_by_the_reconciler_and_gives
     queue_name: str,  # noqa: F811
     world: World,
     database,
-    tmp_path: Path,
+    burst_worker: BurstWorker,
 ) -> None:
     from rq.job import Job
 
@@ -161,7 +153,7 @@ def test_a_town_job_lost_with_its_worker_is_requeued_by_the_reconciler_and_gives
     queue = redis_app.extensions["xz_jobs"].queue
     lost = f"ratings-compile-c{world.ids['C1']}-{MONTH}-r{run_id}-a1-t{world.ids['T2']}"
     queue.remove(lost)  # a worker took town T2's job and was killed with it
-    done = run_worker_process(redis_app, queue_name, tmp_path)
+    done = burst_worker.run(redis_app, queue_name)
     assert done.returncode == 0, done.stderr[-3000:]
     _rows, _count, [run] = state(redis_app)
     assert (run.finished_at, run.units_done) == (None, 1), "T1 done, T2 lost"
@@ -175,13 +167,13 @@ def test_a_town_job_lost_with_its_worker_is_requeued_by_the_reconciler_and_gives
         db.session.remove()
     assert queue.job_ids == [lost.replace("-a1-", "-a2-")]
     queue.enqueue_job(Job.fetch(lost, connection=queue.connection))  # the lost job turns up after all
-    done = run_worker_process(redis_app, queue_name, tmp_path)
+    done = burst_worker.run(redis_app, queue_name)
     assert done.returncode == 0, done.stderr[-3000:]
 
     reconciled, count, runs = state(redis_app)
     assert [(r.status, r.attempt, r.units_done) for r in runs] == [(RunStatus.finished, 2, 2)]
     assert count == len(reconciled) == 7
-    assert clean_run(redis_app, world, queue_name, tmp_path) == reconciled
+    assert clean_run(redis_app, world, queue_name, burst_worker) == reconciled
 
 
 @pytest.mark.redis
@@ -190,7 +182,7 @@ def test_two_compiles_started_at_once_make_one_run_and_one_set_of_results(
     queue_name: str,  # noqa: F811
     world: World,
     database,
-    tmp_path: Path,
+    burst_worker: BurstWorker,
 ) -> None:
     seed(database, world)
     barrier = threading.Barrier(2)
@@ -208,13 +200,13 @@ def test_two_compiles_started_at_once_make_one_run_and_one_set_of_results(
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    done = run_worker_process(redis_app, queue_name, tmp_path)
+    done = burst_worker.run(redis_app, queue_name)
     assert done.returncode == 0, done.stderr[-3000:]
 
     together, count, runs = state(redis_app)
     assert len(set(run_ids)) == 1 and len(runs) == 1 and runs[0].status == RunStatus.finished
     assert count == len(together) == 7
-    assert clean_run(redis_app, world, queue_name, tmp_path) == together
+    assert clean_run(redis_app, world, queue_name, burst_worker) == together
 
 
 @pytest.mark.redis

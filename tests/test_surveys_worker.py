@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
@@ -11,8 +9,9 @@ from sqlalchemy import func, select, update
 from backend.db import db
 from backend.surveys.models import Survey, SurveyAlert, SurveyResult
 from backend.timeutil import now_utc
-from tests.test_jobs import queue_name, redis_app, run_worker_process  # noqa: F401  (fixtures)
+from tests.test_jobs import queue_name, redis_app  # noqa: F401  (fixtures)
 from tests.test_surveys import seed_known_answers
+from tests.worker_process import BurstWorker
 
 
 @pytest.mark.redis
@@ -20,7 +19,7 @@ def test_a_real_worker_compiles_freezes_and_alerts_what_the_cli_queued(
     redis_app: Flask,  # noqa: F811
     queue_name: str,  # noqa: F811
     world,  # type: ignore[no-untyped-def]
-    tmp_path: Path,
+    burst_worker: BurstWorker,
 ) -> None:
     survey_id = world.ids["survey"]
     seed_known_answers(redis_app, survey_id)
@@ -38,7 +37,7 @@ def test_a_real_worker_compiles_freezes_and_alerts_what_the_cli_queued(
         assert db.session.get(SurveyResult, survey_id) is None, "nothing compiled in the web process"
         db.session.remove()
 
-    done = run_worker_process(redis_app, queue_name, tmp_path)
+    done = burst_worker.run(redis_app, queue_name)
 
     assert done.returncode == 0, done.stderr[-3000:]
     with redis_app.app_context():
