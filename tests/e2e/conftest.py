@@ -26,7 +26,8 @@ from tests.e2e.phone import Database, Server
 from tests.factories import World
 from tests.factories_points import record_and_approve
 from tests.factories_shop import stock_shop
-from tests.test_jobs import PROJECT_ROOT, forget_queue, worker_env
+from tests.test_jobs import forget_queue
+from tests.worker_process import PROJECT_ROOT, worker_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Root needs --no-sandbox; the machine's network is closed, so Chromium must not try to phone home.
@@ -79,7 +80,7 @@ def server(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
         worker = subprocess.Popen(
             [sys.executable, "-m", "flask", "worker", "--queue", queue_name],
             cwd=PROJECT_ROOT,
-            env=worker_env(served, tmp),
+            env=worker_env(served, tmp / "worker-instance"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
