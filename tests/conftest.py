@@ -37,7 +37,7 @@ from backend.transaction import unit_of_work
 from tests.admin_helpers import PASSWORD, post_login
 from tests.factories import World, build_world
 from tests.factories_shop import add_shop
-from tests.worker_process import BurstWorker
+from tests.worker_process import BurstWorker, worker_env
 
 
 def _worker_redis(url: str) -> str:
@@ -284,7 +284,8 @@ def burst_worker(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """The session's RQ worker process: `burst_worker.run(redis_app, queue)` works that queue as
     `flask worker --burst` would, without 2-3 s of process start each time (see tests.worker_process).
     Stopped before the session's database is dropped."""
-    worker = BurstWorker(tmp_path_factory.mktemp("worker"))
+    folder = tmp_path_factory.mktemp("worker")
+    worker = BurstWorker({**worker_env(app, folder / "instance"), "REDIS_URL": REDIS_URL}, folder)
     yield worker
     worker.stop()
 

@@ -45,32 +45,28 @@ class Burst:
 
 
 class BurstWorker:
-    """One worker process for the session, started by the first burst a test asks for."""
+    """One worker process for the session on one database and one Redis (`env`, as worker_env makes it). It
+    starts at once: its 2-3 s of start-up overlap the first test's own work until that test asks for a burst."""
 
-    def __init__(self, folder: Path, timeout: float = 120) -> None:
-        self.folder = folder
+    def __init__(self, env: dict[str, str], folder: Path, timeout: float = 120) -> None:
+        self.urls = (env["DATABASE_URL"], env["REDIS_URL"])
         self.timeout = timeout
-        self.process: subprocess.Popen[str] | None = None
-        self.urls: tuple[str, str] = ("", "")
         self.log_path = folder / "worker.log"
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.worker_process"],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
 
     def run(self, app: Flask, queue_name: str) -> Burst:
         """Works `queue_name` until it is empty (the jobs its jobs queue too), as `flask worker --burst --queue
         NAME` with the app's database, Redis and upload folder would."""
-        urls = (app.config["SQLALCHEMY_DATABASE_URI"], app.config["REDIS_URL"])
-        if self.process is None:
-            self.urls = urls
-            with self.log_path.open("a") as log:
-                self.process = subprocess.Popen(
-                    [sys.executable, "-m", "tests.worker_process"],
-                    cwd=PROJECT_ROOT,
-                    env=worker_env(app, self.folder / "instance"),
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=log,
-                    text=True,
-                )
-        assert urls == self.urls, "the session's worker serves one database and one Redis"
+        assert (app.config["SQLALCHEMY_DATABASE_URI"], app.config["REDIS_URL"]) == self.urls, "not this worker's"
         assert self.process.stdin is not None and self.process.stdout is not None
         request = {"queue": queue_name, "upload_dir": app.config["UPLOAD_DIR"]}
         self.process.stdin.write(json.dumps(request) + "\n")
@@ -87,16 +83,13 @@ class BurstWorker:
         return self.log_path.read_text()[-3000:]
 
     def stop(self) -> None:
-        if self.process is None:
-            return
         assert self.process.stdin is not None
-        self.process.stdin.close()
+        self.process.stdin.close()  # the process ends after the burst in hand
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.process = None
 
 
 def serve() -> None:
