@@ -27,6 +27,7 @@ pytestmark = pytest.mark.real_commits  # the server answers from its own threads
 
 RECORD = "组织村民清理河道垃圾"
 FINDINGS = "家里屋顶漏雨，需要修缮"
+SERVICE_WORKER_DELAY_MS = 3000  # AFTER_FIRST_SCREEN_MS of mobile/src/main.js
 
 
 @pytest.fixture
@@ -91,10 +92,15 @@ def owners(records: list[DailyRecord], visits: list[Visit]) -> set[tuple[str, in
 
 
 def test_work_captured_with_no_signal_survives_a_reload_and_reaches_the_server_once_with_its_capture_time(
-    open_app: Callable[[str], Page], world: World, database: Database, camera_photo: Path
+    phone: Page, open_app: Callable[[str], Page], world: World, database: Database, camera_photo: Path
 ) -> None:
+    phone.clock.install()  # time flows as usual, and the test may run it ahead
     page = open_app(world.tokens["cadre"])
     expect(page.get_by_text("今天还没有打卡")).to_be_visible()
+    # The app registers its service worker a while after the page has loaded (main.js): the phone's clock runs
+    # that while at once, then is set back to the real time, which the capture times are compared with.
+    page.clock.run_for(SERVICE_WORKER_DELAY_MS)
+    page.clock.set_system_time(now_utc())
     # The service worker has kept the app once it is active. Next morning, with signal, the app starts from it
     # and what the cadre looks at is kept for reading offline.
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
