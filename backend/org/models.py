@@ -133,6 +133,12 @@ class PersonalData:
         setattr(self, f"{key}_hash", None if value is None else lookup_hash(value))
         return value
 
+    @staticmethod
+    def columns(name: str, phone: str | None, id_number: str | None) -> dict[str, str | None]:
+        """The person's columns for a bulk insert, which bypasses `_keep_lookup_hash`: each value and its hash."""
+        values = {"name": name, "phone": phone, "id_number": id_number}
+        return values | {f"{key}_hash": None if value is None else lookup_hash(value) for key, value in values.items()}
+
 
 # A member's relation to the head (与户主关系), and genders, as the household register writes them.
 RELATIONS = ("户主", "配偶", "子女", "父母", "孙子女", "兄弟姐妹", "其他")
