@@ -197,6 +197,20 @@ def insert_many(
     session.connection().execute(stmt, _unnest_params(table, rows, dialect))
 
 
+def insert_many_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """`insert_many` for new rows whose ids the caller needs next (a visit's problems), returned in the rows'
+    order. On PostgreSQL the serial numbers the unnested rows in their order; elsewhere SQLAlchemy's sorted
+    RETURNING of an executemany."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        stmt = sqlite_insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(session.connection().scalars(stmt, rows))
+    stmt = _insert_statement(dialect, table, tuple(rows[0]), (), False).returning(table.c.id)
+    return sorted(session.connection().scalars(stmt, _unnest_params(table, rows, dialect)))
+
+
 @cache
 def _insert_statement(
     dialect: Dialect, table: Table, names: tuple[str, ...], conflict: tuple[str, ...], update: bool

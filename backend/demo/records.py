@@ -2,7 +2,7 @@
 monthly ratings read that history), plus this and last month's daily records, some with real photos
 sent through the photo pipeline, and the coverage gaps and overdue problems a town would chase.
 
-Deterministic for a given "today" (its own random.Random); bulk inserts keep it well under 2 s.
+Deterministic for a given "today" (its own random.Random); bulk inserts (`insert_many`) keep it under a second.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.auth.models import Role, User
 from backend.auth.scope import scope_for
+from backend.db import insert_many, insert_many_ids
 from backend.demo.photos import demo_photo
 from backend.months import Month
 from backend.org.models import County, Household, Pairing, Post, Posting, Town, Village
@@ -236,8 +237,8 @@ def _seed_attendance(
                 "decided_at": None,
             }
         )
-    session.execute(insert(Checkin.__table__), checkins)
-    session.execute(insert(LeaveRequest.__table__), leaves)
+    insert_many(session, Checkin.__table__, checkins)
+    insert_many(session, LeaveRequest.__table__, leaves)
     summary.checkins, summary.leaves = len(checkins), len(leaves)
     return on_post
 
@@ -278,8 +279,7 @@ def _seed_visits(
                         "findings": rng.choice(FINDINGS),
                     }
                 )
-    table = Visit.__table__
-    ids = list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
+    ids = insert_many_ids(session, Visit.__table__, rows)
     problems: list[dict] = []
     for visit_id, visit in zip(ids, rows, strict=True):
         if rng.random() > 0.12:
@@ -313,7 +313,7 @@ def _seed_visits(
                 "closing_evidence": rng.choice(CLOSING) if closed else None,
             }
         )
-    session.execute(insert(Problem.__table__), problems)
+    insert_many(session, Problem.__table__, problems)
     summary.visits, summary.problems = len(rows), len(problems)
 
 
@@ -357,15 +357,14 @@ def _seed_daily_records(
             )
             village_households = households_by_village[cadre.village.id]
             links.append(rng.choice(village_households) if category == RecordCategory.visit else None)
-    table = DailyRecord.__table__
-    ids = list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
+    ids = insert_many_ids(session, DailyRecord.__table__, rows)
     pairs = [{"daily_record_id": i, "household_id": h} for i, h in zip(ids, links, strict=True) if h is not None]
-    if pairs:
-        session.execute(insert(daily_record_household), pairs)
+    insert_many(session, daily_record_household, pairs)
     # A few later corrections (补正), so the history shows in the timeline.
     amended = rng.sample(range(len(ids)), min(5, len(ids)))
-    session.execute(
-        insert(DailyRecordAmendment.__table__),
+    insert_many(
+        session,
+        DailyRecordAmendment.__table__,
         [
             {
                 "daily_record_id": ids[i],
