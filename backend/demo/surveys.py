@@ -124,12 +124,13 @@ def seed_surveys(session: Session, county: County) -> SurveyDemoSummary:
         )
         questions = survey.template.questions
         mood = 0.5 if index in UNHAPPY_VILLAGES else 0.92
-        invited = session.scalars(service.invited_households(survey.id))
-        for household_id in invited:
-            if rng.random() < RESPONSE_RATE:
-                rows = service.validate_answers(questions, _answers(rng, questions, mood))
-                service.record_phone_response(session, survey.id, household_id, rows)
-                summary.responses += 1
+        answered = {
+            household_id: service.validate_answers(questions, _answers(rng, questions, mood))
+            for household_id in session.scalars(service.invited_households(survey.id))
+            if rng.random() < RESPONSE_RATE
+        }
+        service.record_phone_responses(session, survey.id, answered)
+        summary.responses += len(answered)
         sheets = [_answers(rng, questions, mood) for _ in range(PAPER_SHEETS)]
         service.enter_paper_responses(
             session, scope, admin, survey.id, sheets, now=closes - timedelta(days=1), shuffle=rng
@@ -157,11 +158,13 @@ def seed_surveys(session: Session, county: County) -> SurveyDemoSummary:
             now=started,
         )
         questions = survey.template.questions
-        for household_id in session.scalars(service.invited_households(survey.id)):
-            if household_id not in demo_households and rng.random() < 0.4:
-                rows = service.validate_answers(questions, _answers(rng, questions, 0.85))
-                service.record_phone_response(session, survey.id, household_id, rows)
-                summary.responses += 1
+        answered = {
+            household_id: service.validate_answers(questions, _answers(rng, questions, 0.85))
+            for household_id in session.scalars(service.invited_households(survey.id))
+            if household_id not in demo_households and rng.random() < 0.4
+        }
+        service.record_phone_responses(session, survey.id, answered)
+        summary.responses += len(answered)
         summary.open += 1
     summary.alerts = len(list(session.scalars(results.alerts_query(scope))))
     return summary

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from backend.auth.models import Role, User
@@ -185,12 +185,13 @@ def freeze_responses(session: Session, survey_id: int) -> None:
     """
     ids = list(session.scalars(select(SurveyResponse.id).where(SurveyResponse.survey_id == survey_id)))
     secrets.SystemRandom().shuffle(ids)
-    for old in ids:
-        session.execute(
-            update(SurveyResponse)
-            .where(SurveyResponse.id == old)
-            .values(id=secrets.token_hex(16))
-            .execution_options(synchronize_session=False)
+    if ids:
+        # One UPDATE per response, in the shuffled order, sent as one executemany (one statement over a joined
+        # list could write the new versions in the old heap order).
+        table = SurveyResponse.__table__
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("old_id")).values(id=bindparam("new_id")),
+            [{"old_id": old, "new_id": secrets.token_hex(16)} for old in ids],
         )
     session.expire_all()
 

@@ -409,12 +409,23 @@ def submit_response(
 
 def record_phone_response(session: Session, survey_id: int, household_id: int, rows: list[dict[str, Any]]) -> None:
     """Receipt first, in a savepoint: a duplicate fails there and no answer is written."""
+    record_phone_responses(session, survey_id, {household_id: rows})
+
+
+def record_phone_responses(session: Session, survey_id: int, responses: dict[int, list[dict[str, Any]]]) -> None:
+    """`record_phone_response` for several households (the demo's villagers) in a few statements, not a few
+    each: all receipts in one savepoint (one duplicate fails them all, and no answer is written), then the
+    answers in one flush."""
     try:
         with session.begin_nested():
-            session.add(SurveyReceipt(survey_id=survey_id, receipt_hash=receipt_hash(survey_id, household_id)))
+            session.add_all(
+                SurveyReceipt(survey_id=survey_id, receipt_hash=receipt_hash(survey_id, household_id))
+                for household_id in responses
+            )
     except IntegrityError:
         raise SurveyAlreadyAnswered() from None
-    _store(session, survey_id, Channel.phone, rows)
+    for rows in responses.values():
+        _store(session, survey_id, Channel.phone, rows)
     session.flush()
 
 
