@@ -13,9 +13,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.db import insert_many
 from backend.demo.records import HISTORY_MONTHS
 from backend.months import Month
 from backend.org.models import County, Household, Post, Posting, Resident, Town, Village
@@ -57,6 +58,7 @@ def seed_ratings(session: Session, county: County) -> int:
     ).all()
     inputs = Inputs(session)
     entries: list[dict[str, Any]] = []
+    sheets: list[dict[str, Any]] = []
     recorded = set(previous_months(str(this_month), HISTORY_MONTHS))  # months the cadre-work demo covers
     for index, month in enumerate(months):
         period = Period.month(month)
@@ -70,7 +72,7 @@ def seed_ratings(session: Session, county: County) -> int:
         for village in villages:
             subject = village_subjects[village.id]
             entries += _star_sheet(
-                session,
+                sheets,
                 rng,
                 village.id,
                 month,
@@ -98,7 +100,8 @@ def seed_ratings(session: Session, county: County) -> int:
             entries += _secretary(rng, cadre_id, month, levels[village_id], measured)
         for member_id, _village_id in members:
             entries += _party(rng, member_id, month)
-    session.execute(insert(RatingEntry), entries)
+    insert_many(session, StarSheet.__table__, sheets)
+    insert_many(session, RatingEntry.__table__, entries)
     for month in months:
         compile_month_now(session, county.id, month, inputs)
     return len(months)
@@ -134,7 +137,7 @@ def _draw(rng: random.Random, level: float, top: float) -> float:
 
 
 def _star_sheet(
-    session: Session,
+    sheets: list[dict[str, Any]],
     rng: random.Random,
     village_id: int,
     month: str,
@@ -149,9 +152,19 @@ def _star_sheet(
         if code not in measured
     ]
     stage = rng.choice((SheetStage.self_assessed, SheetStage.town_rated)) if latest else SheetStage.county_verified
-    sheet = StarSheet(village_id=village_id, month=month, stage=stage, self_note="按月自评", self_at=now_utc())
+    sheet: dict[str, Any] = {
+        "village_id": village_id,
+        "month": month,
+        "stage": stage,
+        "self_note": "按月自评",
+        "self_at": now_utc(),
+        "town_at": None,
+        "visit_on": None,
+        "findings": "",
+        "county_at": None,
+    }
     if stage != SheetStage.self_assessed:
-        sheet.town_at = now_utc()
+        sheet["town_at"] = now_utc()
         if rng.random() < 0.06:
             out.append(
                 _entry("village", village_id, month, "item:S09", rng.uniform(5.5, 6.9), "town", "入户回访满意率偏低")
@@ -169,11 +182,11 @@ def _star_sheet(
                 )
             )
     if stage == SheetStage.county_verified:
-        sheet.county_at = now_utc()
+        sheet["county_at"] = now_utc()
         if rng.random() < 0.12:
             finding = rng.choice(COUNTY_FINDINGS)
-            sheet.visit_on = Month.parse(month).first.replace(day=rng.randint(10, 25))
-            sheet.findings = finding
+            sheet["visit_on"] = Month.parse(month).first.replace(day=rng.randint(10, 25))
+            sheet["findings"] = finding
             out.append(
                 _entry(
                     "village", village_id, month, f"item:{rng.choice(stars)}", rng.uniform(5, 7.5), "county", finding
@@ -181,7 +194,7 @@ def _star_sheet(
             )
             if rng.random() < 0.3:
                 out.append(_entry("village", village_id, month, "veto:S01V1", 1.0, "county", finding))
-    session.add(sheet)
+    sheets.append(sheet)
     return out
 
 
