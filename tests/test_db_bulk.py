@@ -1,5 +1,5 @@
-"""Bulk writes (backend.db.insert_many / update_many): on PostgreSQL each column goes as one array in its text
-form, escaped by hand, so every awkward value must come back exactly as it went in, on both databases."""
+"""Bulk writes (backend.db.insert_many, insert_many_ids, update_many): on PostgreSQL each column goes as one array
+in its text form, escaped by hand, so every awkward value must come back exactly as it went in, on both databases."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import JSON, Boolean, Column, Float, Integer, LargeBinary, MetaData, String, Table, select
 
-from backend.db import UTCDateTime, db, insert_many, update_many
+from backend.db import UTCDateTime, db, insert_many, insert_many_ids, update_many
 from backend.transaction import unit_of_work
 
 pytestmark = pytest.mark.real_commits  # the probe table is created and dropped through the engine
@@ -75,6 +75,15 @@ def test_bulk_insert_on_conflict_skips_or_updates_by_key(app: Flask, table: Tabl
     found = read(app)
     assert found["quotes"]["text"] == AWKWARD[0]["text"], "a conflicting row is skipped"
     assert (found["nulls"]["text"], found["nulls"]["doc"]) == ("更新了", {"a": '"'}), "or overwrites the existing one"
+
+
+def test_bulk_insert_returns_the_new_ids_in_the_rows_order(app: Flask, table: Table) -> None:
+    rows = [AWKWARD[2], AWKWARD[0], AWKWARD[3], AWKWARD[1]]
+    with app.app_context(), unit_of_work(db.session) as s:
+        ids = insert_many_ids(s, table, rows)
+        keys = dict(s.execute(select(probe.c.id, probe.c.key)).tuples().all())
+    assert [keys[i] for i in ids] == [row["key"] for row in rows]
+    assert read(app) == {row["key"]: row for row in AWKWARD}
 
 
 def test_bulk_update_by_id_writes_each_rows_own_values(app: Flask, table: Table) -> None:
