@@ -423,7 +423,7 @@ def _create_households(
                 "is_head": relation == "户主",
                 "gender": person.gender,
                 "birth_year": person.birth.year,
-                **Resident.columns(person.name, person.phone, person.id_number),
+                **Resident.bulk_values(person.name, person.phone, person.id_number),
             }
             for relation, person in members
         ]

@@ -134,7 +134,7 @@ class PersonalData:
         return value
 
     @staticmethod
-    def columns(name: str, phone: str | None, id_number: str | None) -> dict[str, str | None]:
+    def bulk_values(name: str, phone: str | None, id_number: str | None) -> dict[str, str | None]:
         """The person's columns for a bulk insert, which bypasses `_keep_lookup_hash`: each value and its hash."""
         values = {"name": name, "phone": phone, "id_number": id_number}
         return values | {f"{key}_hash": None if value is None else lookup_hash(value) for key, value in values.items()}
