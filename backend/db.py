@@ -29,6 +29,8 @@ from sqlalchemy import (
     any_,
     bindparam,
     event,
+    func,
+    select,
     text,
 )
 from sqlalchemy.dialects import postgresql
@@ -199,15 +201,18 @@ def insert_many(
 
 def insert_many_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
     """`insert_many` for new rows whose ids the caller needs next (a visit's problems), returned in the rows'
-    order. On PostgreSQL the serial numbers the unnested rows in their order; elsewhere SQLAlchemy's sorted
-    RETURNING of an executemany."""
+    order. On PostgreSQL the serial numbers the unnested rows in their order. SQLite numbers them max(rowid) + 1
+    in turn, and once this transaction has written no other can until it ends, so the last id read after the
+    executemany gives them all (RETURNING them in order would cost SQLAlchemy a statement per row)."""
     if not rows:
         return []
     dialect = session.get_bind().dialect
+    stmt = _insert_statement(dialect, table, tuple(rows[0]), (), False)
     if dialect.name != "postgresql":
-        stmt = sqlite_insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(session.connection().scalars(stmt, rows))
-    stmt = _insert_statement(dialect, table, tuple(rows[0]), (), False).returning(table.c.id)
+        session.connection().execute(stmt, rows)
+        last = session.connection().scalar(select(func.max(table.c.id)))
+        return list(range(last - len(rows) + 1, last + 1))
+    stmt = stmt.returning(table.c.id)
     return sorted(session.connection().scalars(stmt, _unnest_params(table, rows, dialect)))
 
 
