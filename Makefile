@@ -56,8 +56,10 @@ $(BIN)/python:
 	@echo "creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"
 	$(PYTHON) -m venv $(VENV)
 
+# pip compiles what it installs one file at a time; compileall on every core after it: 42 s instead of 48 s here.
 $(STAMP): requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --disable-pip-version-check --quiet -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet --no-compile -r requirements.txt
+	$(BIN)/python -m compileall -qq -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 	@touch $(STAMP)
 
 bench: $(STAMP)
