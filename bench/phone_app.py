@@ -39,7 +39,7 @@ from sqlalchemy import select
 
 from bench.points_read import free_port, start_gunicorn
 from bench.uploads import phone_photo
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
+from tests.e2e.conftest import CHROMIUM_ARGS, PHONE, chromium_executable
 
 DIST = Path(__file__).resolve().parent.parent / "mobile" / "dist"
 SLOW_NETWORK = {
@@ -234,8 +234,11 @@ def main() -> None:
         photo = tmp / "camera.jpg"
         photo.write_bytes(phone_photo(1))
         camera_file = photo.stat().st_size
+        chromium = chromium_executable()
+        if chromium is None:
+            raise SystemExit("needs Debian's Chromium: apt-get install chromium-headless-shell fonts-noto-cjk")
         with served(url, tmp) as base, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
             warm_up(base, tokens["villager"])
             cold, plain, warm, cached = [], [], [], []
             for _ in range(args.runs):
