@@ -39,7 +39,7 @@ from sqlalchemy import select
 
 from bench.points_read import free_port, start_gunicorn
 from bench.uploads import phone_photo
-from tests.e2e.conftest import CHROMIUM_ARGS, PHONE, chromium_executable
+from tests.e2e.conftest import CHROMIUM_ARGS, PHONE, chromium_executable, chromium_missing
 
 DIST = Path(__file__).resolve().parent.parent / "mobile" / "dist"
 SLOW_NETWORK = {
@@ -236,7 +236,7 @@ def main() -> None:
         camera_file = photo.stat().st_size
         chromium = chromium_executable()
         if chromium is None:
-            raise SystemExit("needs Debian's Chromium: apt-get install chromium-headless-shell fonts-noto-cjk")
+            raise SystemExit(chromium_missing())
         with served(url, tmp) as base, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
             warm_up(base, tokens["villager"])

@@ -56,17 +56,26 @@ PHONE: dict[str, Any] = {
 TIMEOUT_MS = 10_000
 
 
-def chromium_executable() -> Path | None:
+def chromium_builds() -> tuple[Path, ...]:
     chosen = os.environ.get("XZ_E2E_CHROMIUM")
-    candidates = (Path(chosen),) if chosen else CHROMIUM_BUILDS
-    return next((path for path in candidates if path.exists()), None)
+    return (Path(chosen),) if chosen else CHROMIUM_BUILDS
+
+
+def chromium_executable() -> Path | None:
+    return next((path for path in chromium_builds() if path.exists()), None)
+
+
+def chromium_missing() -> str:
+    """What to say when chromium_executable() finds none: where it looked, and what to install."""
+    looked = " or ".join(str(path) for path in chromium_builds())
+    return f"needs Debian's Chromium at {looked} (apt-get install chromium-headless-shell fonts-noto-cjk)"
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     chromium = chromium_executable()
     if chromium is None:
-        reason = "needs Debian's Chromium (apt-get install chromium-headless-shell fonts-noto-cjk)"
+        reason = chromium_missing()
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI: {reason}")
         pytest.skip(reason)
