@@ -8,8 +8,9 @@ from __future__ import annotations
 import html as html_lib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -71,11 +72,13 @@ def hold_session_of(app: Flask, client: FlaskClient, user_id: int) -> None:
 
 
 @contextmanager
-def count_queries(app: Flask) -> Iterator[list[str]]:
+def count_queries(app: Flask, keep: Callable[[str, Any], bool] | None = None) -> Iterator[list[str]]:
+    """The SQL statements the app sends while the block runs, those `keep(statement, execution context)` accepts."""
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(statement)
+        if keep is None or keep(statement, context):
+            statements.append(statement)
 
     with app.app_context():
         engine = db.engine

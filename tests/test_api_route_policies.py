@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from backend.db import db
 from backend.org.models import Household
 from backend.timeutil import today_local
 from miniprogram_api.policy import PUBLIC, policy_of
+from tests.admin_helpers import count_queries
 from tests.factories import NOTICE_MONTH, World
 from tests.factories_shop import PICKUP_CODE
 from tests.photo_corpus import tiny_jpeg
@@ -255,23 +255,10 @@ def api_endpoints(app: Flask) -> set[str]:
 WRITE_VERB = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
 
 
-@contextmanager
-def writes_to_the_database(app: Flask) -> Iterator[list[str]]:
-    """Every INSERT, UPDATE or DELETE the app sends while the block runs, kept or rolled back: a refused call
-    must send none. (Stricter than comparing the tables before and after, and cheaper than reading them.)"""
-    writes: list[str] = []
-
-    def record(conn, cursor, statement: str, parameters, context, executemany: bool) -> None:  # type: ignore[no-untyped-def]
-        if context.isinsert or context.isupdate or context.isdelete or WRITE_VERB.match(statement):
-            writes.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield writes
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def is_write(statement: str, context) -> bool:  # type: ignore[no-untyped-def]
+    """An INSERT, UPDATE or DELETE, kept or rolled back: a refused call must send none. (Stricter than comparing
+    the tables before and after, and cheaper than reading them.)"""
+    return bool(context.isinsert or context.isupdate or context.isdelete or WRITE_VERB.match(statement))
 
 
 def call(api, user: str | None, case: Case, world: World):  # type: ignore[no-untyped-def]
@@ -301,7 +288,7 @@ def test_each_role_is_allowed_or_refused_by_the_route_policy(app, api, world, en
     with app.app_context():
         policy = policy_of(endpoint)
     allowed = policy == PUBLIC or role in policy
-    with writes_to_the_database(app) as writes:
+    with count_queries(app, keep=is_write) as writes:
         response = call(api, (case.callers or {}).get(role, role), case, world)
     assert response.status_code < 500
     if allowed:
@@ -320,7 +307,7 @@ def test_a_user_outside_the_resource_scope_is_refused_and_nothing_changes(app, a
         policy = policy_of(endpoint)
     if policy != PUBLIC and role not in policy:
         pytest.skip("role refused by policy; covered above")
-    with writes_to_the_database(app) as writes:
+    with count_queries(app, keep=is_write) as writes:
         response = call(api, (case.outsiders or {}).get(role, OUTSIDERS[role]), case, world)
     assert response.status_code == 403, (endpoint, role, response.json)
     assert response.json["code"] == "not_in_scope"
@@ -329,7 +316,7 @@ def test_a_user_outside_the_resource_scope_is_refused_and_nothing_changes(app, a
 
 @pytest.mark.parametrize("endpoint", sorted(CASES.keys() - PUBLIC_ROUTES))
 def test_calls_without_a_token_get_unauthenticated_and_change_nothing(app, api, world, endpoint) -> None:
-    with writes_to_the_database(app) as writes:
+    with count_queries(app, keep=is_write) as writes:
         response = call(api, None, CASES[endpoint], world)
     assert response.status_code == 401
     assert response.json["code"] == "unauthenticated"
@@ -360,11 +347,11 @@ def test_household_list_holds_only_households_of_the_callers_villages(app, api, 
 
 @pytest.mark.parametrize("endpoint", ["mp_points.submit", "mp_review.approve", "mp_shop.redeem"])
 def test_the_write_check_of_refused_calls_sees_the_writes_of_an_allowed_one(app, api, world, endpoint) -> None:
-    """The matrix's "nothing changed" rests on writes_to_the_database: it must see a real write."""
+    """The matrix's "nothing changed" rests on count_queries(app, keep=is_write): it must see a real write."""
     case = CASES[endpoint]
     with app.app_context():
         role = next(r for r in ROLES if r in policy_of(endpoint))
-    with writes_to_the_database(app) as writes:
+    with count_queries(app, keep=is_write) as writes:
         response = call(api, (case.callers or {}).get(role, role), case, world)
     assert response.status_code < 400, response.json
     assert any(w.lstrip().upper().startswith("INSERT") for w in writes), writes

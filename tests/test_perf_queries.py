@@ -3,35 +3,18 @@ exactly what the slower ones did (issue 3's benchmark: bench/points_read.py, ben
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 
-from sqlalchemy import event
-
-from backend.db import db
 from backend.org.models import County, Household, Town, Village
 from backend.points.honors import PERIOD_KINDS, period_containing, places_in_village, previous_period, village_ranking
 from backend.points.rules import active_rule_book, create_rule_book
+from tests.admin_helpers import count_queries
 from tests.factories_points import LAST_DAY_OF_PREV, TODAY, record_and_approve
 
 
-@contextmanager
-def counted_queries(app) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    """The SQL statements the app runs inside the block (transaction control left out)."""
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")):
-            statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def is_query(statement: str, context) -> bool:  # type: ignore[no-untyped-def]
+    """Transaction control left out."""
+    return not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK"))
 
 
 def test_a_village_uses_its_own_book_in_force_else_its_towns_else_its_countys(database, world) -> None:
@@ -81,12 +64,12 @@ def test_the_ledger_page_costs_the_same_queries_for_two_entries_as_for_twenty(ap
     villager = api("villager")
     with database() as s:
         record_and_approve(s, world, "H1", "P10", TODAY)
-    with counted_queries(app) as few:
+    with count_queries(app, keep=is_query) as few:
         assert len(villager.get("/points/ledger?limit=20").get_json()["items"]) == 2  # base score + one claim
     with database() as s:
         for days_ago in range(18):
             record_and_approve(s, world, "H1", "P10", TODAY - timedelta(days=days_ago + 1))
-    with counted_queries(app) as many:
+    with count_queries(app, keep=is_query) as many:
         assert len(villager.get("/points/ledger?limit=20").get_json()["items"]) == 20
     assert len(many) == len(few) == 2  # token + user + household; entries joined to their rule items
 
@@ -94,7 +77,7 @@ def test_the_ledger_page_costs_the_same_queries_for_two_entries_as_for_twenty(ap
 def test_the_home_screen_takes_four_queries_whatever_the_honors(app, api, database, world) -> None:
     with database() as s:
         record_and_approve(s, world, "H1", "P09", LAST_DAY_OF_PREV)
-    with counted_queries(app) as statements:
+    with count_queries(app, keep=is_query) as statements:
         summary = api("villager").get("/points/summary").get_json()
     assert summary["honors"] and summary["rank_in_village"] is not None
     # token + user + household; account; this month's sums; every place of this year and the completed periods
